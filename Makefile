@@ -1,0 +1,137 @@
+# mediarepo: a Matrix media repository as small FastCGI programs.
+#
+#   make          build the library, the endpoint programs and the admin tool
+#   make run      install what is missing, build, serve on 127.0.0.1:8008
+#   make test     install what is missing, build, run every test
+#
+# Objects go next to their sources; the sanitizer build of the unit tests
+# goes under build/asan/ (O=build/asan/).
+
+CC ?= cc
+O ?=
+PKGS = libfcgi-dev libsodium-dev libsqlite3-dev libcjson-dev libcmocka-dev \
+       pkg-config lighttpd spawn-fcgi curl python3-pytest python3-requests \
+       python3-matrix-nio wrk
+PKG_LIBS = libsodium sqlite3 libcjson
+
+# Messages and log lines are cut to their buffers on purpose, hence
+# -Wno-format-truncation.
+WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 \
+       -Wno-format-nonliteral -Wno-format-truncation
+HARDEN = -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+CFLAGS ?= -O2 -g
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(CFLAGS) $(EXTRA_CFLAGS) \
+	$(shell pkg-config --cflags $(PKG_LIBS) 2>/dev/null)
+ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS) $(EXTRA_LDFLAGS)
+LIBS = -lfcgi $(shell pkg-config --libs $(PKG_LIBS) 2>/dev/null)
+
+LIB_OBJS += common/auth.o
+LIB_OBJS += common/blob.o
+LIB_OBJS += common/config.o
+LIB_OBJS += common/http.o
+LIB_OBJS += common/json.o
+LIB_OBJS += common/keys.o
+LIB_OBJS += common/media.o
+LIB_OBJS += common/mxc.o
+LIB_OBJS += common/store.o
+LIB_OBJS += common/util.o
+
+PROGRAMS += cgi-bin/config.fcgi
+PROGRAMS += cgi-bin/create.fcgi
+PROGRAMS += cgi-bin/download.fcgi
+PROGRAMS += cgi-bin/unrecognized.fcgi
+PROGRAMS += cgi-bin/upload.fcgi
+
+UNIT_TESTS += tests/unit/test_auth
+UNIT_TESTS += tests/unit/test_blob
+UNIT_TESTS += tests/unit/test_config
+UNIT_TESTS += tests/unit/test_http
+UNIT_TESTS += tests/unit/test_mxc
+UNIT_TESTS += tests/unit/test_store
+UNIT_TESTS += tests/unit/test_util
+
+LIB = $(O)common/libmediarepo.a
+ADMIN = $(O)tools/mediarepo-admin
+HEADERS = $(wildcard common/*.h) common/migrations.h
+MIGRATIONS = $(sort $(wildcard sql/[0-9][0-9][0-9]_*.sql))
+
+.PHONY: all deps run test unit-test asan-test e2e-test cgi-test bench clean
+.DELETE_ON_ERROR:
+
+all: $(LIB) $(addprefix $(O),$(PROGRAMS)) $(ADMIN)
+
+# The schema is compiled in, so a program never depends on finding sql/.
+common/migrations.h: $(MIGRATIONS) Makefile
+	@{ echo '/* generated from sql/ by the Makefile; do not edit */'; \
+	  echo 'static const char *const mr_migrations[] = {'; \
+	  for f in $(MIGRATIONS); do \
+	    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $$f; \
+	    echo ','; \
+	  done; \
+	  echo '};'; \
+	  echo '#define MR_MIGRATIONS_COUNT ((int)(sizeof(mr_migrations) / sizeof(mr_migrations[0])))'; \
+	} > $@
+
+$(O)%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(LIB): $(addprefix $(O),$(LIB_OBJS))
+	rm -f $@
+	ar rcs $@ $^
+
+$(O)cgi-bin/%.fcgi: $(O)cgi-bin/%.o $(LIB)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(ADMIN): $(O)tools/mediarepo-admin.o $(LIB)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(O)tests/unit/%: $(O)tests/unit/%.o $(LIB)
+	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
+
+# Installs only what is missing, so a ready machine never touches apt.
+deps:
+	@missing=""; for p in $(PKGS); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' \
+	    || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+run: deps
+	$(MAKE) all
+	tools/mediarepo-run
+
+unit-test: $(addprefix $(O),$(UNIT_TESTS))
+	@for t in $^; do echo "== $$t"; $$t || exit 1; done
+
+asan-test:
+	$(MAKE) O=build/asan/ CFLAGS="-O1 -g -fno-omit-frame-pointer" \
+	  EXTRA_CFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all -U_FORTIFY_SOURCE" \
+	  EXTRA_LDFLAGS="-fsanitize=address,undefined" unit-test
+
+cgi-test: all
+	tests/cgi/test_cgi.sh
+
+e2e-test: all
+	cd tests/e2e && /usr/bin/python3 -m pytest -q -p no:cacheprovider
+
+test: deps
+	$(MAKE) all
+	$(MAKE) unit-test
+	$(MAKE) asan-test
+	$(MAKE) cgi-test
+	$(MAKE) e2e-test
+
+bench: deps
+	$(MAKE) all
+	bench/download
+	bench/upload
+
+clean:
+	rm -rf build common/*.o common/*.a common/migrations.h cgi-bin/*.o \
+	  cgi-bin/*.fcgi tools/*.o tools/mediarepo-admin tests/unit/*.o \
+	  $(UNIT_TESTS)

@@ -1,0 +1,50 @@
+/*
+ * create: POST /_matrix/media/v1/create reserves a media id for an
+ * asynchronous upload (MSC2246); the bytes follow by PUT to upload.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "../common/http.h"
+
+static int
+create_handle(struct mr_req *req, struct mr_ctx *ctx, struct mr_err *err)
+{
+	char uri[MR_SERVER_NAME_MAX + MR_MEDIA_ID_MAX + 8];
+	struct mr_media m;
+	int64_t now = mr_now_ms(), retry_ms = 0;
+	cJSON *o;
+	int rc;
+
+	memset(&m, 0, sizeof(m));
+	mr_mxc_generate(ctx->cfg.server_name, &m.mxc);
+	snprintf(m.user_id, sizeof(m.user_id), "%s", req->user.user_id);
+	m.created_ts = now;
+	m.expires_ts = now + ctx->cfg.unused_expiration_time;
+	if (mr_store_media_create_pending(ctx->store, &m,
+	    ctx->cfg.max_pending_media_uploads, now, &retry_ms, err) < 0) {
+		if (err->status == 429)
+			mr_resp_header(req, "Retry-After", "%lld",
+			    (long long)((retry_ms + 999) / 1000));
+		return -1;
+	}
+	mr_mxc_format(&m.mxc, uri, sizeof(uri));
+	o = cJSON_CreateObject();
+	cJSON_AddStringToObject(o, "content_uri", uri);
+	cJSON_AddNumberToObject(o, "unused_expires_at", (double)m.expires_ts);
+	rc = mr_resp_json(req, 200, o);
+	cJSON_Delete(o);
+	return rc;
+}
+
+static const struct mr_program create_program = {
+	.name = "create",
+	.endpoints = MR_EP_BIT(MR_EP_CREATE),
+	.handler = create_handle,
+};
+
+int
+main(void)
+{
+	return mr_http_serve(&create_program);
+}

@@ -1,0 +1,239 @@
+/*
+ * blob: content-addressed files (see blob.h).
+ */
+#include "blob.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static int
+blob_mkdir(const char *path, struct mr_err *err)
+{
+	if (mkdir(path, 0750) < 0 && errno != EEXIST)
+		return mr_err_set(err, 500, "M_UNKNOWN", "cannot create '%s': %s",
+		    path, strerror(errno));
+	return 0;
+}
+
+int
+mr_blob_init_root(const char *root, struct mr_err *err)
+{
+	char tmp[PATH_MAX];
+
+	if (blob_mkdir(root, err) < 0)
+		return -1;
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/tmp", root) >= sizeof(tmp))
+		return mr_err_set(err, 500, "M_UNKNOWN", "media store path too long");
+	return blob_mkdir(tmp, err);
+}
+
+int
+mr_blob_begin(const char *root, int64_t max_size, struct mr_blob_writer *w,
+    struct mr_err *err)
+{
+	char rnd[17];
+	int n;
+
+	w->fd = -1;
+	w->size = 0;
+	w->max_size = max_size;
+	mr_random_id(rnd, 16);
+	/* The pid in the name lets the sweep tell live writers from dead. */
+	n = snprintf(w->tmp_path, sizeof(w->tmp_path), "%s/tmp/%ld-%s", root,
+	    (long)getpid(), rnd);
+	if (n < 0 || (size_t)n >= sizeof(w->tmp_path))
+		return mr_err_set(err, 500, "M_UNKNOWN", "media store path too long");
+	w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (w->fd < 0 && errno == ENOENT && mr_blob_init_root(root, err) == 0)
+		w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		    0640);
+	if (w->fd < 0)
+		return mr_err_set(err, 500, "M_UNKNOWN", "cannot create temp file "
+		    "'%s': %s", w->tmp_path, strerror(errno));
+	crypto_hash_sha256_init(&w->hash);
+	return 0;
+}
+
+int
+mr_blob_write(struct mr_blob_writer *w, const void *buf, size_t n,
+    struct mr_err *err)
+{
+	const char *p = buf;
+	size_t left = n;
+
+	if (w->size + (int64_t)n > w->max_size)
+		return mr_err_set(err, 413, "M_TOO_LARGE",
+		    "content is larger than the limit of %lld bytes",
+		    (long long)w->max_size);
+	crypto_hash_sha256_update(&w->hash, buf, n);
+	while (left > 0) {
+		ssize_t k = write(w->fd, p, left);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return mr_err_set(err, errno == ENOSPC ? 507 : 500,
+			    "M_UNKNOWN", "cannot write media: %s", strerror(errno));
+		p += k;
+		left -= (size_t)k;
+	}
+	w->size += (int64_t)n;
+	return 0;
+}
+
+void
+mr_blob_abort(struct mr_blob_writer *w)
+{
+	if (w->fd >= 0) {
+		close(w->fd);
+		w->fd = -1;
+		unlink(w->tmp_path);
+	}
+}
+
+int
+mr_blob_path(const char *root, const char *sha256_hex, char *out,
+    size_t outsz, struct mr_err *err)
+{
+	int n;
+
+	/* Only a checked hash ever becomes a path: no traversal possible. */
+	if (!mr_is_lower_hex(sha256_hex, 64))
+		return mr_err_set(err, 500, "M_UNKNOWN", "invalid blob hash");
+	n = snprintf(out, outsz, "%s/%.2s/%.2s/%s", root, sha256_hex,
+	    sha256_hex + 2, sha256_hex);
+	if (n < 0 || (size_t)n >= outsz)
+		return mr_err_set(err, 500, "M_UNKNOWN", "media store path too long");
+	return 0;
+}
+
+/* Creates ROOT/ab and ROOT/ab/cd for a blob path. */
+static int
+blob_make_parents(const char *root, const char *hex, struct mr_err *err)
+{
+	char dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s/%.2s", root, hex);
+	if (blob_mkdir(dir, err) < 0)
+		return -1;
+	snprintf(dir, sizeof(dir), "%s/%.2s/%.2s", root, hex, hex + 2);
+	return blob_mkdir(dir, err);
+}
+
+int
+mr_blob_commit(const char *root, struct mr_blob_writer *w,
+    char sha256_hex[MR_SHA256_HEX], struct mr_err *err)
+{
+	unsigned char digest[crypto_hash_sha256_BYTES];
+	char path[PATH_MAX];
+	struct stat sb;
+
+	crypto_hash_sha256_final(&w->hash, digest);
+	mr_hex_encode(digest, sizeof(digest), sha256_hex);
+	if (mr_blob_path(root, sha256_hex, path, sizeof(path), err) < 0)
+		goto fail;
+	if (stat(path, &sb) == 0 && sb.st_size == w->size) {
+		/* Same bytes already stored: keep one copy. */
+		mr_blob_abort(w);
+		return 0;
+	}
+	if (fsync(w->fd) < 0) {
+		mr_err_set(err, 500, "M_UNKNOWN", "cannot sync media: %s",
+		    strerror(errno));
+		goto fail;
+	}
+	if (blob_make_parents(root, sha256_hex, err) < 0)
+		goto fail;
+	if (rename(w->tmp_path, path) < 0) {
+		mr_err_set(err, 500, "M_UNKNOWN", "cannot store media: %s",
+		    strerror(errno));
+		goto fail;
+	}
+	close(w->fd);
+	w->fd = -1;
+	return 0;
+fail:
+	mr_blob_abort(w);
+	return -1;
+}
+
+int
+mr_blob_open(const char *root, const char *sha256_hex, int *fd, int64_t *size,
+    struct mr_err *err)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+
+	if (mr_blob_path(root, sha256_hex, path, sizeof(path), err) < 0)
+		return -1;
+	if ((*fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return mr_err_set(err, errno == ENOENT ? 404 : 500,
+		    errno == ENOENT ? "M_NOT_FOUND" : "M_UNKNOWN",
+		    "cannot open blob '%.2s/%.2s/%s'", sha256_hex, sha256_hex + 2,
+		    sha256_hex);
+	if (fstat(*fd, &sb) < 0) {
+		close(*fd);
+		*fd = -1;
+		return mr_err_set(err, 500, "M_UNKNOWN", "cannot stat blob");
+	}
+	*size = (int64_t)sb.st_size;
+	return 0;
+}
+
+/* 1 when a temp file named "<pid>-..." belongs to a dead process. */
+static int
+blob_writer_gone(const char *name)
+{
+	char *end;
+	long pid = strtol(name, &end, 10);
+
+	if (end == name || *end != '-' || pid <= 0)
+		return 1;
+	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+}
+
+int
+mr_blob_sweep(const char *root, int64_t max_age_ms, struct mr_err *err)
+{
+	char dir[PATH_MAX], path[PATH_MAX * 2];
+	struct dirent *de;
+	int removed = 0;
+	time_t now = time(NULL);
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/tmp", root);
+	if ((d = opendir(dir)) == NULL)
+		return errno == ENOENT ? 0 : mr_err_set(err, 500, "M_UNKNOWN",
+		    "cannot read '%s': %s", dir, strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		struct stat sb;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (lstat(path, &sb) < 0 || !S_ISREG(sb.st_mode))
+			continue;
+		int64_t idle_ms = (int64_t)(now - sb.st_mtime) * 1000;
+
+		/*
+		 * A dead writer's file goes after a minute's grace (its pid may
+		 * be from another host sharing the store, which still writes);
+		 * anything idle past max_age goes regardless.
+		 */
+		if ((blob_writer_gone(de->d_name) && idle_ms > 60000) ||
+		    idle_ms > max_age_ms) {
+			if (unlink(path) == 0)
+				removed++;
+		}
+	}
+	closedir(d);
+	return removed;
+}

@@ -1,0 +1,290 @@
+/*
+ * config: one table of keys, checked at start (see config.h).
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum config_type {
+	CFG_STRING,
+	CFG_PATH,
+	CFG_SERVER_NAME,
+	CFG_SIZE,
+	CFG_INT,
+	CFG_BOOL,
+	CFG_DURATION,
+	CFG_ENUM,
+};
+
+struct config_key {
+	const char *name;
+	enum config_type type;
+	size_t offset;
+	size_t size;		/* buffer size for strings and paths */
+	const char *def;	/* default, in file syntax */
+	int64_t min, max;	/* for sizes, ints and durations */
+	const char *const *choices;	/* for enums; index is the value */
+	const char *help;
+};
+
+static const char *const config_xsendfile_choices[] = {
+	"off", "x-sendfile", "x-accel-redirect", NULL
+};
+
+#define F(field) offsetof(struct mr_config, field), \
+	sizeof(((struct mr_config *)0)->field)
+#define DAY_MS INT64_C(86400000)
+
+static const struct config_key config_keys[] = {
+	{ "server_name", CFG_SERVER_NAME, F(server_name), "", 0, 0, NULL,
+	  "the server name in mxc:// URIs (required)" },
+	{ "media_store_path", CFG_PATH, F(media_store_path), "media_store",
+	  0, 0, NULL, "directory of content-addressed media files" },
+	{ "database_path", CFG_PATH, F(database_path), "mediarepo.db",
+	  0, 0, NULL, "SQLite database file" },
+	{ "signing_key_path", CFG_PATH, F(signing_key_path), "signing.key",
+	  0, 0, NULL, "ed25519 key, 'ed25519 VERSION SEED' as Synapse writes it" },
+	{ "max_upload_size", CFG_SIZE, F(max_upload_size), "50M",
+	  1, INT64_C(1) << 40, NULL, "largest accepted upload (K/M/G suffixes)" },
+	{ "enable_authenticated_media", CFG_BOOL, F(enable_authenticated_media),
+	  "true", 0, 0, NULL,
+	  "serve /_matrix/client/v1/media (false: 404 M_UNRECOGNIZED there)" },
+	{ "legacy_media_requires_auth", CFG_BOOL, F(legacy_media_requires_auth),
+	  "false", 0, 0, NULL,
+	  "require a token on legacy and MSC1902 download paths too" },
+	{ "allow_query_access_token", CFG_BOOL, F(allow_query_access_token),
+	  "true", 0, 0, NULL, "accept the deprecated ?access_token= parameter" },
+	{ "max_pending_media_uploads", CFG_INT, F(max_pending_media_uploads),
+	  "5", 1, 1000000, NULL, "async uploads (create) a user may hold open" },
+	{ "unused_expiration_time", CFG_DURATION, F(unused_expiration_time),
+	  "24h", 1000, 365 * DAY_MS, NULL, "life of an id made by create" },
+	{ "max_pending_media_wait", CFG_DURATION, F(max_pending_media_wait),
+	  "60s", 0, 3600000, NULL, "cap on a download's timeout_ms" },
+	{ "temp_file_max_age", CFG_DURATION, F(temp_file_max_age), "1h",
+	  60000, 30 * DAY_MS, NULL,
+	  "temp files untouched this long are removed by the sweep" },
+	{ "media_cache_max_age", CFG_DURATION, F(media_cache_max_age), "1d",
+	  0, 365 * DAY_MS, NULL, "Cache-Control max-age of media responses" },
+	{ "xsendfile", CFG_ENUM, F(xsendfile), "off", 0, 0,
+	  config_xsendfile_choices,
+	  "let the web server send files: off, x-sendfile, x-accel-redirect" },
+	{ "xsendfile_prefix", CFG_STRING, F(xsendfile_prefix), "", 0, 0, NULL,
+	  "URI prefix of nginx's internal location for x-accel-redirect" },
+	{ "log_requests", CFG_BOOL, F(log_requests), "true", 0, 0, NULL,
+	  "one line per request on stderr" },
+};
+
+#define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+
+static int
+config_set_path(char *dst, size_t dstsz, const char *base_dir,
+    const char *value)
+{
+	int n;
+
+	if (value[0] == '/' || base_dir == NULL || base_dir[0] == '\0')
+		n = snprintf(dst, dstsz, "%s", value);
+	else
+		n = snprintf(dst, dstsz, "%s/%s", base_dir, value);
+	return (n < 0 || (size_t)n >= dstsz) ? -1 : 0;
+}
+
+/* Applies one value; returns 0 or -1 with a reason in why. */
+static int
+config_apply(struct mr_config *cfg, const struct config_key *k,
+    const char *value, const char *base_dir, const char **why)
+{
+	char *field = (char *)cfg + k->offset;
+	int64_t v;
+	int b;
+
+	switch (k->type) {
+	case CFG_STRING:
+		if (strlen(value) >= k->size)
+			return (*why = "value too long"), -1;
+		memcpy(field, value, strlen(value) + 1);
+		return 0;
+	case CFG_SERVER_NAME:
+		if (!mr_mxc_valid_server_name(value))
+			return (*why = "not a valid server name"), -1;
+		snprintf(field, k->size, "%s", value);
+		return 0;
+	case CFG_PATH:
+		if (value[0] == '\0')
+			return (*why = "empty path"), -1;
+		if (config_set_path(field, k->size, base_dir, value) < 0)
+			return (*why = "path too long"), -1;
+		return 0;
+	case CFG_SIZE:
+		if (mr_parse_size(value, &v) < 0 || v < k->min || v > k->max)
+			return (*why = "not a size in range (e.g. 50M)"), -1;
+		*(int64_t *)field = v;
+		return 0;
+	case CFG_INT:
+		if (mr_parse_int64(value, k->min, k->max, &v) < 0)
+			return (*why = "not an integer in range"), -1;
+		*(int64_t *)field = v;
+		return 0;
+	case CFG_DURATION:
+		if (mr_parse_duration_ms(value, &v) < 0 || v < k->min ||
+		    v > k->max)
+			return (*why = "not a duration in range (e.g. 30s, 24h)"), -1;
+		*(int64_t *)field = v;
+		return 0;
+	case CFG_BOOL:
+		if (mr_parse_bool(value, &b) < 0)
+			return (*why = "not true or false"), -1;
+		*(int *)field = b;
+		return 0;
+	case CFG_ENUM:
+		for (int i = 0; k->choices[i] != NULL; i++) {
+			if (strcmp(k->choices[i], value) == 0) {
+				*(int *)field = i;
+				return 0;
+			}
+		}
+		return (*why = "not one of the allowed values"), -1;
+	}
+	return (*why = "unknown type"), -1;
+}
+
+void
+mr_config_defaults(struct mr_config *cfg)
+{
+	const char *why;
+
+	memset(cfg, 0, sizeof(*cfg));
+	for (size_t i = 0; i < CONFIG_NKEYS; i++)
+		if (config_keys[i].def[0] != '\0')
+			(void)config_apply(cfg, &config_keys[i], config_keys[i].def,
+			    NULL, &why);
+}
+
+static char *
+config_trim(char *s)
+{
+	char *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+static const struct config_key *
+config_find(const char *name)
+{
+	for (size_t i = 0; i < CONFIG_NKEYS; i++)
+		if (strcmp(config_keys[i].name, name) == 0)
+			return &config_keys[i];
+	return NULL;
+}
+
+/* Parses one line; returns 0, or -1 with a reason. */
+static int
+config_line(struct mr_config *cfg, char *line, const char *base_dir,
+    unsigned char *seen, const char **why, const char **key)
+{
+	char *eq, *name, *value;
+	const struct config_key *k;
+
+	*key = NULL;
+	line = config_trim(line);
+	if (line[0] == '\0' || line[0] == '#')
+		return 0;
+	if ((eq = strchr(line, '=')) == NULL)
+		return (*why = "expected 'key = value'"), -1;
+	*eq = '\0';
+	name = config_trim(line);
+	value = config_trim(eq + 1);
+	*key = name;
+	if ((k = config_find(name)) == NULL)
+		return (*why = "unknown key"), -1;
+	if (seen[k - config_keys]++)
+		return (*why = "key given twice"), -1;
+	return config_apply(cfg, k, value, base_dir, why);
+}
+
+int
+mr_config_load(const char *path, struct mr_config *cfg, struct mr_err *err)
+{
+	unsigned char seen[CONFIG_NKEYS] = { 0 };
+	char line[8192], base_dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	unsigned lineno = 0;
+	FILE *f;
+
+	mr_config_defaults(cfg);
+	snprintf(base_dir, sizeof(base_dir), "%.*s",
+	    slash ? (int)(slash - path) : 1, slash ? path : ".");
+	if (slash == path)
+		snprintf(base_dir, sizeof(base_dir), "/");
+	if ((f = fopen(path, "r")) == NULL)
+		return mr_err_set(err, 500, "M_UNKNOWN", "cannot open config '%s': %s",
+		    path, strerror(errno));
+	while (fgets(line, sizeof(line), f) != NULL) {
+		const char *why = NULL, *key = NULL;
+
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			fclose(f);
+			return mr_err_set(err, 500, "M_UNKNOWN",
+			    "%s:%u: line too long", path, lineno);
+		}
+		if (config_line(cfg, line, base_dir, seen, &why, &key) < 0) {
+			mr_err_set(err, 500, "M_UNKNOWN", "%s:%u: %s%s%s%s", path,
+			    lineno, key ? "'" : "", key ? key : "", key ? "': " : "",
+			    why);
+			fclose(f);
+			return -1;
+		}
+	}
+	fclose(f);
+	if (cfg->server_name[0] == '\0')
+		return mr_err_set(err, 500, "M_UNKNOWN",
+		    "%s: 'server_name' is required", path);
+	return 0;
+}
+
+int
+mr_config_load_env(struct mr_config *cfg, struct mr_err *err)
+{
+	const char *path = getenv("MEDIAREPO_CONFIG");
+
+	if (path == NULL || path[0] == '\0')
+		return mr_err_set(err, 500, "M_UNKNOWN",
+		    "MEDIAREPO_CONFIG is not set (path of mediarepo.conf)");
+	return mr_config_load(path, cfg, err);
+}
+
+int
+mr_config_write_default(const char *path, const char *server_name,
+    struct mr_err *err)
+{
+	FILE *f = fopen(path, "wx");
+
+	if (f == NULL)
+		return mr_err_set(err, 500, "M_UNKNOWN", "cannot create '%s': %s",
+		    path, strerror(errno));
+	fprintf(f, "# mediarepo configuration. Relative paths are relative to "
+	    "this file.\n\n");
+	for (size_t i = 0; i < CONFIG_NKEYS; i++) {
+		const struct config_key *k = &config_keys[i];
+
+		fprintf(f, "# %s\n", k->help);
+		if (strcmp(k->name, "server_name") == 0)
+			fprintf(f, "%s = %s\n\n", k->name, server_name);
+		else
+			fprintf(f, "#%s = %s\n\n", k->name, k->def);
+	}
+	if (fclose(f) != 0)
+		return mr_err_set(err, 500, "M_UNKNOWN", "cannot write '%s'", path);
+	return 0;
+}

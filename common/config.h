@@ -1,0 +1,54 @@
+/*
+ * config: the file named by MEDIAREPO_CONFIG, "key = value" lines, '#'
+ * comments. One table in config.c lists every key with its type, range and
+ * default; an unknown key or a bad value fails the load, naming the line, so
+ * a program stops before its first request. Relative paths are taken from
+ * the config file's directory. Key names follow Synapse's homeserver.yaml
+ * where Synapse has the same setting.
+ */
+#ifndef MR_CONFIG_H
+#define MR_CONFIG_H
+
+#include <limits.h>
+#include <stdint.h>
+
+#include "mxc.h"
+#include "util.h"
+
+enum mr_xsendfile {
+	MR_XSENDFILE_OFF,
+	MR_XSENDFILE_X_SENDFILE,	/* lighttpd, Apache mod_xsendfile */
+	MR_XSENDFILE_X_ACCEL,		/* nginx X-Accel-Redirect */
+};
+
+struct mr_config {
+	char server_name[MR_SERVER_NAME_MAX + 1];
+	char media_store_path[PATH_MAX];
+	char database_path[PATH_MAX];
+	char signing_key_path[PATH_MAX];
+	int64_t max_upload_size;
+	int enable_authenticated_media;
+	int legacy_media_requires_auth;
+	int allow_query_access_token;
+	int64_t max_pending_media_uploads;
+	int64_t unused_expiration_time;	/* ms */
+	int64_t max_pending_media_wait;	/* ms, cap on timeout_ms */
+	int64_t temp_file_max_age;	/* ms */
+	int64_t media_cache_max_age;	/* ms */
+	int xsendfile;			/* enum mr_xsendfile */
+	char xsendfile_prefix[PATH_MAX];
+	int log_requests;
+};
+
+/* Every key at its default; server_name empty (it is required). */
+void mr_config_defaults(struct mr_config *cfg);
+/* Reads path over the defaults. */
+int mr_config_load(const char *path, struct mr_config *cfg,
+    struct mr_err *err);
+/* Loads $MEDIAREPO_CONFIG; err says when it is unset. */
+int mr_config_load_env(struct mr_config *cfg, struct mr_err *err);
+/* Writes a commented config file for server_name under data_dir. */
+int mr_config_write_default(const char *path, const char *server_name,
+    struct mr_err *err);
+
+#endif

@@ -1,0 +1,46 @@
+/*
+ * media: the life of one media item across blob and store. Ingest streams a
+ * request body into the blob store and records it; lookup finds a row,
+ * waiting for an async upload to arrive and (later) fetching remote media.
+ * Endpoint programs call these and stay thin.
+ */
+#ifndef MR_MEDIA_H
+#define MR_MEDIA_H
+
+#include <stdint.h>
+
+#include "http.h"
+#include "store.h"
+
+/*
+ * Checks an upload before its body is read: Content-Type (printable, at
+ * most MR_CONTENT_TYPE_MAX) and a Content-Length within max_upload_size.
+ * Fills m's content_type and upload_name.
+ */
+int mr_media_check_upload(struct mr_req *req, const struct mr_config *cfg,
+    const char *filename, struct mr_media *m, struct mr_err *err);
+/*
+ * Streams the request body into the blob store, in constant memory, and
+ * sets m->sha256 and m->size. Nothing is visible to readers until the
+ * caller records the row; on any failure the temp file is gone.
+ */
+int mr_media_ingest_body(struct mr_req *req, const struct mr_config *cfg,
+    struct mr_media *m, struct mr_err *err);
+/*
+ * The row of mxc, ready to serve. A pending async upload is waited for up
+ * to timeout_ms (capped by the config), then 504 M_NOT_YET_UPLOADED.
+ * Media of another server goes to mr_media_fetch_remote.
+ */
+int mr_media_lookup(struct mr_ctx *ctx, const struct mr_mxc *mxc,
+    int64_t timeout_ms, int allow_remote, struct mr_media *out,
+    struct mr_err *err);
+/*
+ * Gets media of another server into the local cache. The federation work
+ * fills this in; until then remote media is not found.
+ */
+int mr_media_fetch_remote(struct mr_ctx *ctx, const struct mr_mxc *mxc,
+    struct mr_media *out, struct mr_err *err);
+/* Removes temp files left by crashed or vanished uploads. */
+void mr_media_sweep_temp(struct mr_ctx *ctx);
+
+#endif

@@ -1,0 +1,42 @@
+/*
+ * mxc: the grammar of server names and media ids (spec.md 2.2), and the one
+ * checked type, struct mr_mxc, that blob, store and media accept. Anything
+ * that reached a struct mr_mxc has passed the allow-lists below.
+ */
+#ifndef MR_MXC_H
+#define MR_MXC_H
+
+#include <stddef.h>
+
+#include "util.h"
+
+/* Spec recommends <= 230; dns-name allows 255 plus ":65535" and brackets. */
+#define MR_SERVER_NAME_MAX 262
+/* Our ids are 24+; other servers' are bounded so rows and paths stay small. */
+#define MR_MEDIA_ID_MAX 255
+#define MR_MEDIA_ID_LEN 32
+
+struct mr_mxc {
+	char server[MR_SERVER_NAME_MAX + 1];
+	char id[MR_MEDIA_ID_MAX + 1];
+};
+
+/* 1 when s is a valid server name: hostname [":" port]. */
+int mr_mxc_valid_server_name(const char *s);
+/* 1 when s is 1..MR_MEDIA_ID_MAX characters of [A-Za-z0-9_-]. */
+int mr_mxc_valid_media_id(const char *s);
+
+/*
+ * Checks server and id and fills out. On failure err says which part was
+ * wrong: 400 M_INVALID_PARAM.
+ */
+int mr_mxc_from_parts(const char *server, const char *id, struct mr_mxc *out,
+    struct mr_err *err);
+/* Parses "mxc://server/id". */
+int mr_mxc_parse_uri(const char *uri, struct mr_mxc *out, struct mr_err *err);
+/* A fresh local id for server. */
+void mr_mxc_generate(const char *server, struct mr_mxc *out);
+/* "mxc://server/id" into buf; returns 0, or -1 if it does not fit. */
+int mr_mxc_format(const struct mr_mxc *m, char *buf, size_t bufsz);
+
+#endif

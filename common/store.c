@@ -1,0 +1,386 @@
+/*
+ * store: SQLite metadata (see store.h).
+ */
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "migrations.h"	/* generated from sql/ by the Makefile */
+
+enum store_stmt {
+	ST_MEDIA_GET,
+	ST_MEDIA_INSERT,
+	ST_MEDIA_COUNT_PENDING,
+	ST_MEDIA_COMPLETE,
+	ST_TOKEN_ADD,
+	ST_TOKEN_LOOKUP,
+	ST_TOKEN_REVOKE,
+	ST_TOKEN_LIST,
+	ST__MAX
+};
+
+static const char *const store_sql[ST__MAX] = {
+	[ST_MEDIA_GET] =
+	    "SELECT sha256, size, content_type, upload_name, user_id, "
+	    "created_ts, expires_ts, quarantined FROM media "
+	    "WHERE server_name = ?1 AND media_id = ?2",
+	[ST_MEDIA_INSERT] =
+	    "INSERT INTO media (server_name, media_id, sha256, size, "
+	    "content_type, upload_name, user_id, created_ts, expires_ts) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[ST_MEDIA_COUNT_PENDING] =
+	    "SELECT count(*), min(expires_ts) FROM media "
+	    "WHERE user_id = ?1 AND sha256 IS NULL AND expires_ts > ?2",
+	[ST_MEDIA_COMPLETE] =
+	    "UPDATE media SET sha256 = ?3, size = ?4, content_type = ?5, "
+	    "upload_name = ?6, expires_ts = NULL "
+	    "WHERE server_name = ?1 AND media_id = ?2 AND sha256 IS NULL",
+	[ST_TOKEN_ADD] =
+	    "INSERT INTO access_tokens (token_hash, user_id, is_guest, "
+	    "created_ts) VALUES (?1, ?2, ?3, ?4)",
+	[ST_TOKEN_LOOKUP] =
+	    "SELECT user_id, is_guest, created_ts FROM access_tokens "
+	    "WHERE token_hash = ?1",
+	[ST_TOKEN_REVOKE] =
+	    "DELETE FROM access_tokens WHERE token_hash = ?1",
+	[ST_TOKEN_LIST] =
+	    "SELECT token_hash, user_id, is_guest, created_ts "
+	    "FROM access_tokens ORDER BY created_ts, token_hash",
+};
+
+struct mr_store {
+	sqlite3 *db;
+	sqlite3_stmt *stmt[ST__MAX];
+};
+
+static int
+store_fail(struct mr_store *st, struct mr_err *err, const char *what)
+{
+	return mr_err_set(err, 500, "M_UNKNOWN", "database error in %s: %s",
+	    what, sqlite3_errmsg(st->db));
+}
+
+/* Resets and clears a cached statement so it can be bound afresh. */
+static sqlite3_stmt *
+store_stmt(struct mr_store *st, enum store_stmt which)
+{
+	sqlite3_stmt *s = st->stmt[which];
+
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return s;
+}
+
+static void
+store_bind_text_or_null(sqlite3_stmt *s, int idx, const char *v)
+{
+	if (v == NULL || v[0] == '\0')
+		sqlite3_bind_null(s, idx);
+	else
+		sqlite3_bind_text(s, idx, v, -1, SQLITE_STATIC);
+}
+
+static void
+store_copy_col(sqlite3_stmt *s, int col, char *dst, size_t dstsz)
+{
+	const unsigned char *v = sqlite3_column_text(s, col);
+
+	snprintf(dst, dstsz, "%s", v ? (const char *)v : "");
+}
+
+/*
+ * Applies the migrations the database has not seen, in one IMMEDIATE
+ * transaction so that processes starting together do not race.
+ */
+static int
+store_migrate(struct mr_store *st, struct mr_err *err)
+{
+	sqlite3_stmt *s;
+	int version = 0;
+	char sql[64];
+
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(st, err, "migration");
+	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) !=
+	    SQLITE_OK)
+		goto fail;
+	if (sqlite3_step(s) == SQLITE_ROW)
+		version = sqlite3_column_int(s, 0);
+	sqlite3_finalize(s);
+	if (version > MR_MIGRATIONS_COUNT) {
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		return mr_err_set(err, 500, "M_UNKNOWN",
+		    "database schema %d is newer than this program (%d)",
+		    version, MR_MIGRATIONS_COUNT);
+	}
+	for (int i = version; i < MR_MIGRATIONS_COUNT; i++)
+		if (sqlite3_exec(st->db, mr_migrations[i], NULL, NULL, NULL) !=
+		    SQLITE_OK)
+			goto fail;
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
+	    MR_MIGRATIONS_COUNT);
+	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+		goto fail;
+	return 0;
+fail:
+	store_fail(st, err, "migration");
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+int
+mr_store_open(struct mr_store **out, const char *path, struct mr_err *err)
+{
+	struct mr_store *st = calloc(1, sizeof(*st));
+
+	if (st == NULL)
+		return mr_err_set(err, 500, "M_UNKNOWN", "out of memory");
+	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		mr_err_set(err, 500, "M_UNKNOWN", "cannot open database '%s': %s",
+		    path, st->db ? sqlite3_errmsg(st->db) : "out of memory");
+		mr_store_free(st);
+		return -1;
+	}
+	/* Writers wait rather than fail while another process commits. */
+	sqlite3_busy_timeout(st->db, 10000);
+	if (sqlite3_exec(st->db, "PRAGMA journal_mode = WAL; "
+	    "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) != SQLITE_OK) {
+		store_fail(st, err, "open");
+		mr_store_free(st);
+		return -1;
+	}
+	if (store_migrate(st, err) < 0) {
+		mr_store_free(st);
+		return -1;
+	}
+	for (int i = 0; i < ST__MAX; i++) {
+		if (sqlite3_prepare_v3(st->db, store_sql[i], -1,
+		    SQLITE_PREPARE_PERSISTENT, &st->stmt[i], NULL) != SQLITE_OK) {
+			store_fail(st, err, "prepare");
+			mr_store_free(st);
+			return -1;
+		}
+	}
+	*out = st;
+	return 0;
+}
+
+void
+mr_store_free(struct mr_store *st)
+{
+	if (st == NULL)
+		return;
+	for (int i = 0; i < ST__MAX; i++)
+		sqlite3_finalize(st->stmt[i]);
+	sqlite3_close(st->db);
+	free(st);
+}
+
+int
+mr_store_media_get(struct mr_store *st, const struct mr_mxc *mxc,
+    struct mr_media *out, struct mr_err *err)
+{
+	sqlite3_stmt *s = store_stmt(st, ST_MEDIA_GET);
+	int rc;
+
+	sqlite3_bind_text(s, 1, mxc->server, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, mxc->id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_DONE) {
+		sqlite3_reset(s);
+		return mr_err_set(err, 404, "M_NOT_FOUND", "media not found");
+	}
+	if (rc != SQLITE_ROW) {
+		store_fail(st, err, "media lookup");
+		sqlite3_reset(s);
+		return -1;
+	}
+	memset(out, 0, sizeof(*out));
+	out->mxc = *mxc;
+	store_copy_col(s, 0, out->sha256, sizeof(out->sha256));
+	out->size = sqlite3_column_int64(s, 1);
+	store_copy_col(s, 2, out->content_type, sizeof(out->content_type));
+	store_copy_col(s, 3, out->upload_name, sizeof(out->upload_name));
+	store_copy_col(s, 4, out->user_id, sizeof(out->user_id));
+	out->created_ts = sqlite3_column_int64(s, 5);
+	out->expires_ts = sqlite3_column_int64(s, 6);
+	out->quarantined = sqlite3_column_int(s, 7);
+	sqlite3_reset(s);
+	return 0;
+}
+
+static void
+store_bind_media(sqlite3_stmt *s, const struct mr_media *m)
+{
+	sqlite3_bind_text(s, 1, m->mxc.server, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, m->mxc.id, -1, SQLITE_STATIC);
+	store_bind_text_or_null(s, 3, m->sha256);
+	sqlite3_bind_int64(s, 4, m->size);
+	store_bind_text_or_null(s, 5, m->content_type);
+	store_bind_text_or_null(s, 6, m->upload_name);
+}
+
+int
+mr_store_media_insert(struct mr_store *st, const struct mr_media *m,
+    struct mr_err *err)
+{
+	sqlite3_stmt *s = store_stmt(st, ST_MEDIA_INSERT);
+	int rc;
+
+	store_bind_media(s, m);
+	store_bind_text_or_null(s, 7, m->user_id);
+	sqlite3_bind_int64(s, 8, m->created_ts);
+	if (m->expires_ts > 0)
+		sqlite3_bind_int64(s, 9, m->expires_ts);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc == SQLITE_CONSTRAINT)
+		return mr_err_set(err, 409, "M_CANNOT_OVERWRITE_MEDIA",
+		    "media id already taken");
+	if (rc != SQLITE_DONE)
+		return store_fail(st, err, "media insert");
+	return 0;
+}
+
+int
+mr_store_media_create_pending(struct mr_store *st, const struct mr_media *m,
+    int64_t max_pending, int64_t now_ms, int64_t *retry_after_ms,
+    struct mr_err *err)
+{
+	sqlite3_stmt *s;
+	int64_t count, oldest;
+
+	/* Count and insert in one write transaction so two creates cannot
+	 * both slip under the cap. */
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(st, err, "create");
+	s = store_stmt(st, ST_MEDIA_COUNT_PENDING);
+	sqlite3_bind_text(s, 1, m->user_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, now_ms);
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		store_fail(st, err, "create");
+		sqlite3_reset(s);
+		goto rollback;
+	}
+	count = sqlite3_column_int64(s, 0);
+	oldest = sqlite3_column_int64(s, 1);
+	sqlite3_reset(s);
+	if (count >= max_pending) {
+		*retry_after_ms = oldest > now_ms ? oldest - now_ms : 1000;
+		mr_err_set(err, 429, "M_LIMIT_EXCEEDED",
+		    "too many pending uploads (limit %lld)", (long long)max_pending);
+		goto rollback;
+	}
+	if (mr_store_media_insert(st, m, err) < 0)
+		goto rollback;
+	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		store_fail(st, err, "create");
+		goto rollback;
+	}
+	return 0;
+rollback:
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+int
+mr_store_media_complete(struct mr_store *st, const struct mr_media *m,
+    struct mr_err *err)
+{
+	sqlite3_stmt *s = store_stmt(st, ST_MEDIA_COMPLETE);
+	int rc;
+
+	store_bind_media(s, m);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return store_fail(st, err, "media complete");
+	if (sqlite3_changes(st->db) == 0)
+		return mr_err_set(err, 409, "M_CANNOT_OVERWRITE_MEDIA",
+		    "media already uploaded");
+	return 0;
+}
+
+int
+mr_store_token_add(struct mr_store *st, const char *token_hash,
+    const char *user_id, int is_guest, struct mr_err *err)
+{
+	sqlite3_stmt *s = store_stmt(st, ST_TOKEN_ADD);
+	int rc;
+
+	sqlite3_bind_text(s, 1, token_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, user_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 3, is_guest ? 1 : 0);
+	sqlite3_bind_int64(s, 4, mr_now_ms());
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : store_fail(st, err, "token insert");
+}
+
+int
+mr_store_token_lookup(struct mr_store *st, const char *token_hash,
+    struct mr_token_info *out, struct mr_err *err)
+{
+	sqlite3_stmt *s = store_stmt(st, ST_TOKEN_LOOKUP);
+	int rc;
+
+	sqlite3_bind_text(s, 1, token_hash, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		store_copy_col(s, 0, out->user_id, sizeof(out->user_id));
+		out->is_guest = sqlite3_column_int(s, 1);
+		out->created_ts = sqlite3_column_int64(s, 2);
+		snprintf(out->token_hash, sizeof(out->token_hash), "%s",
+		    token_hash);
+		sqlite3_reset(s);
+		return 0;
+	}
+	sqlite3_reset(s);
+	if (rc == SQLITE_DONE)
+		return mr_err_set(err, 401, "M_UNKNOWN_TOKEN",
+		    "unknown or revoked access token");
+	return store_fail(st, err, "token lookup");
+}
+
+int
+mr_store_token_revoke(struct mr_store *st, const char *token_hash,
+    struct mr_err *err)
+{
+	sqlite3_stmt *s = store_stmt(st, ST_TOKEN_REVOKE);
+	int rc;
+
+	sqlite3_bind_text(s, 1, token_hash, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return store_fail(st, err, "token revoke");
+	if (sqlite3_changes(st->db) == 0)
+		return mr_err_set(err, 404, "M_NOT_FOUND", "no such token");
+	return 0;
+}
+
+int
+mr_store_token_list(struct mr_store *st,
+    void (*fn)(const struct mr_token_info *, void *), void *arg,
+    struct mr_err *err)
+{
+	sqlite3_stmt *s = store_stmt(st, ST_TOKEN_LIST);
+	struct mr_token_info t;
+	int rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		store_copy_col(s, 0, t.token_hash, sizeof(t.token_hash));
+		store_copy_col(s, 1, t.user_id, sizeof(t.user_id));
+		t.is_guest = sqlite3_column_int(s, 2);
+		t.created_ts = sqlite3_column_int64(s, 3);
+		fn(&t, arg);
+	}
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : store_fail(st, err, "token list");
+}

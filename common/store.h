@@ -1,0 +1,78 @@
+/*
+ * store: media metadata and access tokens in SQLite, the only module that
+ * speaks SQL. One struct mr_store per process: the database is opened,
+ * migrated (sql/NNN_*.sql, PRAGMA user_version) and its statements
+ * prepared once, then reused by every request. WAL mode and a busy timeout
+ * let many processes share the file.
+ */
+#ifndef MR_STORE_H
+#define MR_STORE_H
+
+#include <stdint.h>
+
+#include "mxc.h"
+#include "util.h"
+
+struct mr_store;
+
+#define MR_CONTENT_TYPE_MAX 255
+#define MR_UPLOAD_NAME_MAX 1024
+#define MR_USER_ID_MAX 255
+
+struct mr_media {
+	struct mr_mxc mxc;
+	char sha256[65];		/* empty while pending */
+	int64_t size;
+	char content_type[MR_CONTENT_TYPE_MAX + 1];	/* empty: unknown */
+	char upload_name[MR_UPLOAD_NAME_MAX + 1];	/* empty: none */
+	char user_id[MR_USER_ID_MAX + 1];
+	int64_t created_ts;
+	int64_t expires_ts;		/* pending only; 0 otherwise */
+	int quarantined;
+};
+
+struct mr_token_info {
+	char user_id[MR_USER_ID_MAX + 1];
+	char token_hash[65];
+	int is_guest;
+	int64_t created_ts;
+};
+
+int mr_store_open(struct mr_store **out, const char *path, struct mr_err *err);
+void mr_store_free(struct mr_store *st);
+
+/* 0 and *out filled; -1 with 404 M_NOT_FOUND when there is no row. */
+int mr_store_media_get(struct mr_store *st, const struct mr_mxc *mxc,
+    struct mr_media *out, struct mr_err *err);
+/* Inserts a complete row; a taken id gives 409. */
+int mr_store_media_insert(struct mr_store *st, const struct mr_media *m,
+    struct mr_err *err);
+/*
+ * Reserves an id for an async upload, unless user already holds max
+ * unexpired pending ids: then 429 M_LIMIT_EXCEEDED and *retry_after_ms says
+ * when the oldest one lapses.
+ */
+int mr_store_media_create_pending(struct mr_store *st,
+    const struct mr_media *m, int64_t max_pending, int64_t now_ms,
+    int64_t *retry_after_ms, struct mr_err *err);
+/*
+ * Fills a pending row with its content. Only one caller wins: a row that
+ * is no longer pending gives 409 M_CANNOT_OVERWRITE_MEDIA.
+ */
+int mr_store_media_complete(struct mr_store *st, const struct mr_media *m,
+    struct mr_err *err);
+
+int mr_store_token_add(struct mr_store *st, const char *token_hash,
+    const char *user_id, int is_guest, struct mr_err *err);
+/* 0 found; -1 with 401 M_UNKNOWN_TOKEN when unknown. */
+int mr_store_token_lookup(struct mr_store *st, const char *token_hash,
+    struct mr_token_info *out, struct mr_err *err);
+/* 0 removed; -1 with 404 when there was no such token. */
+int mr_store_token_revoke(struct mr_store *st, const char *token_hash,
+    struct mr_err *err);
+/* Calls fn for every token, oldest first. */
+int mr_store_token_list(struct mr_store *st,
+    void (*fn)(const struct mr_token_info *, void *), void *arg,
+    struct mr_err *err);
+
+#endif

@@ -1,0 +1,68 @@
+/*
+ * util: the error record every common/ function fills, and small pure helpers
+ * (numbers, sizes, durations, UTF-8, hex, random ids, time) that several
+ * modules need. Nothing here allocates or keeps state.
+ */
+#ifndef MR_UTIL_H
+#define MR_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * A failure as the client will see it: HTTP status, Matrix errcode and a
+ * lowercase message. Library code fills it and returns -1; only the serve
+ * loop (or a tool's main) turns it into output.
+ */
+struct mr_err {
+	int status;
+	const char *errcode;
+	char msg[256];
+};
+
+/* Fills err and returns -1, so callers can `return mr_err_set(...)`. */
+int mr_err_set(struct mr_err *err, int status, const char *errcode,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void mr_err_clear(struct mr_err *err);
+
+/* Milliseconds since the epoch, and a monotonic clock for durations. */
+int64_t mr_now_ms(void);
+int64_t mr_mono_ms(void);
+
+/*
+ * Strict decimal parse of the whole string into [min, max]; no sign other
+ * than a leading '-', no spaces, no trailing bytes. Returns 0 or -1.
+ */
+int mr_parse_int64(const char *s, int64_t min, int64_t max, int64_t *out);
+/* "50M", "512K", "1G", "1048576"; binary multiples, as Synapse reads them. */
+int mr_parse_size(const char *s, int64_t *out);
+/* "24h", "30m", "10s", "500ms", "7d", or plain milliseconds. */
+int mr_parse_duration_ms(const char *s, int64_t *out);
+/* true/false/yes/no/on/off/1/0, any case. */
+int mr_parse_bool(const char *s, int *out);
+
+/* Whole-buffer UTF-8 check: shortest forms only, no surrogates, no NUL. */
+int mr_utf8_valid(const char *s, size_t len);
+
+/* Lowercase hex of n bytes into out (2n + 1 bytes). */
+void mr_hex_encode(const unsigned char *in, size_t n, char *out);
+/* 1 when s is exactly len lowercase hex digits. */
+int mr_is_lower_hex(const char *s, size_t len);
+
+/*
+ * Random string from the URL-safe base64 alphabet [A-Za-z0-9_-], the media
+ * id alphabet of the spec; len characters plus a NUL into out.
+ */
+void mr_random_id(char *out, size_t len);
+
+/* ASCII case-insensitive prefix test; returns the rest of s or NULL. */
+const char *mr_skip_prefix_ci(const char *s, const char *prefix);
+
+/*
+ * Copies src into a log-safe form: control and non-ASCII bytes become
+ * \xNN, so a client cannot forge log lines. Always NUL-terminates.
+ */
+void mr_log_escape(const char *src, char *out, size_t outsz);
+
+#endif

@@ -1,0 +1,29 @@
+-- Media metadata: one row per media id, local or (later) cached remote.
+-- The bytes live in the blob store under their SHA-256; many rows may
+-- share one blob.
+CREATE TABLE media (
+    server_name  TEXT NOT NULL,
+    media_id     TEXT NOT NULL,
+    sha256       TEXT,              -- NULL while an async upload is pending
+    size         INTEGER NOT NULL DEFAULT 0,
+    content_type TEXT,
+    upload_name  TEXT,
+    user_id      TEXT,
+    created_ts   INTEGER NOT NULL,
+    expires_ts   INTEGER,           -- pending ids: deadline of the upload
+    quarantined  INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (server_name, media_id)
+) WITHOUT ROWID;
+
+CREATE INDEX media_pending_by_user ON media (user_id, expires_ts)
+    WHERE sha256 IS NULL;
+CREATE INDEX media_by_sha256 ON media (sha256);
+
+-- Local access tokens, stored as SHA-256 hex: a copy of the database does
+-- not give anyone a usable token.
+CREATE TABLE access_tokens (
+    token_hash TEXT PRIMARY KEY,
+    user_id    TEXT NOT NULL,
+    is_guest   INTEGER NOT NULL DEFAULT 0,
+    created_ts INTEGER NOT NULL
+) WITHOUT ROWID;

@@ -1,0 +1,260 @@
+/*
+ * mediarepo-admin: the operator's command line. Reads the same config as
+ * the endpoint programs (MEDIAREPO_CONFIG, or -c FILE) and works on the
+ * same database, store and key. Exit codes: 0 done, 1 failed, 2 usage.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "../common/auth.h"
+#include "../common/blob.h"
+#include "../common/config.h"
+#include "../common/keys.h"
+#include "../common/store.h"
+
+struct admin_cmd {
+	const char *name;
+	const char *usage;
+	const char *help;
+	int needs_store;
+	int (*run)(int argc, char **argv, struct mr_config *cfg,
+	    struct mr_store *st);
+};
+
+static int
+admin_fail(const struct mr_err *err)
+{
+	fprintf(stderr, "mediarepo-admin: %s\n", err->msg);
+	return 1;
+}
+
+static int
+cmd_init_config(int argc, char **argv, struct mr_config *cfg,
+    struct mr_store *st)
+{
+	struct mr_err err;
+
+	(void)cfg;
+	(void)st;
+	if (argc != 3)
+		return 2;
+	if (!mr_mxc_valid_server_name(argv[2])) {
+		fprintf(stderr, "mediarepo-admin: invalid server name '%s'\n",
+		    argv[2]);
+		return 1;
+	}
+	return mr_config_write_default(argv[1], argv[2], &err) < 0 ?
+	    admin_fail(&err) : 0;
+}
+
+static int
+cmd_create_token(int argc, char **argv, struct mr_config *cfg,
+    struct mr_store *st)
+{
+	char token[MR_TOKEN_MAX + 1];
+	struct mr_err err;
+	int guest = 0;
+
+	(void)cfg;
+	if (argc == 3 && strcmp(argv[2], "--guest") == 0)
+		guest = 1;
+	else if (argc != 2)
+		return 2;
+	if (mr_auth_create_token(st, argv[1], guest, token, &err) < 0)
+		return admin_fail(&err);
+	printf("%s\n", token);
+	return 0;
+}
+
+static int
+cmd_revoke_token(int argc, char **argv, struct mr_config *cfg,
+    struct mr_store *st)
+{
+	char hash[65];
+	struct mr_err err;
+
+	(void)cfg;
+	if (argc != 2)
+		return 2;
+	mr_auth_hash_token(argv[1], hash);
+	if (mr_store_token_revoke(st, hash, &err) < 0)
+		return admin_fail(&err);
+	printf("revoked\n");
+	return 0;
+}
+
+static void
+admin_print_token(const struct mr_token_info *t, void *arg)
+{
+	time_t secs = (time_t)(t->created_ts / 1000);
+	char when[32];
+
+	(void)arg;
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&secs));
+	printf("%.12s  %s  %s%s\n", t->token_hash, when, t->user_id,
+	    t->is_guest ? "  guest" : "");
+}
+
+static int
+cmd_list_tokens(int argc, char **argv, struct mr_config *cfg,
+    struct mr_store *st)
+{
+	struct mr_err err;
+
+	(void)argv;
+	(void)cfg;
+	if (argc != 1)
+		return 2;
+	printf("hash          created               user\n");
+	return mr_store_token_list(st, admin_print_token, NULL, &err) < 0 ?
+	    admin_fail(&err) : 0;
+}
+
+static int
+cmd_generate_key(int argc, char **argv, struct mr_config *cfg,
+    struct mr_store *st)
+{
+	struct mr_signing_key key;
+	struct mr_err err;
+	char pub[64];
+
+	(void)argv;
+	(void)st;
+	if (argc != 1)
+		return 2;
+	if (mr_keys_generate(cfg->signing_key_path, &key, &err) < 0)
+		return admin_fail(&err);
+	mr_keys_public_b64(&key, pub);
+	printf("ed25519:%s %s\n", key.version, pub);
+	sodium_memzero(&key, sizeof(key));
+	return 0;
+}
+
+static int
+cmd_show_key(int argc, char **argv, struct mr_config *cfg,
+    struct mr_store *st)
+{
+	struct mr_signing_key key;
+	struct mr_err err;
+	char pub[64];
+
+	(void)argv;
+	(void)st;
+	if (argc != 1)
+		return 2;
+	if (mr_keys_load(cfg->signing_key_path, &key, &err) < 0)
+		return admin_fail(&err);
+	mr_keys_public_b64(&key, pub);
+	printf("ed25519:%s %s\n", key.version, pub);
+	sodium_memzero(&key, sizeof(key));
+	return 0;
+}
+
+static int
+cmd_sweep(int argc, char **argv, struct mr_config *cfg, struct mr_store *st)
+{
+	struct mr_err err;
+	int n;
+
+	(void)argv;
+	(void)st;
+	if (argc != 1)
+		return 2;
+	if ((n = mr_blob_sweep(cfg->media_store_path, cfg->temp_file_max_age,
+	    &err)) < 0)
+		return admin_fail(&err);
+	printf("removed %d temp file%s\n", n, n == 1 ? "" : "s");
+	return 0;
+}
+
+static const struct admin_cmd admin_cmds[] = {
+	{ "init-config", "init-config FILE SERVER_NAME",
+	  "write a commented config for SERVER_NAME to FILE (never overwrites)",
+	  0, cmd_init_config },
+	{ "create-token", "create-token USER_ID [--guest]",
+	  "print a new access token for USER_ID (@name:server)", 1,
+	  cmd_create_token },
+	{ "revoke-token", "revoke-token TOKEN",
+	  "revoke an access token; requests with it get 401", 1,
+	  cmd_revoke_token },
+	{ "list-tokens", "list-tokens",
+	  "list tokens: hash prefix, creation time, user (tokens are stored "
+	  "hashed)", 1, cmd_list_tokens },
+	{ "generate-key", "generate-key",
+	  "create the signing key at signing_key_path (never overwrites)", 0,
+	  cmd_generate_key },
+	{ "show-key", "show-key", "print the signing key's id and public key",
+	  0, cmd_show_key },
+	{ "sweep", "sweep",
+	  "remove temp files left by crashed or abandoned uploads", 0,
+	  cmd_sweep },
+};
+
+#define ADMIN_NCMDS (sizeof(admin_cmds) / sizeof(admin_cmds[0]))
+
+static void
+admin_usage(FILE *out)
+{
+	fprintf(out, "usage: mediarepo-admin [-c CONFIG] COMMAND [ARGS]\n\n"
+	    "CONFIG defaults to $MEDIAREPO_CONFIG. Commands:\n");
+	for (size_t i = 0; i < ADMIN_NCMDS; i++)
+		fprintf(out, "  %-34s %s\n", admin_cmds[i].usage,
+		    admin_cmds[i].help);
+	fprintf(out, "\n'mediarepo-admin COMMAND --help' describes one command.\n");
+}
+
+static int
+admin_run(const struct admin_cmd *c, int argc, char **argv)
+{
+	struct mr_config cfg;
+	struct mr_store *st = NULL;
+	struct mr_err err;
+	int rc;
+
+	if (c->run != cmd_init_config && mr_config_load_env(&cfg, &err) < 0)
+		return admin_fail(&err);
+	if (c->needs_store &&
+	    mr_store_open(&st, cfg.database_path, &err) < 0)
+		return admin_fail(&err);
+	rc = c->run(argc, argv, &cfg, st);
+	mr_store_free(st);
+	if (rc == 2)
+		fprintf(stderr, "usage: mediarepo-admin %s\n", c->usage);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	int i = 1;
+
+	if (sodium_init() < 0)
+		return 1;
+	if (argc > 2 && strcmp(argv[1], "-c") == 0) {
+		setenv("MEDIAREPO_CONFIG", argv[2], 1);
+		i = 3;
+	}
+	if (i >= argc || strcmp(argv[i], "--help") == 0 ||
+	    strcmp(argv[i], "-h") == 0) {
+		admin_usage(i >= argc ? stderr : stdout);
+		return i >= argc ? 2 : 0;
+	}
+	for (size_t k = 0; k < ADMIN_NCMDS; k++) {
+		if (strcmp(argv[i], admin_cmds[k].name) != 0)
+			continue;
+		if (argc > i + 1 && (strcmp(argv[i + 1], "--help") == 0 ||
+		    strcmp(argv[i + 1], "-h") == 0)) {
+			printf("usage: mediarepo-admin %s\n\n%s\n",
+			    admin_cmds[k].usage, admin_cmds[k].help);
+			return 0;
+		}
+		return admin_run(&admin_cmds[k], argc - i, argv + i);
+	}
+	fprintf(stderr, "mediarepo-admin: unknown command '%s'\n", argv[i]);
+	admin_usage(stderr);
+	return 2;
+}
