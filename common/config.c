@@ -153,8 +153,9 @@ config_apply(struct mr_config *cfg, const struct config_key *k,
 	return (*why = "unknown type"), -1;
 }
 
-void
-mr_config_defaults(struct mr_config *cfg)
+/* Defaults; relative default paths are taken from base_dir too. */
+static void
+config_defaults_in(struct mr_config *cfg, const char *base_dir)
 {
 	const char *why;
 
@@ -162,7 +163,13 @@ mr_config_defaults(struct mr_config *cfg)
 	for (size_t i = 0; i < CONFIG_NKEYS; i++)
 		if (config_keys[i].def[0] != '\0')
 			(void)config_apply(cfg, &config_keys[i], config_keys[i].def,
-			    NULL, &why);
+			    base_dir, &why);
+}
+
+void
+mr_config_defaults(struct mr_config *cfg)
+{
+	config_defaults_in(cfg, NULL);
 }
 
 static char *
@@ -221,11 +228,11 @@ mr_config_load(const char *path, struct mr_config *cfg, struct mr_err *err)
 	unsigned lineno = 0;
 	FILE *f;
 
-	mr_config_defaults(cfg);
 	snprintf(base_dir, sizeof(base_dir), "%.*s",
 	    slash ? (int)(slash - path) : 1, slash ? path : ".");
 	if (slash == path)
 		snprintf(base_dir, sizeof(base_dir), "/");
+	config_defaults_in(cfg, base_dir);
 	if ((f = fopen(path, "r")) == NULL)
 		return mr_err_set(err, 500, "M_UNKNOWN", "cannot open config '%s': %s",
 		    path, strerror(errno));
