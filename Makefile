@@ -11,7 +11,7 @@ CC ?= cc
 O ?=
 PKGS = libfcgi-dev libsodium-dev libsqlite3-dev libcjson-dev libcmocka-dev \
        pkg-config lighttpd spawn-fcgi curl python3-pytest python3-requests \
-       python3-matrix-nio wrk
+       python3-matrix-nio wrk bc
 PKG_LIBS = libsodium sqlite3 libcjson
 
 # Messages and log lines are cut to their buffers on purpose, hence
