@@ -21,6 +21,7 @@ create_handle(struct mr_req *req, struct mr_ctx *ctx, struct mr_err *err)
 	snprintf(m.user_id, sizeof(m.user_id), "%s", req->user.user_id);
 	m.created_ts = now;
 	m.expires_ts = now + ctx->cfg.unused_expiration_time;
+	m.authenticated = ctx->cfg.enable_authenticated_media;
 	if (mr_store_media_create_pending(ctx->store, &m,
 	    ctx->cfg.max_pending_media_uploads, now, &retry_ms, err) < 0) {
 		if (err->status == 429)

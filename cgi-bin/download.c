@@ -27,12 +27,16 @@ download_handle(struct mr_req *req, struct mr_ctx *ctx, struct mr_err *err)
 	char disposition[4096], path[PATH_MAX];
 	struct mr_media m;
 	struct mr_file_resp f = { .fd = -1 };
+	struct mr_media_want want = {
+		.timeout_ms = req->param[P_TIMEOUT_MS].present ?
+		    req->param[P_TIMEOUT_MS].n : -1,
+		.allow_remote = !req->param[P_ALLOW_REMOTE].present ||
+		    req->param[P_ALLOW_REMOTE].n,
+		.authenticated = req->authenticated,
+	};
 	int rc;
 
-	if (mr_media_lookup(ctx, &req->mxc, req->param[P_TIMEOUT_MS].present ?
-	    req->param[P_TIMEOUT_MS].n : -1,
-	    !req->param[P_ALLOW_REMOTE].present || req->param[P_ALLOW_REMOTE].n,
-	    &m, err) < 0)
+	if (mr_media_lookup(ctx, &req->mxc, &want, &m, err) < 0)
 		return -1;
 	name = req->n_path_params > 2 ? req->path_param[2] : m.upload_name;
 	if (req->n_path_params > 2 && mr_valid_filename(name, NULL) < 0)

@@ -83,6 +83,7 @@ upload_handle(struct mr_req *req, struct mr_ctx *ctx, struct mr_err *err)
 		return -1;
 	snprintf(m.user_id, sizeof(m.user_id), "%s", req->user.user_id);
 	m.created_ts = mr_now_ms();
+	m.authenticated = ctx->cfg.enable_authenticated_media;
 	if (req->route.endpoint == MR_EP_UPLOAD_PUT)
 		return upload_reserved(req, ctx, &m, err);
 	return upload_new(req, ctx, &m, err);

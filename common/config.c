@@ -52,8 +52,9 @@ static const struct config_key config_keys[] = {
 	{ "max_upload_size", CFG_SIZE, F(max_upload_size), "50M",
 	  1, INT64_C(1) << 40, NULL, "largest accepted upload (K/M/G suffixes)" },
 	{ "enable_authenticated_media", CFG_BOOL, F(enable_authenticated_media),
-	  "true", 0, 0, NULL,
-	  "serve /_matrix/client/v1/media (false: 404 M_UNRECOGNIZED there)" },
+	  "false", 0, 0, NULL,
+	  "freeze: media uploaded while true is served only on the "
+	  "authenticated /_matrix/client/v1 routes (as in Synapse)" },
 	{ "legacy_media_requires_auth", CFG_BOOL, F(legacy_media_requires_auth),
 	  "false", 0, 0, NULL,
 	  "require a token on legacy and MSC1902 download paths too" },

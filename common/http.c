@@ -869,9 +869,7 @@ http_prepare(struct mr_req *req, struct mr_ctx *ctx, struct mr_err *err)
 	q = strchr(uri, '?');
 	path_len = q ? (size_t)(q - uri) : strlen(uri);
 	if (mr_http_route(uri, path_len, &req->route, &params_at) < 0 ||
-	    !(prog->endpoints & MR_EP_BIT(req->route.endpoint)) ||
-	    (req->route.api == MR_API_CLIENT_V1 &&
-	    !ctx->cfg.enable_authenticated_media))
+	    !(prog->endpoints & MR_EP_BIT(req->route.endpoint)))
 		return mr_err_set(err, 404, "M_UNRECOGNIZED",
 		    "unrecognized request");
 	if (!(req->route.methods & req->method_bit))

@@ -75,13 +75,13 @@ media_sleep_ms(int64_t ms)
 
 int
 mr_media_lookup(struct mr_ctx *ctx, const struct mr_mxc *mxc,
-    int64_t timeout_ms, int allow_remote, struct mr_media *out,
+    const struct mr_media_want *want, struct mr_media *out,
     struct mr_err *err)
 {
-	int64_t deadline;
+	int64_t deadline, timeout_ms = want->timeout_ms;
 
 	if (strcmp(mxc->server, ctx->cfg.server_name) != 0) {
-		if (!allow_remote)
+		if (!want->allow_remote)
 			return mr_err_set(err, 404, "M_NOT_FOUND",
 			    "remote media and allow_remote is false");
 		return mr_media_fetch_remote(ctx, mxc, out, err);
@@ -94,7 +94,10 @@ mr_media_lookup(struct mr_ctx *ctx, const struct mr_mxc *mxc,
 	for (;;) {
 		if (mr_store_media_get(ctx->store, mxc, out, err) < 0)
 			return -1;
-		if (out->quarantined)
+		/* Frozen media is absent from unauthenticated routes (spec
+		 * 2.10), for as long as the freeze is on. */
+		if (out->quarantined || (out->authenticated &&
+		    !want->authenticated && ctx->cfg.enable_authenticated_media))
 			return mr_err_set(err, 404, "M_NOT_FOUND", "media not found");
 		if (out->sha256[0] != '\0')
 			return 0;

@@ -26,13 +26,22 @@ int mr_media_check_upload(struct mr_req *req, const struct mr_config *cfg,
  */
 int mr_media_ingest_body(struct mr_req *req, const struct mr_config *cfg,
     struct mr_media *m, struct mr_err *err);
+/* How a download or thumbnail request asks for media. */
+struct mr_media_want {
+	int64_t timeout_ms;	/* wait for a pending upload; < 0: default */
+	int allow_remote;	/* 0: never fetch from another server */
+	int authenticated;	/* asked on a route that checked a token */
+};
+
 /*
  * The row of mxc, ready to serve. A pending async upload is waited for up
  * to timeout_ms (capped by the config), then 504 M_NOT_YET_UPLOADED.
- * Media of another server goes to mr_media_fetch_remote.
+ * Media frozen by enable_authenticated_media is not found on
+ * unauthenticated routes. Media of another server goes to
+ * mr_media_fetch_remote.
  */
 int mr_media_lookup(struct mr_ctx *ctx, const struct mr_mxc *mxc,
-    int64_t timeout_ms, int allow_remote, struct mr_media *out,
+    const struct mr_media_want *want, struct mr_media *out,
     struct mr_err *err);
 /*
  * Gets media of another server into the local cache. The federation work

@@ -26,12 +26,12 @@ enum store_stmt {
 static const char *const store_sql[ST__MAX] = {
 	[ST_MEDIA_GET] =
 	    "SELECT sha256, size, content_type, upload_name, user_id, "
-	    "created_ts, expires_ts, quarantined FROM media "
+	    "created_ts, expires_ts, quarantined, authenticated FROM media "
 	    "WHERE server_name = ?1 AND media_id = ?2",
 	[ST_MEDIA_INSERT] =
 	    "INSERT INTO media (server_name, media_id, sha256, size, "
-	    "content_type, upload_name, user_id, created_ts, expires_ts) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	    "content_type, upload_name, user_id, created_ts, expires_ts, "
+	    "authenticated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 	[ST_MEDIA_COUNT_PENDING] =
 	    "SELECT count(*), min(expires_ts) FROM media "
 	    "WHERE user_id = ?1 AND sha256 IS NULL AND expires_ts > ?2",
@@ -211,6 +211,7 @@ mr_store_media_get(struct mr_store *st, const struct mr_mxc *mxc,
 	out->created_ts = sqlite3_column_int64(s, 5);
 	out->expires_ts = sqlite3_column_int64(s, 6);
 	out->quarantined = sqlite3_column_int(s, 7);
+	out->authenticated = sqlite3_column_int(s, 8);
 	sqlite3_reset(s);
 	return 0;
 }
@@ -238,6 +239,7 @@ mr_store_media_insert(struct mr_store *st, const struct mr_media *m,
 	sqlite3_bind_int64(s, 8, m->created_ts);
 	if (m->expires_ts > 0)
 		sqlite3_bind_int64(s, 9, m->expires_ts);
+	sqlite3_bind_int(s, 10, m->authenticated ? 1 : 0);
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	if (rc == SQLITE_CONSTRAINT)

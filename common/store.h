@@ -29,6 +29,7 @@ struct mr_media {
 	int64_t created_ts;
 	int64_t expires_ts;		/* pending only; 0 otherwise */
 	int quarantined;
+	int authenticated;		/* frozen out of unauthenticated routes */
 };
 
 struct mr_token_info {

@@ -12,6 +12,9 @@ CREATE TABLE media (
     created_ts   INTEGER NOT NULL,
     expires_ts   INTEGER,           -- pending ids: deadline of the upload
     quarantined  INTEGER NOT NULL DEFAULT 0,
+    -- uploaded while enable_authenticated_media was on: served only on the
+    -- authenticated endpoints (the spec's "freeze" of legacy media)
+    authenticated INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (server_name, media_id)
 ) WITHOUT ROWID;
 
