@@ -273,6 +273,35 @@ mr_config_load_env(struct mr_config *cfg, struct mr_err *err)
 }
 
 int
+mr_config_get_text(const struct mr_config *cfg, const char *key, char *out,
+    size_t outsz)
+{
+	const struct config_key *k = config_find(key);
+	const char *field;
+
+	if (k == NULL)
+		return -1;
+	field = (const char *)cfg + k->offset;
+	switch (k->type) {
+	case CFG_SIZE:
+	case CFG_INT:
+	case CFG_DURATION:
+		snprintf(out, outsz, "%lld", (long long)*(const int64_t *)field);
+		break;
+	case CFG_BOOL:
+		snprintf(out, outsz, "%s", *(const int *)field ? "true" : "false");
+		break;
+	case CFG_ENUM:
+		snprintf(out, outsz, "%s", k->choices[*(const int *)field]);
+		break;
+	default:
+		snprintf(out, outsz, "%s", field);
+		break;
+	}
+	return 0;
+}
+
+int
 mr_config_write_default(const char *path, const char *server_name,
     struct mr_err *err)
 {

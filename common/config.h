@@ -47,6 +47,12 @@ int mr_config_load(const char *path, struct mr_config *cfg,
     struct mr_err *err);
 /* Loads $MEDIAREPO_CONFIG; err says when it is unset. */
 int mr_config_load_env(struct mr_config *cfg, struct mr_err *err);
+/*
+ * The effective value of key as text (sizes in bytes, durations in ms,
+ * paths resolved), for scripts; -1 for an unknown key.
+ */
+int mr_config_get_text(const struct mr_config *cfg, const char *key,
+    char *out, size_t outsz);
 /* Writes a commented config file for server_name under data_dir. */
 int mr_config_write_default(const char *path, const char *server_name,
     struct mr_err *err);

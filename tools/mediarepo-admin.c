@@ -3,6 +3,7 @@
  * the endpoint programs (MEDIAREPO_CONFIG, or -c FILE) and works on the
  * same database, store and key. Exit codes: 0 done, 1 failed, 2 usage.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -171,10 +172,30 @@ cmd_sweep(int argc, char **argv, struct mr_config *cfg, struct mr_store *st)
 	return 0;
 }
 
+static int
+cmd_config_get(int argc, char **argv, struct mr_config *cfg,
+    struct mr_store *st)
+{
+	char value[PATH_MAX];
+
+	(void)st;
+	if (argc != 2)
+		return 2;
+	if (mr_config_get_text(cfg, argv[1], value, sizeof(value)) < 0) {
+		fprintf(stderr, "mediarepo-admin: unknown key '%s'\n", argv[1]);
+		return 1;
+	}
+	printf("%s\n", value);
+	return 0;
+}
+
 static const struct admin_cmd admin_cmds[] = {
 	{ "init-config", "init-config FILE SERVER_NAME",
 	  "write a commented config for SERVER_NAME to FILE (never overwrites)",
 	  0, cmd_init_config },
+	{ "config-get", "config-get KEY",
+	  "print a setting's effective value (sizes in bytes, durations in ms, "
+	  "paths resolved)", 0, cmd_config_get },
 	{ "create-token", "create-token USER_ID [--guest]",
 	  "print a new access token for USER_ID (@name:server)", 1,
 	  cmd_create_token },
