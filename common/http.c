@@ -173,7 +173,9 @@ mr_http_pct_decode(const char *src, size_t len, char *dst, int plus_space)
 		} else if (c == '+' && plus_space) {
 			c = ' ';
 		}
-		if (c == '\0')
+		/* No control character has a use in a path or query here, and
+		 * refusing them all keeps them out of headers and logs. */
+		if ((unsigned char)c < 0x20 || c == 0x7F)
 			return -1;
 		dst[o++] = c;
 	}
@@ -681,6 +683,18 @@ mr_http_send_file(struct mr_req *req, const struct mr_config *cfg,
 	http_media_headers(req, cfg, f);
 	if (mr_http_etag_matches(mr_req_env(req, "HTTP_IF_NONE_MATCH"), etag))
 		return mr_resp_begin(req, 304);
+	/* If-Range with another validator: the client's copy is stale. */
+	if (if_range == NULL || strcmp(if_range, etag) == 0)
+		ranged = mr_http_parse_range(range, f->size, &first, &last);
+	/* Answered here even with X-Sendfile, so it carries our headers. */
+	if (ranged < 0) {
+		struct mr_err range_err;
+
+		mr_resp_header(req, "Content-Range", "bytes */%lld",
+		    (long long)f->size);
+		mr_err_set(&range_err, 416, "M_UNKNOWN", "range not satisfiable");
+		return mr_resp_error(req, &range_err);
+	}
 	mr_resp_header(req, "Content-Type", "%s", f->content_type);
 	mr_resp_header(req, "Content-Disposition", "%s", f->disposition);
 	if (cfg->xsendfile == MR_XSENDFILE_X_SENDFILE && f->path != NULL) {
@@ -694,15 +708,6 @@ mr_http_send_file(struct mr_req *req, const struct mr_config *cfg,
 		mr_resp_header(req, "X-Accel-Redirect", "%s%s",
 		    cfg->xsendfile_prefix, rel);
 		return mr_resp_begin(req, 200);
-	}
-	/* If-Range with another validator: the client's copy is stale. */
-	if (if_range == NULL || strcmp(if_range, etag) == 0)
-		ranged = mr_http_parse_range(range, f->size, &first, &last);
-	if (ranged < 0) {
-		mr_resp_header(req, "Content-Range", "bytes */%lld",
-		    (long long)f->size);
-		mr_resp_header(req, "Content-Length", "0");
-		return mr_resp_begin(req, 416);
 	}
 	if (ranged > 0)
 		mr_resp_header(req, "Content-Range", "bytes %lld-%lld/%lld",

@@ -171,7 +171,7 @@ int mr_http_route(const char *path, size_t path_len, struct mr_route *out,
 /*
  * Percent-decodes len bytes of src into dst (NUL-terminated). plus_space
  * turns '+' into ' ' (query strings). Returns the decoded length, or -1
- * for a bad escape or a decoded NUL.
+ * for a bad escape or a control character (raw or decoded).
  */
 ssize_t mr_http_pct_decode(const char *src, size_t len, char *dst,
     int plus_space);

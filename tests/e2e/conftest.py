@@ -40,9 +40,12 @@ class Stack:
         # Write the config first so extra settings apply from the start;
         # mediarepo-run never overwrites an existing one.
         self.admin("init-config", self.config, self.server_name)
+        extra_config = list(extra_config or [])
         with open(self.config, "a") as f:
-            f.write("xsendfile = x-sendfile\n")
-            for line in extra_config or []:
+            # X-Sendfile as make run has it, unless the test chooses.
+            if not any(l.startswith("xsendfile") for l in extra_config):
+                f.write("xsendfile = x-sendfile\n")
+            for line in extra_config:
                 f.write(line + "\n")
         self.log_path = os.path.join(self.data_dir, "run.log")
         self.log = open(self.log_path, "w")
