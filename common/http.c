@@ -363,7 +363,7 @@ mr_http_content_disposition(const char *content_type, int force_inline,
 	memcpy(out + o, "; filename*=utf-8''", 19);
 	o += 19;
 	for (const unsigned char *p = (const unsigned char *)filename; *p; p++) {
-		if (o + 4 >= outsz)
+		if (o + (http_attr_char(*p) ? 1 : 3) >= outsz)
 			return -1;
 		if (http_attr_char(*p))
 			out[o++] = (char)*p;

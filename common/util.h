@@ -32,7 +32,9 @@ int64_t mr_mono_ms(void);
 
 /*
  * Strict decimal parse of the whole string into [min, max]; no sign other
- * than a leading '-', no spaces, no trailing bytes. Returns 0 or -1.
+ * than a leading '-', no spaces, no trailing bytes. Magnitudes past 2^62
+ * are refused whatever the range: nothing we read needs them, and it
+ * keeps the overflow check simple. Returns 0 or -1.
  */
 int mr_parse_int64(const char *s, int64_t min, int64_t max, int64_t *out);
 /* "50M", "512K", "1G", "1048576"; binary multiples, as Synapse reads them. */

@@ -1,0 +1,564 @@
+/*
+ * test_blob: the content-addressed store in a fresh temp directory per
+ * test: commit, dedup, abort, the size limit, hash checks and the sweep.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "../../common/blob.h"
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* sha256("hello world") and sha256(""). */
+#define HELLO_HEX \
+	"b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
+#define EMPTY_HEX \
+	"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+struct fixture {
+	char root[PATH_MAX];
+	char tmp[PATH_MAX + 8];
+};
+
+static int
+rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static int
+group_setup(void **state)
+{
+	(void)state;
+	return sodium_init() < 0 ? -1 : 0;
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	struct mr_err err;
+
+	if (fx == NULL)
+		return -1;
+	snprintf(fx->root, sizeof(fx->root), "/tmp/mr-test-blob-XXXXXX");
+	if (mkdtemp(fx->root) == NULL)
+		return -1;
+	snprintf(fx->tmp, sizeof(fx->tmp), "%s/tmp", fx->root);
+	if (mr_blob_init_root(fx->root, &err) < 0)
+		return -1;
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	nftw(fx->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(fx);
+	return 0;
+}
+
+/* Entries in dir other than "." and "..". */
+static int
+count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* The whole content of path, NUL-terminated, into buf. */
+static size_t
+read_all(const char *path, char *buf, size_t bufsz)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	assert_true(fd >= 0);
+	n = read(fd, buf, bufsz - 1);
+	assert_true(n >= 0);
+	buf[n] = '\0';
+	close(fd);
+	return (size_t)n;
+}
+
+static void
+store_bytes(const struct fixture *fx, const char *data, size_t n,
+    char hex[MR_SHA256_HEX])
+{
+	struct mr_blob_writer w;
+	struct mr_err err;
+
+	if (mr_blob_begin(fx->root, 1 << 20, &w, &err) != 0)
+		fail_msg("begin: %s", err.msg);
+	if (n > 0 && mr_blob_write(&w, data, n, &err) != 0)
+		fail_msg("write: %s", err.msg);
+	if (mr_blob_commit(fx->root, &w, hex, &err) != 0)
+		fail_msg("commit: %s", err.msg);
+}
+
+static void
+test_init_root(void **state)
+{
+	struct fixture *fx = *state;
+	struct mr_err err;
+	struct stat sb;
+	char root[PATH_MAX + 16];
+
+	assert_int_equal(stat(fx->tmp, &sb), 0);
+	assert_true(S_ISDIR(sb.st_mode));
+	/* Again on an existing root: fine. */
+	assert_int_equal(mr_blob_init_root(fx->root, &err), 0);
+
+	snprintf(root, sizeof(root), "%s/fresh", fx->root);
+	assert_int_equal(mr_blob_init_root(root, &err), 0);
+	snprintf(root, sizeof(root), "%s/fresh/tmp", fx->root);
+	assert_int_equal(stat(root, &sb), 0);
+	assert_true(S_ISDIR(sb.st_mode));
+
+	/* A root under a regular file: an error, not a crash. */
+	snprintf(root, sizeof(root), "%s/file", fx->root);
+	{
+		int fd = open(root, O_WRONLY | O_CREAT, 0600);
+
+		assert_true(fd >= 0);
+		close(fd);
+	}
+	snprintf(root, sizeof(root), "%s/file/store", fx->root);
+	mr_err_clear(&err);
+	assert_int_equal(mr_blob_init_root(root, &err), -1);
+	assert_int_equal(err.status, 500);
+}
+
+static void
+test_commit_path_and_content(void **state)
+{
+	struct fixture *fx = *state;
+	struct mr_blob_writer w;
+	struct mr_err err;
+	char hex[MR_SHA256_HEX], path[PATH_MAX * 2], want[PATH_MAX * 2];
+	char buf[64], prefix[PATH_MAX + 32];
+	struct stat sb;
+	int64_t size;
+	int fd;
+
+	assert_int_equal(mr_blob_begin(fx->root, 100, &w, &err), 0);
+	/* The temp file is ROOT/tmp/<pid>-..., which the sweep relies on. */
+	snprintf(prefix, sizeof(prefix), "%s/%ld-", fx->tmp, (long)getpid());
+	assert_int_equal(strncmp(w.tmp_path, prefix, strlen(prefix)), 0);
+	assert_int_equal(stat(w.tmp_path, &sb), 0);
+	assert_int_equal(count_entries(fx->tmp), 1);
+
+	assert_int_equal(mr_blob_write(&w, "hello", 5, &err), 0);
+	assert_int_equal(mr_blob_write(&w, " ", 1, &err), 0);
+	assert_int_equal(mr_blob_write(&w, "", 0, &err), 0);
+	assert_int_equal(mr_blob_write(&w, "world", 5, &err), 0);
+	assert_int_equal(w.size, 11);
+	assert_int_equal(mr_blob_commit(fx->root, &w, hex, &err), 0);
+	assert_string_equal(hex, HELLO_HEX);
+
+	/* ROOT/ab/cd/<hex> with the bytes, and the temp file gone. */
+	snprintf(want, sizeof(want), "%s/b9/4d/%s", fx->root, HELLO_HEX);
+	assert_int_equal(read_all(want, buf, sizeof(buf)), 11);
+	assert_string_equal(buf, "hello world");
+	assert_int_equal(count_entries(fx->tmp), 0);
+	assert_int_equal(mr_blob_path(fx->root, hex, path, sizeof(path), &err), 0);
+	assert_string_equal(path, want);
+
+	/* Readers get the same bytes and the size. */
+	fd = -1;
+	size = -1;
+	assert_int_equal(mr_blob_open(fx->root, hex, &fd, &size, &err), 0);
+	assert_true(fd >= 0);
+	assert_int_equal(size, 11);
+	assert_int_equal(read(fd, buf, sizeof(buf)), 11);
+	assert_memory_equal(buf, "hello world", 11);
+	close(fd);
+}
+
+static void
+test_commit_empty(void **state)
+{
+	struct fixture *fx = *state;
+	char hex[MR_SHA256_HEX], path[PATH_MAX * 2];
+	struct mr_err err;
+	struct stat sb;
+	int64_t size = -1;
+	int fd = -1;
+
+	store_bytes(fx, "", 0, hex);
+	assert_string_equal(hex, EMPTY_HEX);
+	assert_int_equal(mr_blob_path(fx->root, hex, path, sizeof(path), &err), 0);
+	assert_int_equal(stat(path, &sb), 0);
+	assert_int_equal(sb.st_size, 0);
+	assert_int_equal(mr_blob_open(fx->root, hex, &fd, &size, &err), 0);
+	assert_int_equal(size, 0);
+	close(fd);
+}
+
+/* A larger stream in many writes hashes as one buffer would. */
+static void
+test_commit_large(void **state)
+{
+	struct fixture *fx = *state;
+	unsigned char digest[crypto_hash_sha256_BYTES];
+	static unsigned char data[300000];
+	struct mr_blob_writer w;
+	struct mr_err err;
+	char hex[MR_SHA256_HEX], want[MR_SHA256_HEX];
+	int64_t size;
+	int fd;
+
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (unsigned char)(i * 7 + (i >> 8));
+	crypto_hash_sha256(digest, data, sizeof(data));
+	mr_hex_encode(digest, sizeof(digest), want);
+
+	assert_int_equal(mr_blob_begin(fx->root, sizeof(data), &w, &err), 0);
+	for (size_t off = 0; off < sizeof(data); off += 4093) {
+		size_t n = sizeof(data) - off < 4093 ? sizeof(data) - off : 4093;
+
+		assert_int_equal(mr_blob_write(&w, data + off, n, &err), 0);
+	}
+	assert_int_equal(mr_blob_commit(fx->root, &w, hex, &err), 0);
+	assert_string_equal(hex, want);
+	assert_int_equal(mr_blob_open(fx->root, hex, &fd, &size, &err), 0);
+	assert_int_equal(size, sizeof(data));
+	close(fd);
+}
+
+static void
+test_same_bytes_stored_once(void **state)
+{
+	struct fixture *fx = *state;
+	char hex1[MR_SHA256_HEX], hex2[MR_SHA256_HEX], dir[PATH_MAX * 2];
+	char path[PATH_MAX * 2];
+	struct mr_err err;
+	struct stat sb1, sb2;
+
+	store_bytes(fx, "hello world", 11, hex1);
+	assert_int_equal(mr_blob_path(fx->root, hex1, path, sizeof(path), &err),
+	    0);
+	assert_int_equal(stat(path, &sb1), 0);
+
+	store_bytes(fx, "hello world", 11, hex2);
+	assert_string_equal(hex1, hex2);
+	assert_int_equal(stat(path, &sb2), 0);
+	/* The first file stays: the second copy was dropped, not renamed. */
+	assert_int_equal(sb1.st_ino, sb2.st_ino);
+	snprintf(dir, sizeof(dir), "%s/b9/4d", fx->root);
+	assert_int_equal(count_entries(dir), 1);
+	assert_int_equal(count_entries(fx->tmp), 0);
+
+	/* Other bytes: another file. */
+	store_bytes(fx, "hello worle", 11, hex2);
+	assert_string_not_equal(hex1, hex2);
+	assert_int_equal(count_entries(fx->tmp), 0);
+}
+
+static void
+test_abort(void **state)
+{
+	struct fixture *fx = *state;
+	struct mr_blob_writer w;
+	struct mr_err err;
+	char path[PATH_MAX];
+	struct stat sb;
+
+	assert_int_equal(mr_blob_begin(fx->root, 100, &w, &err), 0);
+	assert_int_equal(mr_blob_write(&w, "partial", 7, &err), 0);
+	snprintf(path, sizeof(path), "%s", w.tmp_path);
+	mr_blob_abort(&w);
+	assert_int_equal(stat(path, &sb), -1);
+	assert_int_equal(count_entries(fx->tmp), 0);
+	assert_int_equal(w.fd, -1);
+	/* Twice is safe. */
+	mr_blob_abort(&w);
+	assert_int_equal(count_entries(fx->tmp), 0);
+
+	/* Right after begin. */
+	assert_int_equal(mr_blob_begin(fx->root, 100, &w, &err), 0);
+	mr_blob_abort(&w);
+	assert_int_equal(count_entries(fx->tmp), 0);
+	/* Nothing was stored anywhere: only tmp/ in the root. */
+	assert_int_equal(count_entries(fx->root), 1);
+}
+
+static void
+test_max_size(void **state)
+{
+	struct fixture *fx = *state;
+	struct mr_blob_writer w;
+	struct mr_err err;
+	char hex[MR_SHA256_HEX];
+
+	/* Exactly the limit is fine. */
+	assert_int_equal(mr_blob_begin(fx->root, 10, &w, &err), 0);
+	assert_int_equal(mr_blob_write(&w, "01234", 5, &err), 0);
+	assert_int_equal(mr_blob_write(&w, "56789", 5, &err), 0);
+	assert_int_equal(mr_blob_commit(fx->root, &w, hex, &err), 0);
+
+	/* One byte more, in a later write: 413, then abort cleans up. */
+	assert_int_equal(mr_blob_begin(fx->root, 10, &w, &err), 0);
+	assert_int_equal(mr_blob_write(&w, "0123456789", 10, &err), 0);
+	mr_err_clear(&err);
+	assert_int_equal(mr_blob_write(&w, "x", 1, &err), -1);
+	assert_int_equal(err.status, 413);
+	assert_string_equal(err.errcode, "M_TOO_LARGE");
+	assert_int_equal(w.size, 10);
+	mr_blob_abort(&w);
+	assert_int_equal(count_entries(fx->tmp), 0);
+
+	/* One write past the limit. */
+	assert_int_equal(mr_blob_begin(fx->root, 10, &w, &err), 0);
+	mr_err_clear(&err);
+	assert_int_equal(mr_blob_write(&w, "0123456789a", 11, &err), -1);
+	assert_int_equal(err.status, 413);
+	mr_blob_abort(&w);
+	assert_int_equal(count_entries(fx->tmp), 0);
+
+	/* A limit of 0 takes only the empty blob. */
+	assert_int_equal(mr_blob_begin(fx->root, 0, &w, &err), 0);
+	assert_int_equal(mr_blob_write(&w, "x", 1, &err), -1);
+	assert_int_equal(err.status, 413);
+	mr_blob_abort(&w);
+	assert_int_equal(count_entries(fx->tmp), 0);
+}
+
+static void
+test_blob_path_refuses_bad_hashes(void **state)
+{
+	static const char *const invalids[] = {
+		"",
+		"abc",
+		"b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde",
+		"b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9a",
+		"B94D27B9934D3E08A52E52D7DA7DABFAC484EFE37A5380EE9088F7ACE2EFCDE9",
+		"b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcdE9",
+		"g94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9",
+		"../../../../../../../../../../../../../../../../../../etc/passwd",
+		"../d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9",
+		"b9/d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9",
+		"b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2ef/../",
+		" 94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9",
+		"b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde\n",
+		"0x4d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9",
+	};
+	struct fixture *fx = *state;
+	struct mr_err err;
+	char out[PATH_MAX * 2];
+	int64_t size;
+	int fd;
+
+	for (size_t i = 0; i < NELEM(invalids); i++) {
+		mr_err_clear(&err);
+		if (mr_blob_path(fx->root, invalids[i], out, sizeof(out), &err) != -1)
+			fail_msg("made a path of '%s': %s", invalids[i], out);
+		assert_true(err.status >= 400);
+		fd = 12345;
+		if (mr_blob_open(fx->root, invalids[i], &fd, &size, &err) != -1)
+			fail_msg("opened '%s'", invalids[i]);
+	}
+
+	/* Valid, and a buffer too small for it. */
+	assert_int_equal(mr_blob_path("/r", HELLO_HEX, out, sizeof(out), &err), 0);
+	assert_string_equal(out, "/r/b9/4d/" HELLO_HEX);
+	assert_int_equal(mr_blob_path("/r", HELLO_HEX, out, strlen(out) + 1,
+	    &err), 0);
+	assert_int_equal(mr_blob_path("/r", HELLO_HEX, out, strlen(out), &err),
+	    -1);
+}
+
+static void
+test_open_missing(void **state)
+{
+	struct fixture *fx = *state;
+	struct mr_err err;
+	int64_t size = -1;
+	int fd = 12345;
+
+	mr_err_clear(&err);
+	assert_int_equal(mr_blob_open(fx->root, HELLO_HEX, &fd, &size, &err), -1);
+	assert_int_equal(err.status, 404);
+	assert_string_equal(err.errcode, "M_NOT_FOUND");
+	assert_true(fd < 0);
+	/* The message names the blob by its place in the store. */
+	assert_non_null(strstr(err.msg, "b9/4d/" HELLO_HEX));
+}
+
+/* Makes ROOT/tmp/name with mtime age_s seconds in the past. */
+static void
+make_temp(const struct fixture *fx, const char *name, int age_s)
+{
+	char path[PATH_MAX * 2];
+	struct timeval tv[2];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", fx->tmp, name);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "x", 1), 1);
+	close(fd);
+	gettimeofday(&tv[0], NULL);
+	tv[0].tv_sec -= age_s;
+	tv[1] = tv[0];
+	assert_int_equal(utimes(path, tv), 0);
+}
+
+static int
+temp_exists(const struct fixture *fx, const char *name)
+{
+	char path[PATH_MAX * 2];
+	struct stat sb;
+
+	snprintf(path, sizeof(path), "%s/%s", fx->tmp, name);
+	return lstat(path, &sb) == 0;
+}
+
+static void
+test_sweep(void **state)
+{
+	struct fixture *fx = *state;
+	struct mr_err err;
+	char live_fresh[64], live_old[64], live_idle[64], path[PATH_MAX * 2];
+	char outside[PATH_MAX * 2], hex[MR_SHA256_HEX];
+	struct timeval tv[2];
+	int fd;
+
+	/* pid 999999999 is above any pid_max: that writer is gone. */
+	snprintf(live_fresh, sizeof(live_fresh), "%ld-fresh", (long)getpid());
+	snprintf(live_old, sizeof(live_old), "%ld-two-minutes", (long)getpid());
+	snprintf(live_idle, sizeof(live_idle), "%ld-idle", (long)getpid());
+	make_temp(fx, "999999999-x", 120);	/* dead, past the grace: goes */
+	make_temp(fx, "999999999-new", 0);	/* dead, within the grace: stays */
+	make_temp(fx, live_fresh, 0);		/* live writer: stays */
+	make_temp(fx, live_old, 120);		/* live, under max_age: stays */
+	make_temp(fx, live_idle, 7200);		/* idle past max_age: goes */
+	make_temp(fx, "junk", 120);		/* no pid: as good as dead */
+	make_temp(fx, "0-zero", 120);		/* pid 0 is no writer */
+	make_temp(fx, ".hidden", 7200);		/* dot files are not ours */
+
+	/* Not regular files: never removed, nor what a link points to. */
+	snprintf(path, sizeof(path), "%s/999999999-dir", fx->tmp);
+	assert_int_equal(mkdir(path, 0700), 0);
+	gettimeofday(&tv[0], NULL);
+	tv[0].tv_sec -= 7200;
+	tv[1] = tv[0];
+	assert_int_equal(utimes(path, tv), 0);
+	snprintf(outside, sizeof(outside), "%s/outside", fx->root);
+	fd = open(outside, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(utimes(outside, tv), 0);
+	snprintf(path, sizeof(path), "%s/999999999-link", fx->tmp);
+	assert_int_equal(symlink(outside, path), 0);
+	assert_int_equal(lutimes(path, tv), 0);
+
+	/* A committed blob is outside tmp/ and untouched. */
+	store_bytes(fx, "hello world", 11, hex);
+
+	assert_int_equal(mr_blob_sweep(fx->root, 3600000, &err), 4);
+	assert_false(temp_exists(fx, "999999999-x"));
+	assert_false(temp_exists(fx, live_idle));
+	assert_false(temp_exists(fx, "junk"));
+	assert_false(temp_exists(fx, "0-zero"));
+	assert_true(temp_exists(fx, "999999999-new"));
+	assert_true(temp_exists(fx, live_fresh));
+	assert_true(temp_exists(fx, live_old));
+	assert_true(temp_exists(fx, ".hidden"));
+	assert_true(temp_exists(fx, "999999999-dir"));
+	assert_true(temp_exists(fx, "999999999-link"));
+	assert_int_equal(access(outside, F_OK), 0);
+	snprintf(path, sizeof(path), "%s/b9/4d/%s", fx->root, HELLO_HEX);
+	assert_int_equal(access(path, F_OK), 0);
+
+	/* Again: nothing more to do. */
+	assert_int_equal(mr_blob_sweep(fx->root, 3600000, &err), 0);
+
+	/* A short max_age takes the live writer's old file as well. */
+	assert_int_equal(mr_blob_sweep(fx->root, 60000, &err), 1);
+	assert_false(temp_exists(fx, live_old));
+	assert_true(temp_exists(fx, live_fresh));
+}
+
+/* A writer that is still open survives a sweep; its commit still works. */
+static void
+test_sweep_keeps_open_writer(void **state)
+{
+	struct fixture *fx = *state;
+	struct mr_blob_writer w;
+	struct mr_err err;
+	char hex[MR_SHA256_HEX];
+
+	assert_int_equal(mr_blob_begin(fx->root, 100, &w, &err), 0);
+	assert_int_equal(mr_blob_write(&w, "hello world", 11, &err), 0);
+	assert_int_equal(mr_blob_sweep(fx->root, 3600000, &err), 0);
+	assert_int_equal(mr_blob_commit(fx->root, &w, hex, &err), 0);
+	assert_string_equal(hex, HELLO_HEX);
+}
+
+static void
+test_sweep_without_tmp(void **state)
+{
+	struct fixture *fx = *state;
+	struct mr_err err;
+	char root[PATH_MAX + 16];
+
+	snprintf(root, sizeof(root), "%s/none", fx->root);
+	assert_int_equal(mr_blob_sweep(root, 3600000, &err), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_init_root, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_path_and_content, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_commit_empty, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_large, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_same_bytes_stored_once, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_max_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_blob_path_refuses_bad_hashes,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sweep_keeps_open_writer, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_sweep_without_tmp, setup,
+		    teardown),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, NULL);
+}

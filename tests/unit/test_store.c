@@ -1,0 +1,581 @@
+/*
+ * test_store: media rows and access tokens in a fresh SQLite file per
+ * test: migration, insert/get, the pending-upload cap, complete-once and
+ * the token lifecycle.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+
+#include "../../common/store.h"
+
+#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+#define HASH_A \
+	"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+#define HASH_B \
+	"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#define HASH_C \
+	"b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
+
+struct fixture {
+	char dir[PATH_MAX];
+	char db[PATH_MAX + 16];
+	struct mr_store *st;
+};
+
+static int
+rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	struct mr_err err;
+
+	if (fx == NULL)
+		return -1;
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/mr-test-store-XXXXXX");
+	if (mkdtemp(fx->dir) == NULL)
+		return -1;
+	snprintf(fx->db, sizeof(fx->db), "%s/test.db", fx->dir);
+	if (mr_store_open(&fx->st, fx->db, &err) != 0) {
+		fprintf(stderr, "store open: %s\n", err.msg);
+		return -1;
+	}
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	mr_store_free(fx->st);
+	nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(fx);
+	return 0;
+}
+
+/* A complete media row for server/id. */
+static void
+media_fill(struct mr_media *m, const char *server, const char *id)
+{
+	struct mr_err err;
+
+	memset(m, 0, sizeof(*m));
+	assert_int_equal(mr_mxc_from_parts(server, id, &m->mxc, &err), 0);
+	snprintf(m->sha256, sizeof(m->sha256), "%s", HASH_C);
+	m->size = 11;
+	snprintf(m->content_type, sizeof(m->content_type), "text/plain");
+	snprintf(m->upload_name, sizeof(m->upload_name), "hello.txt");
+	snprintf(m->user_id, sizeof(m->user_id), "@alice:example.org");
+	m->created_ts = INT64_C(1700000000000);
+}
+
+/* A pending row (create) of user expiring at expires. */
+static void
+pending_fill(struct mr_media *m, const char *id, const char *user,
+    int64_t expires)
+{
+	media_fill(m, "example.org", id);
+	m->sha256[0] = '\0';
+	m->size = 0;
+	m->content_type[0] = '\0';
+	m->upload_name[0] = '\0';
+	snprintf(m->user_id, sizeof(m->user_id), "%s", user);
+	m->expires_ts = expires;
+}
+
+/* --- open and migrate --- */
+
+static void
+test_open_twice(void **state)
+{
+	struct fixture *fx = *state;
+	struct mr_store *second = NULL, *third = NULL;
+	struct mr_media m, got;
+	struct mr_err err;
+
+	media_fill(&m, "example.org", "abc");
+	assert_int_equal(mr_store_media_insert(fx->st, &m, &err), 0);
+
+	/* Another handle on the same file, as another process would open it. */
+	if (mr_store_open(&second, fx->db, &err) != 0)
+		fail_msg("second open: %s", err.msg);
+	assert_int_equal(mr_store_media_get(second, &m.mxc, &got, &err), 0);
+	mr_store_free(second);
+
+	/* Closed and opened again: the migrations are not run twice. */
+	mr_store_free(fx->st);
+	fx->st = NULL;
+	if (mr_store_open(&third, fx->db, &err) != 0)
+		fail_msg("reopen: %s", err.msg);
+	fx->st = third;
+	assert_int_equal(mr_store_media_get(fx->st, &m.mxc, &got, &err), 0);
+	assert_string_equal(got.sha256, HASH_C);
+}
+
+static void
+test_open_newer_schema_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct mr_store *st = NULL;
+	struct mr_err err;
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(fx->db, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 9999", NULL,
+	    NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	mr_err_clear(&err);
+	assert_int_equal(mr_store_open(&st, fx->db, &err), -1);
+	assert_int_equal(err.status, 500);
+	assert_non_null(strstr(err.msg, "newer"));
+}
+
+static void
+test_open_bad_path(void **state)
+{
+	struct fixture *fx = *state;
+	struct mr_store *st = NULL;
+	struct mr_err err;
+	char path[PATH_MAX + 32];
+
+	snprintf(path, sizeof(path), "%s/no/such/dir/x.db", fx->dir);
+	mr_err_clear(&err);
+	assert_int_equal(mr_store_open(&st, path, &err), -1);
+	assert_int_equal(err.status, 500);
+	assert_non_null(strstr(err.msg, path));
+}
+
+/* --- media rows --- */
+
+static void
+test_media_insert_get(void **state)
+{
+	struct fixture *fx = *state;
+	struct mr_media m, got;
+	struct mr_err err;
+
+	media_fill(&m, "example.org", "abc");
+	m.authenticated = 1;
+	assert_int_equal(mr_store_media_insert(fx->st, &m, &err), 0);
+	memset(&got, 0x5a, sizeof(got));
+	assert_int_equal(mr_store_media_get(fx->st, &m.mxc, &got, &err), 0);
+	assert_string_equal(got.mxc.server, "example.org");
+	assert_string_equal(got.mxc.id, "abc");
+	assert_string_equal(got.sha256, HASH_C);
+	assert_int_equal(got.size, 11);
+	assert_string_equal(got.content_type, "text/plain");
+	assert_string_equal(got.upload_name, "hello.txt");
+	assert_string_equal(got.user_id, "@alice:example.org");
+	assert_int_equal(got.created_ts, INT64_C(1700000000000));
+	assert_int_equal(got.expires_ts, 0);
+	assert_int_equal(got.quarantined, 0);
+	assert_int_equal(got.authenticated, 1);
+}
+
+/* Empty strings stay empty; odd bytes are data, never SQL. */
+static void
+test_media_strings(void **state)
+{
+	static const char *const names[] = {
+		"Robert'); DROP TABLE media;--",
+		"\xf0\x9f\x90\x94.png",
+		"a\"b\\c%_*?",
+		"",
+	};
+	struct fixture *fx = *state;
+	struct mr_media m, got;
+	struct mr_err err;
+	char id[16];
+
+	for (size_t i = 0; i < NELEM(names); i++) {
+		snprintf(id, sizeof(id), "id%zu", i);
+		media_fill(&m, "example.org", id);
+		snprintf(m.upload_name, sizeof(m.upload_name), "%s", names[i]);
+		m.content_type[0] = '\0';
+		assert_int_equal(mr_store_media_insert(fx->st, &m, &err), 0);
+		assert_int_equal(mr_store_media_get(fx->st, &m.mxc, &got, &err), 0);
+		assert_string_equal(got.upload_name, names[i]);
+		assert_string_equal(got.content_type, "");
+	}
+
+	/* The longest upload name round-trips whole. */
+	media_fill(&m, "example.org", "long");
+	memset(m.upload_name, 'n', MR_UPLOAD_NAME_MAX);
+	m.upload_name[MR_UPLOAD_NAME_MAX] = '\0';
+	assert_int_equal(mr_store_media_insert(fx->st, &m, &err), 0);
+	assert_int_equal(mr_store_media_get(fx->st, &m.mxc, &got, &err), 0);
+	assert_int_equal(strlen(got.upload_name), MR_UPLOAD_NAME_MAX);
+
+	/* The table is still there. */
+	media_fill(&m, "example.org", "id0");
+	assert_int_equal(mr_store_media_get(fx->st, &m.mxc, &got, &err), 0);
+}
+
+static void
+test_media_not_found(void **state)
+{
+	struct fixture *fx = *state;
+	struct mr_media m, got;
+	struct mr_err err;
+
+	media_fill(&m, "example.org", "abc");
+	mr_err_clear(&err);
+	assert_int_equal(mr_store_media_get(fx->st, &m.mxc, &got, &err), -1);
+	assert_int_equal(err.status, 404);
+	assert_string_equal(err.errcode, "M_NOT_FOUND");
+
+	/* The key is server and id together, and ids are case-sensitive. */
+	assert_int_equal(mr_store_media_insert(fx->st, &m, &err), 0);
+	media_fill(&m, "other.org", "abc");
+	mr_err_clear(&err);
+	assert_int_equal(mr_store_media_get(fx->st, &m.mxc, &got, &err), -1);
+	assert_int_equal(err.status, 404);
+	media_fill(&m, "example.org", "ABC");
+	assert_int_equal(mr_store_media_get(fx->st, &m.mxc, &got, &err), -1);
+	assert_int_equal(err.status, 404);
+}
+
+static void
+test_media_duplicate(void **state)
+{
+	struct fixture *fx = *state;
+	struct mr_media m, got;
+	struct mr_err err;
+
+	media_fill(&m, "example.org", "abc");
+	assert_int_equal(mr_store_media_insert(fx->st, &m, &err), 0);
+	m.size = 99;
+	mr_err_clear(&err);
+	assert_int_equal(mr_store_media_insert(fx->st, &m, &err), -1);
+	assert_int_equal(err.status, 409);
+	/* The first row is unchanged. */
+	assert_int_equal(mr_store_media_get(fx->st, &m.mxc, &got, &err), 0);
+	assert_int_equal(got.size, 11);
+
+	/* The same id on another server is another row. */
+	media_fill(&m, "other.org", "abc");
+	assert_int_equal(mr_store_media_insert(fx->st, &m, &err), 0);
+
+	/* The store still works after the failed insert. */
+	media_fill(&m, "example.org", "def");
+	assert_int_equal(mr_store_media_insert(fx->st, &m, &err), 0);
+}
+
+/* --- pending uploads (create) --- */
+
+static void
+test_create_pending_cap(void **state)
+{
+	struct fixture *fx = *state;
+	struct mr_media m, got;
+	struct mr_err err;
+	int64_t now = 1000000, retry = -1;
+	char id[16];
+
+	for (int i = 0; i < 3; i++) {
+		snprintf(id, sizeof(id), "p%d", i);
+		pending_fill(&m, id, "@alice:example.org", now + 5000 + i * 1000);
+		if (mr_store_media_create_pending(fx->st, &m, 3, now, &retry,
+		    &err) != 0)
+			fail_msg("create %d: %s", i, err.msg);
+	}
+	/* The row is pending: no hash yet, a deadline. */
+	assert_int_equal(mr_store_media_get(fx->st, &m.mxc, &got, &err), 0);
+	assert_string_equal(got.sha256, "");
+	assert_int_equal(got.expires_ts, now + 7000);
+	assert_string_equal(got.user_id, "@alice:example.org");
+
+	/* The fourth is refused; retry when the oldest lapses. */
+	pending_fill(&m, "p3", "@alice:example.org", now + 9000);
+	mr_err_clear(&err);
+	assert_int_equal(mr_store_media_create_pending(fx->st, &m, 3, now, &retry,
+	    &err), -1);
+	assert_int_equal(err.status, 429);
+	assert_string_equal(err.errcode, "M_LIMIT_EXCEEDED");
+	assert_int_equal(retry, 5000);
+	/* Nothing was inserted. */
+	assert_int_equal(mr_store_media_get(fx->st, &m.mxc, &got, &err), -1);
+	assert_int_equal(err.status, 404);
+
+	/* The cap is per user. */
+	pending_fill(&m, "b0", "@bob:example.org", now + 5000);
+	assert_int_equal(mr_store_media_create_pending(fx->st, &m, 3, now, &retry,
+	    &err), 0);
+
+	/* A higher cap lets alice in again. */
+	pending_fill(&m, "p3", "@alice:example.org", now + 9000);
+	assert_int_equal(mr_store_media_create_pending(fx->st, &m, 4, now, &retry,
+	    &err), 0);
+}
+
+static void
+test_create_pending_expired_do_not_count(void **state)
+{
+	struct fixture *fx = *state;
+	struct mr_media m;
+	struct mr_err err;
+	int64_t retry = -1;
+
+	pending_fill(&m, "e0", "@alice:example.org", 2000);
+	assert_int_equal(mr_store_media_create_pending(fx->st, &m, 2, 1000,
+	    &retry, &err), 0);
+	pending_fill(&m, "e1", "@alice:example.org", 2500);
+	assert_int_equal(mr_store_media_create_pending(fx->st, &m, 2, 1000,
+	    &retry, &err), 0);
+
+	/* At 1999 both still hold: full, retry in 1 ms. */
+	pending_fill(&m, "e2", "@alice:example.org", 5000);
+	assert_int_equal(mr_store_media_create_pending(fx->st, &m, 2, 1999,
+	    &retry, &err), -1);
+	assert_int_equal(err.status, 429);
+	assert_int_equal(retry, 1);
+
+	/* At 2000 the first has lapsed (expires_at is the deadline). */
+	assert_int_equal(mr_store_media_create_pending(fx->st, &m, 2, 2000,
+	    &retry, &err), 0);
+
+	/* Now e1 and e2 hold; at 2500 e1 lapses too. */
+	pending_fill(&m, "e3", "@alice:example.org", 6000);
+	assert_int_equal(mr_store_media_create_pending(fx->st, &m, 2, 2400,
+	    &retry, &err), -1);
+	assert_int_equal(retry, 100);
+	assert_int_equal(mr_store_media_create_pending(fx->st, &m, 2, 2500,
+	    &retry, &err), 0);
+
+	/* An id is taken even when its reservation lapsed: 409, not reuse. */
+	pending_fill(&m, "e0", "@bob:example.org", 9000);
+	mr_err_clear(&err);
+	assert_int_equal(mr_store_media_create_pending(fx->st, &m, 5, 3000,
+	    &retry, &err), -1);
+	assert_int_equal(err.status, 409);
+}
+
+/* Completed uploads are no longer pending and free a slot. */
+static void
+test_create_pending_completed_do_not_count(void **state)
+{
+	struct fixture *fx = *state;
+	struct mr_media m;
+	struct mr_err err;
+	int64_t retry;
+
+	pending_fill(&m, "c0", "@alice:example.org", 5000);
+	assert_int_equal(mr_store_media_create_pending(fx->st, &m, 1, 1000,
+	    &retry, &err), 0);
+	pending_fill(&m, "c1", "@alice:example.org", 5000);
+	assert_int_equal(mr_store_media_create_pending(fx->st, &m, 1, 1000,
+	    &retry, &err), -1);
+
+	media_fill(&m, "example.org", "c0");
+	assert_int_equal(mr_store_media_complete(fx->st, &m, &err), 0);
+	pending_fill(&m, "c1", "@alice:example.org", 5000);
+	assert_int_equal(mr_store_media_create_pending(fx->st, &m, 1, 1000,
+	    &retry, &err), 0);
+}
+
+static void
+test_complete_once(void **state)
+{
+	struct fixture *fx = *state;
+	struct mr_media m, got;
+	struct mr_err err;
+	int64_t retry;
+
+	pending_fill(&m, "once", "@alice:example.org", 5000);
+	assert_int_equal(mr_store_media_create_pending(fx->st, &m, 5, 1000,
+	    &retry, &err), 0);
+
+	media_fill(&m, "example.org", "once");
+	snprintf(m.content_type, sizeof(m.content_type), "image/png");
+	snprintf(m.upload_name, sizeof(m.upload_name), "cat.png");
+	m.size = 1234;
+	assert_int_equal(mr_store_media_complete(fx->st, &m, &err), 0);
+	assert_int_equal(mr_store_media_get(fx->st, &m.mxc, &got, &err), 0);
+	assert_string_equal(got.sha256, HASH_C);
+	assert_int_equal(got.size, 1234);
+	assert_string_equal(got.content_type, "image/png");
+	assert_string_equal(got.upload_name, "cat.png");
+	assert_int_equal(got.expires_ts, 0);
+	assert_string_equal(got.user_id, "@alice:example.org");
+
+	/* A second upload to the same id loses. */
+	snprintf(m.sha256, sizeof(m.sha256), "%s", HASH_A);
+	m.size = 1;
+	mr_err_clear(&err);
+	assert_int_equal(mr_store_media_complete(fx->st, &m, &err), -1);
+	assert_int_equal(err.status, 409);
+	assert_string_equal(err.errcode, "M_CANNOT_OVERWRITE_MEDIA");
+	assert_int_equal(mr_store_media_get(fx->st, &m.mxc, &got, &err), 0);
+	assert_string_equal(got.sha256, HASH_C);
+	assert_int_equal(got.size, 1234);
+
+	/* A row inserted complete is not pending either. */
+	media_fill(&m, "example.org", "full");
+	assert_int_equal(mr_store_media_insert(fx->st, &m, &err), 0);
+	mr_err_clear(&err);
+	assert_int_equal(mr_store_media_complete(fx->st, &m, &err), -1);
+	assert_int_equal(err.status, 409);
+	assert_string_equal(err.errcode, "M_CANNOT_OVERWRITE_MEDIA");
+}
+
+/* --- tokens --- */
+
+struct token_list {
+	int n;
+	char hashes[4][65];
+	char users[4][MR_USER_ID_MAX + 1];
+	int guest[4];
+};
+
+static void
+collect_token(const struct mr_token_info *t, void *arg)
+{
+	struct token_list *l = arg;
+
+	if (l->n < 4) {
+		snprintf(l->hashes[l->n], sizeof(l->hashes[0]), "%s", t->token_hash);
+		snprintf(l->users[l->n], sizeof(l->users[0]), "%s", t->user_id);
+		l->guest[l->n] = t->is_guest;
+	}
+	l->n++;
+}
+
+static void
+test_tokens(void **state)
+{
+	struct fixture *fx = *state;
+	struct mr_token_info info;
+	struct token_list list;
+	struct mr_err err;
+	int64_t before = mr_now_ms();
+
+	assert_int_equal(mr_store_token_add(fx->st, HASH_A, "@alice:example.org",
+	    0, &err), 0);
+	assert_int_equal(mr_store_token_add(fx->st, HASH_B, "@guest:example.org",
+	    1, &err), 0);
+
+	memset(&info, 0, sizeof(info));
+	assert_int_equal(mr_store_token_lookup(fx->st, HASH_A, &info, &err), 0);
+	assert_string_equal(info.user_id, "@alice:example.org");
+	assert_string_equal(info.token_hash, HASH_A);
+	assert_int_equal(info.is_guest, 0);
+	assert_true(info.created_ts >= before);
+	assert_int_equal(mr_store_token_lookup(fx->st, HASH_B, &info, &err), 0);
+	assert_string_equal(info.user_id, "@guest:example.org");
+	assert_int_equal(info.is_guest, 1);
+
+	memset(&list, 0, sizeof(list));
+	assert_int_equal(mr_store_token_list(fx->st, collect_token, &list, &err),
+	    0);
+	assert_int_equal(list.n, 2);
+	/* Both listed, by hash, never by anything usable. */
+	assert_true((strcmp(list.hashes[0], HASH_A) == 0 &&
+	    strcmp(list.hashes[1], HASH_B) == 0) ||
+	    (strcmp(list.hashes[0], HASH_B) == 0 &&
+	    strcmp(list.hashes[1], HASH_A) == 0));
+
+	/* Revoke: gone for lookup and list; a second revoke is 404. */
+	assert_int_equal(mr_store_token_revoke(fx->st, HASH_A, &err), 0);
+	mr_err_clear(&err);
+	assert_int_equal(mr_store_token_lookup(fx->st, HASH_A, &info, &err), -1);
+	assert_int_equal(err.status, 401);
+	assert_string_equal(err.errcode, "M_UNKNOWN_TOKEN");
+	mr_err_clear(&err);
+	assert_int_equal(mr_store_token_revoke(fx->st, HASH_A, &err), -1);
+	assert_int_equal(err.status, 404);
+	memset(&list, 0, sizeof(list));
+	assert_int_equal(mr_store_token_list(fx->st, collect_token, &list, &err),
+	    0);
+	assert_int_equal(list.n, 1);
+	assert_string_equal(list.hashes[0], HASH_B);
+	assert_string_equal(list.users[0], "@guest:example.org");
+	assert_int_equal(list.guest[0], 1);
+}
+
+static void
+test_token_unknown(void **state)
+{
+	struct fixture *fx = *state;
+	struct mr_token_info info;
+	struct mr_err err;
+	struct token_list list;
+
+	mr_err_clear(&err);
+	assert_int_equal(mr_store_token_lookup(fx->st, HASH_A, &info, &err), -1);
+	assert_int_equal(err.status, 401);
+	assert_string_equal(err.errcode, "M_UNKNOWN_TOKEN");
+
+	/* Lookups are exact: no prefix or pattern match. */
+	assert_int_equal(mr_store_token_add(fx->st, HASH_A, "@a:example.org", 0,
+	    &err), 0);
+	assert_int_equal(mr_store_token_lookup(fx->st, "ba7816bf", &info, &err),
+	    -1);
+	assert_int_equal(mr_store_token_lookup(fx->st, "%", &info, &err), -1);
+	assert_int_equal(mr_store_token_lookup(fx->st, "", &info, &err), -1);
+	assert_int_equal(mr_store_token_lookup(fx->st, "' OR '1'='1", &info,
+	    &err), -1);
+	assert_int_equal(err.status, 401);
+
+	/* The same hash twice is refused, and the first stays. */
+	assert_int_equal(mr_store_token_add(fx->st, HASH_A, "@b:example.org", 0,
+	    &err), -1);
+	assert_int_equal(mr_store_token_lookup(fx->st, HASH_A, &info, &err), 0);
+	assert_string_equal(info.user_id, "@a:example.org");
+
+	/* An empty store lists nothing. */
+	assert_int_equal(mr_store_token_revoke(fx->st, HASH_A, &err), 0);
+	memset(&list, 0, sizeof(list));
+	assert_int_equal(mr_store_token_list(fx->st, collect_token, &list, &err),
+	    0);
+	assert_int_equal(list.n, 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_open_twice, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_newer_schema_refused,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_open_bad_path, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_media_insert_get, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_media_strings, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_media_not_found, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_media_duplicate, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_create_pending_cap, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_create_pending_expired_do_not_count, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_create_pending_completed_do_not_count, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_complete_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_token_unknown, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
