@@ -10,9 +10,13 @@
 CC ?= cc
 O ?=
 PKGS = libfcgi-dev libsodium-dev libsqlite3-dev libcjson-dev libcmocka-dev \
+       libgd-dev libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev \
+       libseccomp-dev zlib1g-dev \
        pkg-config lighttpd spawn-fcgi curl python3-pytest python3-requests \
-       python3-matrix-nio wrk bc
-PKG_LIBS = libsodium sqlite3 libcjson
+       python3-matrix-nio python3-pil wrk bc hyperfine libvips-tools \
+       libjpeg-turbo-progs
+PKG_LIBS = libsodium sqlite3 libcjson gdlib libjpeg libpng libwebp \
+       libwebpdemux libwebpmux libseccomp zlib
 
 # Messages and log lines are cut to their buffers on purpose, hence
 # -Wno-format-truncation.
@@ -23,22 +27,27 @@ CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(CFLAGS) $(EXTRA_CFLAGS) \
 	$(shell pkg-config --cflags $(PKG_LIBS) 2>/dev/null)
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS) $(EXTRA_LDFLAGS)
-LIBS = -lfcgi $(shell pkg-config --libs $(PKG_LIBS) 2>/dev/null)
+LIBS = -lfcgi $(shell pkg-config --libs $(PKG_LIBS) 2>/dev/null) -lgif -lm
 
 LIB_OBJS += common/auth.o
 LIB_OBJS += common/blob.o
 LIB_OBJS += common/config.o
 LIB_OBJS += common/http.o
+LIB_OBJS += common/image.o
 LIB_OBJS += common/json.o
 LIB_OBJS += common/keys.o
 LIB_OBJS += common/media.o
 LIB_OBJS += common/mxc.o
+LIB_OBJS += common/resample.o
 LIB_OBJS += common/store.o
+LIB_OBJS += common/thumb.o
+LIB_OBJS += common/thumb_anim.o
 LIB_OBJS += common/util.o
 
 PROGRAMS += cgi-bin/config.fcgi
 PROGRAMS += cgi-bin/create.fcgi
 PROGRAMS += cgi-bin/download.fcgi
+PROGRAMS += cgi-bin/thumbnail.fcgi
 PROGRAMS += cgi-bin/unrecognized.fcgi
 PROGRAMS += cgi-bin/upload.fcgi
 
@@ -46,7 +55,9 @@ UNIT_TESTS += tests/unit/test_auth
 UNIT_TESTS += tests/unit/test_blob
 UNIT_TESTS += tests/unit/test_config
 UNIT_TESTS += tests/unit/test_http
+UNIT_TESTS += tests/unit/test_image
 UNIT_TESTS += tests/unit/test_mxc
+UNIT_TESTS += tests/unit/test_resample
 UNIT_TESTS += tests/unit/test_store
 UNIT_TESTS += tests/unit/test_util
 

@@ -28,6 +28,17 @@ upload_answer_uri(struct mr_req *req, const struct mr_mxc *mxc)
 	return rc;
 }
 
+/* Thumbnails are a bonus: the upload stands even if they fail. */
+static void
+upload_thumbnails(struct mr_ctx *ctx, const struct mr_media *m)
+{
+	struct mr_err err;
+
+	if (mr_media_pregenerate_thumbnails(ctx, m, &err) < 0)
+		fprintf(stderr, "mediarepo upload: thumbnails of '%s': %s\n",
+		    m->mxc.id, err.msg);
+}
+
 static int
 upload_new(struct mr_req *req, struct mr_ctx *ctx, struct mr_media *m,
     struct mr_err *err)
@@ -37,6 +48,7 @@ upload_new(struct mr_req *req, struct mr_ctx *ctx, struct mr_media *m,
 	mr_mxc_generate(ctx->cfg.server_name, &m->mxc);
 	if (mr_store_media_insert(ctx->store, m, err) < 0)
 		return -1;
+	upload_thumbnails(ctx, m);
 	return upload_answer_uri(req, &m->mxc);
 }
 
@@ -65,6 +77,7 @@ upload_reserved(struct mr_req *req, struct mr_ctx *ctx, struct mr_media *m,
 	m->mxc = req->mxc;
 	if (mr_store_media_complete(ctx->store, m, err) < 0)
 		return -1;
+	upload_thumbnails(ctx, m);
 	o = cJSON_CreateObject();
 	rc = mr_resp_json(req, 200, o);
 	cJSON_Delete(o);

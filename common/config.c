@@ -2,6 +2,7 @@
  * config: one table of keys, checked at start (see config.h).
  */
 #include "config.h"
+#include "image.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -19,6 +20,8 @@ enum config_type {
 	CFG_BOOL,
 	CFG_DURATION,
 	CFG_ENUM,
+	CFG_THUMB_SIZES,	/* "32x32 crop, 320x240 scale" */
+	CFG_IMAGE_FORMATS,	/* "jpeg, png" */
 };
 
 struct config_key {
@@ -78,6 +81,28 @@ static const struct config_key config_keys[] = {
 	  "URI prefix of nginx's internal location for x-accel-redirect" },
 	{ "log_requests", CFG_BOOL, F(log_requests), "true", 0, 0, NULL,
 	  "one line per request on stderr" },
+	{ "thumbnail_sizes", CFG_THUMB_SIZES, F(thumbnail_sizes),
+	  "32x32 crop, 96x96 crop, 320x240 scale, 640x480 scale, 800x600 scale",
+	  0, 0, NULL, "thumbnails made at upload; requests pick among them" },
+	{ "dynamic_thumbnails", CFG_BOOL, F(dynamic_thumbnails), "false", 0, 0,
+	  NULL, "make exact requested sizes on demand (and cache them)" },
+	{ "max_thumbnails_per_media", CFG_INT, F(max_thumbnails_per_media), "32",
+	  0, 10000, NULL, "cap on sizes made on demand for one media" },
+	{ "max_image_pixels", CFG_SIZE, F(max_image_pixels), "32M", 1,
+	  INT64_C(1) << 34, NULL,
+	  "larger images are not thumbnailed (413), checked before decoding" },
+	{ "max_animation_pixels", CFG_SIZE, F(max_animation_pixels), "256M", 1,
+	  INT64_C(1) << 36, NULL, "frames x pixels cap for animations" },
+	{ "thumbnail_formats", CFG_IMAGE_FORMATS, F(thumbnail_formats),
+	  "jpeg, png, gif, webp, bmp, tiff, avif, heif", 0, 0, NULL,
+	  "decoders allowed to run on uploads (sniffed, not declared, type)" },
+	{ "thumbnail_jpeg_quality", CFG_INT, F(thumbnail_jpeg_quality), "80",
+	  1, 100, NULL, "JPEG quality of thumbnails" },
+	{ "thumbnail_memory_limit", CFG_SIZE, F(thumbnail_memory_limit), "1G",
+	  INT64_C(64) << 20, INT64_C(1) << 40, NULL,
+	  "address-space limit of the decoding child process" },
+	{ "thumbnail_time_limit", CFG_DURATION, F(thumbnail_time_limit), "10s",
+	  1000, 600000, NULL, "CPU and wall-clock limit of a decoding child" },
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -93,6 +118,83 @@ config_set_path(char *dst, size_t dstsz, const char *base_dir,
 	else
 		n = snprintf(dst, dstsz, "%s/%s", base_dir, value);
 	return (n < 0 || (size_t)n >= dstsz) ? -1 : 0;
+}
+
+int
+mr_config_parse_method(const char *s, enum mr_thumb_method *out)
+{
+	if (strcmp(s, "scale") == 0)
+		*out = MR_THUMB_SCALE;
+	else if (strcmp(s, "crop") == 0)
+		*out = MR_THUMB_CROP;
+	else
+		return -1;
+	return 0;
+}
+
+const char *
+mr_config_method_name(enum mr_thumb_method m)
+{
+	return m == MR_THUMB_CROP ? "crop" : "scale";
+}
+
+static int
+config_parse_sizes(const char *list, struct mr_config *cfg)
+{
+	const char *p = list;
+	size_t n = 0;
+
+	while (*p != '\0') {
+		unsigned w, h;
+		char method[8];
+		int used = 0;
+
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (*p == '\0')
+			break;
+		if (sscanf(p, "%5ux%5u %7[a-z]%n", &w, &h, method, &used) != 3 ||
+		    n >= MR_THUMB_MAX_SPECS || w < 1 || h < 1 ||
+		    w > MR_THUMB_MAX_SIDE || h > MR_THUMB_MAX_SIDE ||
+		    mr_config_parse_method(method,
+		    &cfg->thumbnail_sizes[n].method) < 0)
+			return -1;
+		cfg->thumbnail_sizes[n].width = w;
+		cfg->thumbnail_sizes[n].height = h;
+		n++;
+		p += used;
+		if (*p != '\0' && *p != ',' && *p != ' ')
+			return -1;
+	}
+	cfg->n_thumbnail_sizes = n;
+	return n > 0 ? 0 : -1;
+}
+
+static int
+config_parse_formats(const char *list, unsigned *out)
+{
+	char name[16];
+	unsigned bits = 0;
+
+	while (*list != '\0') {
+		size_t n;
+
+		list += strspn(list, " ,");
+		n = strcspn(list, " ,");
+		if (n == 0)
+			break;
+		if (n >= sizeof(name))
+			return -1;
+		memcpy(name, list, n);
+		name[n] = '\0';
+		if (mr_image_format_from_name(name) == MR_IMAGE_UNKNOWN ||
+		    mr_image_format_from_name(name) == MR_IMAGE_SVG)
+			return -1;
+		bits |= 1u << mr_image_format_from_name(name);
+		list += n;
+	}
+	*out = bits;
+	return 0;
 }
 
 /* Applies one value; returns 0 or -1 with a reason in why. */
@@ -141,6 +243,14 @@ config_apply(struct mr_config *cfg, const struct config_key *k,
 		if (mr_parse_bool(value, &b) < 0)
 			return (*why = "not true or false"), -1;
 		*(int *)field = b;
+		return 0;
+	case CFG_THUMB_SIZES:
+		if (config_parse_sizes(value, cfg) < 0)
+			return (*why = "expected e.g. '32x32 crop, 320x240 scale'"), -1;
+		return 0;
+	case CFG_IMAGE_FORMATS:
+		if (config_parse_formats(value, (unsigned *)field) < 0)
+			return (*why = "expected formats such as 'jpeg, png'"), -1;
 		return 0;
 	case CFG_ENUM:
 		for (int i = 0; k->choices[i] != NULL; i++) {
@@ -293,6 +403,28 @@ mr_config_get_text(const struct mr_config *cfg, const char *key, char *out,
 		break;
 	case CFG_ENUM:
 		snprintf(out, outsz, "%s", k->choices[*(const int *)field]);
+		break;
+	case CFG_THUMB_SIZES:
+		out[0] = '\0';
+		for (size_t i = 0; i < cfg->n_thumbnail_sizes; i++) {
+			size_t used = strlen(out);
+
+			snprintf(out + used, outsz - used, "%s%ux%u %s",
+			    i ? ", " : "", cfg->thumbnail_sizes[i].width,
+			    cfg->thumbnail_sizes[i].height,
+			    mr_config_method_name(cfg->thumbnail_sizes[i].method));
+		}
+		break;
+	case CFG_IMAGE_FORMATS:
+		out[0] = '\0';
+		for (int f = MR_IMAGE_UNKNOWN + 1; f < MR_IMAGE_SVG; f++) {
+			size_t used = strlen(out);
+
+			if (*(const unsigned *)field & (1u << f))
+				snprintf(out + used, outsz - used, "%s%s",
+				    used ? ", " : "",
+				    mr_image_format_name((enum mr_image_format)f));
+		}
 		break;
 	default:
 		snprintf(out, outsz, "%s", field);

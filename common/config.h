@@ -15,6 +15,17 @@
 #include "mxc.h"
 #include "util.h"
 
+#define MR_THUMB_MAX_SPECS 16
+#define MR_THUMB_MAX_SIDE 10000		/* larger boxes are refused */
+
+enum mr_thumb_method { MR_THUMB_SCALE, MR_THUMB_CROP };
+
+/* A thumbnail box: width x height with a method. */
+struct mr_thumb_spec {
+	uint32_t width, height;
+	enum mr_thumb_method method;
+};
+
 enum mr_xsendfile {
 	MR_XSENDFILE_OFF,
 	MR_XSENDFILE_X_SENDFILE,	/* lighttpd, Apache mod_xsendfile */
@@ -38,7 +49,21 @@ struct mr_config {
 	int xsendfile;			/* enum mr_xsendfile */
 	char xsendfile_prefix[PATH_MAX];
 	int log_requests;
+	struct mr_thumb_spec thumbnail_sizes[MR_THUMB_MAX_SPECS];
+	size_t n_thumbnail_sizes;
+	int dynamic_thumbnails;
+	int64_t max_thumbnails_per_media;
+	int64_t max_image_pixels;
+	int64_t max_animation_pixels;
+	unsigned thumbnail_formats;	/* bits (1u << enum mr_image_format) */
+	int64_t thumbnail_jpeg_quality;
+	int64_t thumbnail_memory_limit;
+	int64_t thumbnail_time_limit;	/* ms */
 };
+
+/* "scale" or "crop" into *out; -1 otherwise. */
+int mr_config_parse_method(const char *s, enum mr_thumb_method *out);
+const char *mr_config_method_name(enum mr_thumb_method m);
 
 /* Every key at its default; server_name empty (it is required). */
 void mr_config_defaults(struct mr_config *cfg);

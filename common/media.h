@@ -49,6 +49,30 @@ int mr_media_lookup(struct mr_ctx *ctx, const struct mr_mxc *mxc,
  */
 int mr_media_fetch_remote(struct mr_ctx *ctx, const struct mr_mxc *mxc,
     struct mr_media *out, struct mr_err *err);
+/* What answers a thumbnail request: a stored thumbnail or the original. */
+struct mr_media_thumb {
+	char sha256[65];		/* blob to send */
+	char content_type[MR_CONTENT_TYPE_MAX + 1];
+	int64_t size;
+};
+
+/*
+ * Makes the configured thumbnail sizes of a freshly stored image (decode
+ * once, resample each). Media that is not a thumbnailable image is left
+ * alone: 0 either way unless the store itself fails.
+ */
+int mr_media_pregenerate_thumbnails(struct mr_ctx *ctx,
+    const struct mr_media *m, struct mr_err *err);
+/*
+ * The thumbnail of m for a w x h box with a method: the stored one the
+ * request picks, made (again) when missing, made to measure with
+ * dynamic_thumbnails up to max_thumbnails_per_media, or the original when
+ * it already fits. 400/413 when the media cannot be thumbnailed.
+ */
+int mr_media_thumbnail(struct mr_ctx *ctx, const struct mr_media *m,
+    const struct mr_thumb_spec *want, int animated, struct mr_media_thumb *out,
+    struct mr_err *err);
+
 /* Removes temp files left by crashed or vanished uploads. */
 void mr_media_sweep_temp(struct mr_ctx *ctx);
 

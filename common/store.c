@@ -20,6 +20,9 @@ enum store_stmt {
 	ST_TOKEN_LOOKUP,
 	ST_TOKEN_REVOKE,
 	ST_TOKEN_LIST,
+	ST_THUMB_GET,
+	ST_THUMB_PUT,
+	ST_THUMB_COUNT_DYNAMIC,
 	ST__MAX
 };
 
@@ -50,6 +53,18 @@ static const char *const store_sql[ST__MAX] = {
 	[ST_TOKEN_LIST] =
 	    "SELECT token_hash, user_id, is_guest, created_ts "
 	    "FROM access_tokens ORDER BY created_ts, token_hash",
+	[ST_THUMB_GET] =
+	    "SELECT sha256, size, content_type, actual_width, actual_height, "
+	    "dynamic FROM thumbnails WHERE server_name = ?1 AND media_id = ?2 "
+	    "AND width = ?3 AND height = ?4 AND method = ?5 AND animated = ?6",
+	[ST_THUMB_PUT] =
+	    "INSERT OR REPLACE INTO thumbnails (server_name, media_id, width, "
+	    "height, method, animated, sha256, size, content_type, "
+	    "actual_width, actual_height, dynamic, created_ts) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+	[ST_THUMB_COUNT_DYNAMIC] =
+	    "SELECT count(*) FROM thumbnails WHERE server_name = ?1 "
+	    "AND media_id = ?2 AND dynamic = 1",
 };
 
 struct mr_store {
@@ -385,4 +400,84 @@ mr_store_token_list(struct mr_store *st,
 	}
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? 0 : store_fail(st, err, "token list");
+}
+
+static void
+store_bind_box(sqlite3_stmt *s, const struct mr_mxc *mxc, uint32_t width,
+    uint32_t height, int crop, int animated)
+{
+	sqlite3_bind_text(s, 1, mxc->server, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, mxc->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, width);
+	sqlite3_bind_int64(s, 4, height);
+	sqlite3_bind_text(s, 5, crop ? "crop" : "scale", -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 6, animated ? 1 : 0);
+}
+
+int
+mr_store_thumb_get(struct mr_store *st, const struct mr_mxc *mxc,
+    uint32_t width, uint32_t height, int crop, int animated,
+    struct mr_thumb_row *out, struct mr_err *err)
+{
+	sqlite3_stmt *s = store_stmt(st, ST_THUMB_GET);
+	int rc;
+
+	store_bind_box(s, mxc, width, height, crop, animated);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		memset(out, 0, sizeof(*out));
+		out->mxc = *mxc;
+		out->width = width;
+		out->height = height;
+		out->crop = crop;
+		out->animated = animated;
+		store_copy_col(s, 0, out->sha256, sizeof(out->sha256));
+		out->size = sqlite3_column_int64(s, 1);
+		store_copy_col(s, 2, out->content_type,
+		    sizeof(out->content_type));
+		out->actual_width = (uint32_t)sqlite3_column_int64(s, 3);
+		out->actual_height = (uint32_t)sqlite3_column_int64(s, 4);
+		out->dynamic = sqlite3_column_int(s, 5);
+		sqlite3_reset(s);
+		return 0;
+	}
+	sqlite3_reset(s);
+	if (rc == SQLITE_DONE)
+		return mr_err_set(err, 404, "M_NOT_FOUND", "no such thumbnail");
+	return store_fail(st, err, "thumbnail lookup");
+}
+
+int
+mr_store_thumb_put(struct mr_store *st, const struct mr_thumb_row *t,
+    struct mr_err *err)
+{
+	sqlite3_stmt *s = store_stmt(st, ST_THUMB_PUT);
+	int rc;
+
+	store_bind_box(s, &t->mxc, t->width, t->height, t->crop, t->animated);
+	sqlite3_bind_text(s, 7, t->sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 8, t->size);
+	sqlite3_bind_text(s, 9, t->content_type, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 10, t->actual_width);
+	sqlite3_bind_int64(s, 11, t->actual_height);
+	sqlite3_bind_int(s, 12, t->dynamic ? 1 : 0);
+	sqlite3_bind_int64(s, 13, mr_now_ms());
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : store_fail(st, err, "thumbnail insert");
+}
+
+int
+mr_store_thumb_count_dynamic(struct mr_store *st, const struct mr_mxc *mxc,
+    int64_t *count, struct mr_err *err)
+{
+	sqlite3_stmt *s = store_stmt(st, ST_THUMB_COUNT_DYNAMIC);
+	int rc;
+
+	sqlite3_bind_text(s, 1, mxc->server, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, mxc->id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	*count = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW ? 0 : store_fail(st, err, "thumbnail count");
 }

@@ -32,6 +32,18 @@ struct mr_media {
 	int authenticated;		/* frozen out of unauthenticated routes */
 };
 
+struct mr_thumb_row {
+	struct mr_mxc mxc;
+	uint32_t width, height;		/* the box */
+	int crop;			/* method: 1 crop, 0 scale */
+	int animated;
+	char sha256[65];
+	int64_t size;
+	char content_type[MR_CONTENT_TYPE_MAX + 1];
+	uint32_t actual_width, actual_height;
+	int dynamic;
+};
+
 struct mr_token_info {
 	char user_id[MR_USER_ID_MAX + 1];
 	char token_hash[65];
@@ -62,6 +74,17 @@ int mr_store_media_create_pending(struct mr_store *st,
  */
 int mr_store_media_complete(struct mr_store *st, const struct mr_media *m,
     struct mr_err *err);
+
+/* The thumbnail row for a box; -1 with 404 when none is stored. */
+int mr_store_thumb_get(struct mr_store *st, const struct mr_mxc *mxc,
+    uint32_t width, uint32_t height, int crop, int animated,
+    struct mr_thumb_row *out, struct mr_err *err);
+/* Inserts or replaces (regenerated thumbnails overwrite their row). */
+int mr_store_thumb_put(struct mr_store *st, const struct mr_thumb_row *t,
+    struct mr_err *err);
+/* How many on-demand thumbnails a media has. */
+int mr_store_thumb_count_dynamic(struct mr_store *st,
+    const struct mr_mxc *mxc, int64_t *count, struct mr_err *err);
 
 int mr_store_token_add(struct mr_store *st, const char *token_hash,
     const char *user_id, int is_guest, struct mr_err *err);

@@ -16,6 +16,7 @@
 #include "../common/config.h"
 #include "../common/keys.h"
 #include "../common/store.h"
+#include "../common/thumb.h"
 
 struct admin_cmd {
 	const char *name;
@@ -189,6 +190,128 @@ cmd_config_get(int argc, char **argv, struct mr_config *cfg,
 	return 0;
 }
 
+/* Reads a whole file for the thumbnailer, which works on memory. */
+static unsigned char *
+admin_read_file(const char *path, size_t *len)
+{
+	unsigned char *buf = NULL;
+	size_t cap = 0;
+	FILE *f = fopen(path, "rb");
+
+	*len = 0;
+	if (f == NULL)
+		return NULL;
+	for (;;) {
+		size_t n;
+
+		if (*len == cap) {
+			unsigned char *p = realloc(buf, cap ? cap * 2 : 1 << 20);
+
+			if (p == NULL)
+				break;
+			buf = p;
+			cap = cap ? cap * 2 : 1 << 20;
+		}
+		if ((n = fread(buf + *len, 1, cap - *len, f)) == 0)
+			break;
+		*len += n;
+	}
+	fclose(f);
+	return buf;
+}
+
+static int
+admin_write_file(const char *path, const unsigned char *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	int ok;
+
+	if (f == NULL)
+		return -1;
+	ok = fwrite(data, 1, len, f) == len;
+	return (fclose(f) == 0 && ok) ? 0 : -1;
+}
+
+/* Runs the server's thumbnail path on a file: same limits, same child. */
+static int
+admin_thumbnail(const char *in, const struct mr_thumb_spec *specs, size_t n,
+    const struct mr_config *cfg, const char *const *outs)
+{
+	struct mr_thumb_result results[MR_THUMB_MAX_SPECS];
+	struct mr_thumb_limits lim;
+	unsigned char *buf;
+	struct mr_err err;
+	size_t len;
+	int rc = 0;
+
+	if ((buf = admin_read_file(in, &len)) == NULL) {
+		fprintf(stderr, "mediarepo-admin: cannot read '%s'\n", in);
+		return 1;
+	}
+	mr_thumb_limits_from_config(cfg, &lim);
+	if (mr_thumb_generate(buf, len, specs, n, 0, &lim, results, &err) < 0) {
+		free(buf);
+		return admin_fail(&err);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const unsigned char *data = results[i].use_original ? buf :
+		    results[i].data;
+		size_t dlen = results[i].use_original ? len : results[i].len;
+
+		if (rc == 0 && admin_write_file(outs[i], data, dlen) < 0) {
+			fprintf(stderr, "mediarepo-admin: cannot write '%s'\n",
+			    outs[i]);
+			rc = 1;
+		} else if (rc == 0) {
+			printf("%s %ux%u %s\n", outs[i], results[i].width,
+			    results[i].height, results[i].content_type);
+		}
+		mr_thumb_result_release(&results[i]);
+	}
+	free(buf);
+	return rc;
+}
+
+static int
+cmd_thumbnail(int argc, char **argv, struct mr_config *cfg,
+    struct mr_store *st)
+{
+	struct mr_thumb_spec spec;
+	int64_t w, h;
+	const char *out;
+
+	(void)st;
+	if (argc != 6 || mr_parse_int64(argv[3], 1, MR_THUMB_MAX_SIDE, &w) < 0 ||
+	    mr_parse_int64(argv[4], 1, MR_THUMB_MAX_SIDE, &h) < 0 ||
+	    mr_config_parse_method(argv[5], &spec.method) < 0)
+		return 2;
+	spec.width = (uint32_t)w;
+	spec.height = (uint32_t)h;
+	out = argv[2];
+	return admin_thumbnail(argv[1], &spec, 1, cfg, &out);
+}
+
+static int
+cmd_thumbnail_all(int argc, char **argv, struct mr_config *cfg,
+    struct mr_store *st)
+{
+	char names[MR_THUMB_MAX_SPECS][PATH_MAX];
+	const char *outs[MR_THUMB_MAX_SPECS];
+
+	(void)st;
+	if (argc != 3)
+		return 2;
+	for (size_t i = 0; i < cfg->n_thumbnail_sizes; i++) {
+		const struct mr_thumb_spec *s = &cfg->thumbnail_sizes[i];
+
+		snprintf(names[i], sizeof(names[i]), "%s/%ux%u-%s", argv[2],
+		    s->width, s->height, mr_config_method_name(s->method));
+		outs[i] = names[i];
+	}
+	return admin_thumbnail(argv[1], cfg->thumbnail_sizes,
+	    cfg->n_thumbnail_sizes, cfg, outs);
+}
+
 static const struct admin_cmd admin_cmds[] = {
 	{ "init-config", "init-config FILE SERVER_NAME",
 	  "write a commented config for SERVER_NAME to FILE (never overwrites)",
@@ -210,6 +333,12 @@ static const struct admin_cmd admin_cmds[] = {
 	  cmd_generate_key },
 	{ "show-key", "show-key", "print the signing key's id and public key",
 	  0, cmd_show_key },
+	{ "thumbnail", "thumbnail IN OUT WIDTH HEIGHT METHOD",
+	  "make one thumbnail of image file IN (METHOD crop or scale) by the "
+	  "server's own code path", 0, cmd_thumbnail },
+	{ "thumbnail-all", "thumbnail-all IN OUTDIR",
+	  "make every configured thumbnail size of IN from one decode, as an "
+	  "upload does (OUTDIR/WxH-METHOD)", 0, cmd_thumbnail_all },
 	{ "sweep", "sweep",
 	  "remove temp files left by crashed or abandoned uploads", 0,
 	  cmd_sweep },
