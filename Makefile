@@ -9,12 +9,18 @@
 
 CC ?= cc
 O ?=
+# V=1 prints whole command lines.
+ifeq ($(V),1)
+Q =
+else
+Q = @
+endif
 PKGS = libfcgi-dev libsodium-dev libsqlite3-dev libcjson-dev libcmocka-dev \
        libgd-dev libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev \
        libseccomp-dev zlib1g-dev \
        pkg-config lighttpd spawn-fcgi curl python3-pytest python3-requests \
        python3-matrix-nio python3-pil wrk bc hyperfine libvips-tools \
-       libjpeg-turbo-progs
+       libjpeg-turbo-progs libavif-bin libheif-examples
 PKG_LIBS = libsodium sqlite3 libcjson gdlib libjpeg libpng libwebp \
        libwebpdemux libwebpmux libseccomp zlib
 
@@ -68,6 +74,8 @@ MIGRATIONS = $(sort $(wildcard sql/[0-9][0-9][0-9]_*.sql))
 
 .PHONY: all deps run test unit-test asan-test e2e-test cgi-test bench clean
 .DELETE_ON_ERROR:
+# Keep objects of programs, so a rebuild relinks only what changed.
+.SECONDARY:
 
 all: $(LIB) $(addprefix $(O),$(PROGRAMS)) $(ADMIN)
 
@@ -85,20 +93,24 @@ common/migrations.h: $(MIGRATIONS) Makefile
 
 $(O)%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	@echo "  CC      $@"
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(LIB): $(addprefix $(O),$(LIB_OBJS))
-	rm -f $@
-	ar rcs $@ $^
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(O)cgi-bin/%.fcgi: $(O)cgi-bin/%.o $(LIB)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(ADMIN): $(O)tools/mediarepo-admin.o $(LIB)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(O)tests/unit/%: $(O)tests/unit/%.o $(LIB)
-	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
 
 # Installs only what is missing, so a ready machine never touches apt.
 deps:
