@@ -21,7 +21,9 @@ PKGS = libfcgi-dev libsodium-dev libsqlite3-dev libcjson-dev libcmocka-dev \
        pkg-config lighttpd spawn-fcgi curl python3-pytest python3-requests \
        python3-matrix-nio python3-pil wrk bc hyperfine libvips-tools \
        libjpeg-turbo-progs libavif-bin libheif-examples
-PKG_LIBS = libsodium sqlite3 libcjson gdlib libjpeg libpng libwebp \
+# libgd is opened with dlopen by common/thumb.c (see there); only its
+# headers are needed at build time.
+PKG_LIBS = libsodium sqlite3 libcjson libjpeg libpng libwebp \
        libwebpdemux libwebpmux libseccomp zlib
 
 # Messages and log lines are cut to their buffers on purpose, hence
@@ -31,7 +33,7 @@ WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 \
 HARDEN = -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 CFLAGS ?= -O2 -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(CFLAGS) $(EXTRA_CFLAGS) \
-	$(shell pkg-config --cflags $(PKG_LIBS) 2>/dev/null)
+	$(shell pkg-config --cflags $(PKG_LIBS) gdlib 2>/dev/null)
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(LDFLAGS) $(EXTRA_LDFLAGS)
 LIBS = -lfcgi $(shell pkg-config --libs $(PKG_LIBS) 2>/dev/null) -lgif -lm
 

@@ -4,6 +4,7 @@
  */
 #include "thumb.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
 #include <poll.h>
@@ -266,22 +267,59 @@ thumb_decode_jpeg(const unsigned char *buf, size_t len, double min_scale,
 	return 0;
 }
 
+/*
+ * libgd is loaded on first use, not linked: it drags in some sixty codec
+ * libraries (AV1, HEVC, TIFF, X11...) whose start-up costs every process
+ * about 7 ms, and most thumbnails are JPEGs that never need it. It is
+ * loaded in the parent, before the sandbox forbids opening files, and the
+ * decoding children inherit it.
+ */
+static struct {
+	int tried;
+	void *handle;
+	gdImagePtr (*from[MR_IMAGE_SVG + 1])(int, void *);
+	int (*palette_to_truecolor)(gdImagePtr);
+	void (*destroy)(gdImagePtr);
+} thumb_gd;
+
+static const char *const thumb_gd_loaders[MR_IMAGE_SVG + 1] = {
+	[MR_IMAGE_PNG] = "gdImageCreateFromPngPtr",
+	[MR_IMAGE_GIF] = "gdImageCreateFromGifPtr",
+	[MR_IMAGE_WEBP] = "gdImageCreateFromWebpPtr",
+	[MR_IMAGE_BMP] = "gdImageCreateFromBmpPtr",
+	[MR_IMAGE_TIFF] = "gdImageCreateFromTiffPtr",
+	[MR_IMAGE_AVIF] = "gdImageCreateFromAvifPtr",
+	[MR_IMAGE_HEIF] = "gdImageCreateFromHeifPtr",
+};
+
+static int
+thumb_gd_load(struct mr_err *err)
+{
+	if (!thumb_gd.tried) {
+		thumb_gd.tried = 1;
+		thumb_gd.handle = dlopen("libgd.so.3", RTLD_NOW | RTLD_LOCAL);
+		if (thumb_gd.handle != NULL) {
+			for (int f = 0; f <= MR_IMAGE_SVG; f++)
+				if (thumb_gd_loaders[f] != NULL)
+					*(void **)&thumb_gd.from[f] = dlsym(
+					    thumb_gd.handle, thumb_gd_loaders[f]);
+			*(void **)&thumb_gd.palette_to_truecolor = dlsym(
+			    thumb_gd.handle, "gdImagePaletteToTrueColor");
+			*(void **)&thumb_gd.destroy = dlsym(thumb_gd.handle,
+			    "gdImageDestroy");
+		}
+	}
+	if (thumb_gd.destroy == NULL || thumb_gd.palette_to_truecolor == NULL)
+		return mr_err_set(err, 500, "M_UNKNOWN", "cannot load libgd");
+	return 0;
+}
+
 static gdImagePtr
 thumb_gd_decode(enum mr_image_format f, const unsigned char *buf, size_t len)
 {
-	int n = (int)len;
-	void *p = (void *)buf;
-
-	switch (f) {
-	case MR_IMAGE_PNG: return gdImageCreateFromPngPtr(n, p);
-	case MR_IMAGE_GIF: return gdImageCreateFromGifPtr(n, p);
-	case MR_IMAGE_WEBP: return gdImageCreateFromWebpPtr(n, p);
-	case MR_IMAGE_BMP: return gdImageCreateFromBmpPtr(n, p);
-	case MR_IMAGE_TIFF: return gdImageCreateFromTiffPtr(n, p);
-	case MR_IMAGE_AVIF: return gdImageCreateFromAvifPtr(n, p);
-	case MR_IMAGE_HEIF: return gdImageCreateFromHeifPtr(n, p);
-	default: return NULL;
-	}
+	if (f > MR_IMAGE_SVG || thumb_gd.from[f] == NULL)
+		return NULL;
+	return thumb_gd.from[f]((int)len, (void *)buf);
 }
 
 /* Decodes with libgd into RGBA (RGB when every pixel is opaque). */
@@ -296,8 +334,8 @@ thumb_decode_gd(enum mr_image_format f, const unsigned char *buf, size_t len,
 	if (len > INT32_MAX || (im = thumb_gd_decode(f, buf, len)) == NULL)
 		return mr_err_set(err, 400, "M_UNKNOWN", "cannot decode %s",
 		    mr_image_format_name(f));
-	if (!gdImageTrueColor(im) && !gdImagePaletteToTrueColor(im)) {
-		gdImageDestroy(im);
+	if (!gdImageTrueColor(im) && !thumb_gd.palette_to_truecolor(im)) {
+		thumb_gd.destroy(im);
 		return mr_err_set(err, 400, "M_UNKNOWN", "cannot decode %s",
 		    mr_image_format_name(f));
 	}
@@ -313,7 +351,7 @@ thumb_decode_gd(enum mr_image_format f, const unsigned char *buf, size_t len,
 	p = out->data = malloc((size_t)out->width * out->height *
 	    (size_t)out->channels);
 	if (p == NULL) {
-		gdImageDestroy(im);
+		thumb_gd.destroy(im);
 		return mr_err_set(err, 500, "M_UNKNOWN", "out of memory");
 	}
 	for (uint32_t y = 0; y < out->height; y++) {
@@ -329,7 +367,7 @@ thumb_decode_gd(enum mr_image_format f, const unsigned char *buf, size_t len,
 				    255 / 127);
 		}
 	}
-	gdImageDestroy(im);
+	thumb_gd.destroy(im);
 	return 0;
 }
 
@@ -886,6 +924,8 @@ mr_thumb_generate(const unsigned char *buf, size_t len,
 		;
 	if (i_all == n)
 		return 0;	/* nothing to decode */
+	if (!animate && info.format != MR_IMAGE_JPEG && thumb_gd_load(err) < 0)
+		return -1;
 	if (pipe(fds) < 0)
 		return mr_err_set(err, 500, "M_UNKNOWN", "cannot make a pipe");
 	if ((pid = fork()) < 0) {
