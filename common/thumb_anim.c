@@ -139,7 +139,7 @@ struct gif_dec {
 	GifPixelType *line;
 	/* From the graphics control extension; they apply to one image. */
 	int delay_cs, disposal, transparent;
-	int loop_count;
+	int *loop_count;	/* the caller's, or a local when NULL */
 	mr_thumb_anim_frame_fn fn;
 	void *arg;
 };
@@ -194,7 +194,7 @@ gif_parse_loop(struct gif_dec *d, const GifByteType *sub)
 		return;
 	n = sub[2] | sub[3] << 8;
 	/* Repetitions after the first play to total plays, as gif2webp. */
-	d->loop_count = (n == 0 || n == 65535) ? n : n + 1;
+	*d->loop_count = (n == 0 || n == 65535) ? n : n + 1;
 }
 
 static int
@@ -374,7 +374,8 @@ gif_decode(const unsigned char *buf, size_t len,
 	memset(&d, 0, sizeof(d));
 	d.budget.lim = lim;
 	d.budget.what = "gif";
-	d.loop_count = 1;
+	d.loop_count = loop_count;
+	*d.loop_count = 1;
 	d.fn = fn;
 	d.arg = arg;
 	gif_reset_gce(&d);
@@ -389,8 +390,7 @@ gif_decode(const unsigned char *buf, size_t len,
 		anim_oom(err, "gif");
 		goto out;
 	}
-	if ((rc = gif_walk(&d, err)) >= 0 && loop_count != NULL)
-		*loop_count = d.loop_count;
+	rc = gif_walk(&d, err);
 out:
 	DGifCloseFile(d.gif, &e);
 	free(d.canvas);
@@ -463,11 +463,11 @@ webp_decode(const unsigned char *buf, size_t len,
 	WebPData data = { buf, len };
 	WebPAnimDecoderOptions opt;
 	WebPAnimDecoder *dec;
-	int loops = 0, rc;
+	int rc;
 
-	if (buf == NULL || len == 0)
+	if (len == 0)
 		return anim_bad(err, "webp", "empty file");
-	if (webp_check(&data, &b, &loops, err) < 0)
+	if (webp_check(&data, &b, loop_count, err) < 0)
 		return -1;
 	if (!WebPAnimDecoderOptionsInit(&opt))
 		return anim_bad(err, "webp", "libwebp version mismatch");
@@ -481,8 +481,6 @@ webp_decode(const unsigned char *buf, size_t len,
 		return anim_bad(err, "webp", "truncated or corrupt file");
 	rc = webp_frames(dec, &b, fn, arg, err);
 	WebPAnimDecoderDelete(dec);
-	if (rc >= 0 && loop_count != NULL)
-		*loop_count = loops;
 	return rc;
 }
 
@@ -656,6 +654,11 @@ apng_decode_png(struct apng_dec *d, struct mr_err *err)
 		return anim_bad(err, "apng", "frame size mismatch");
 	}
 	img.format = PNG_FORMAT_RGBA;
+	/*
+	 * Untagged 16-bit samples are sRGB, as browsers show them; libpng
+	 * would otherwise take them as linear and brighten the frame.
+	 */
+	img.flags |= PNG_IMAGE_FLAG_16BIT_sRGB;
 	/* finish_read frees img whatever happens. */
 	if (!png_image_finish_read(&img, NULL, d->frame,
 	    (png_int_32)(d->fc.w * 4), NULL))
@@ -862,10 +865,9 @@ apng_chunk(struct apng_dec *d, const struct apng_chunk *c, int *loops,
 
 static int
 apng_walk(struct apng_dec *d, const unsigned char *buf, size_t len,
-    int *loops, struct mr_err *err)
+    size_t pos, int *loops, struct mr_err *err)
 {
 	struct apng_chunk c;
-	size_t pos = 8;
 
 	for (;;) {
 		if (apng_next_chunk(buf, len, &pos, &c) < 0)
@@ -882,16 +884,17 @@ apng_walk(struct apng_dec *d, const unsigned char *buf, size_t len,
 	return (int)d->budget.frames;
 }
 
+/* Reads the signature and IHDR; *pos moves past them. */
 static int
 apng_header(struct apng_dec *d, const unsigned char *buf, size_t len,
-    struct mr_err *err)
+    size_t *pos, struct mr_err *err)
 {
 	struct apng_chunk c;
-	size_t pos = 8;
 
 	if (len < 8 || memcmp(buf, png_sig, 8) != 0)
 		return anim_bad(err, "apng", "not a png file");
-	if (apng_next_chunk(buf, len, &pos, &c) < 0 || c.type != T_IHDR ||
+	*pos = 8;
+	if (apng_next_chunk(buf, len, pos, &c) < 0 || c.type != T_IHDR ||
 	    c.len != 13)
 		return anim_bad(err, "apng", "bad IHDR chunk");
 	d->ihdr = c.data;
@@ -913,18 +916,18 @@ apng_decode(const unsigned char *buf, size_t len,
     mr_thumb_anim_frame_fn fn, void *arg, struct mr_err *err)
 {
 	struct apng_dec d;
-	int loops = 0, rc = -1;
+	size_t pos;
+	int rc = -1;
 
 	memset(&d, 0, sizeof(d));
 	d.budget.lim = lim;
 	d.budget.what = "apng";
 	d.fn = fn;
 	d.arg = arg;
-	if (apng_header(&d, buf, len, err) == 0)
-		rc = apng_walk(&d, buf, len, &loops, err);
-	/* A plain PNG plays once. */
-	if (rc >= 0 && loop_count != NULL)
-		*loop_count = d.have_actl ? loops : 1;
+	/* A plain PNG plays once; acTL may say otherwise. */
+	*loop_count = 1;
+	if (apng_header(&d, buf, len, &pos, err) == 0)
+		rc = apng_walk(&d, buf, len, pos, loop_count, err);
 	free(d.canvas);
 	free(d.saved);
 	free(d.frame);
@@ -937,11 +940,15 @@ mr_thumb_anim_decode(enum mr_thumb_anim_kind kind, const unsigned char *buf,
     size_t len, const struct mr_thumb_anim_limits *lim, int *loop_count,
     mr_thumb_anim_frame_fn fn, void *arg, struct mr_err *err)
 {
+	int loops;
+
 	if (lim == NULL || fn == NULL || (buf == NULL && len > 0))
 		return mr_err_set(err, 500, "M_UNKNOWN",
 		    "bad arguments to animation decoder");
 	if (buf == NULL)
 		buf = (const unsigned char *)"";
+	if (loop_count == NULL)
+		loop_count = &loops;
 	switch (kind) {
 	case MR_THUMB_ANIM_GIF:
 		return gif_decode(buf, len, lim, loop_count, fn, arg, err);

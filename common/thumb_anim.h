@@ -66,6 +66,10 @@ struct mr_thumb_anim_limits {
  * forever, as WebP and APNG store it. GIF stores repetitions after the
  * first play, so a NETSCAPE2.0 value n > 0 becomes n + 1 and a GIF
  * without the block plays once (1), as browsers and gif2webp read it.
+ * It is written as soon as the file gives it, so a callback creating an
+ * encoder on the first frame can read it: WebP and APNG always say it
+ * before any frame, a GIF when its NETSCAPE2.0 block comes before the
+ * first image (where encoders put it). It may change even on failure.
  *
  * Durations: GIF delays of 0 or 1 centisecond become 100 ms, as browsers
  * show them; APNG delays are delay_num / delay_den seconds rounded to
