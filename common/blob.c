@@ -100,6 +100,30 @@ mr_blob_abort(struct mr_blob_writer *w)
 }
 
 int
+mr_blob_put(const char *root, const void *data, size_t len,
+    char sha256_hex[MR_SHA256_HEX], struct mr_err *err)
+{
+	struct mr_blob_writer w;
+
+	if (mr_blob_begin(root, (int64_t)len, &w, err) < 0)
+		return -1;
+	if (mr_blob_write(&w, data, len, err) < 0) {
+		mr_blob_abort(&w);
+		return -1;
+	}
+	return mr_blob_commit(root, &w, sha256_hex, err);
+}
+
+void
+mr_blob_hash(const void *data, size_t len, char sha256_hex[MR_SHA256_HEX])
+{
+	unsigned char digest[crypto_hash_sha256_BYTES];
+
+	crypto_hash_sha256(digest, data, len);
+	mr_hex_encode(digest, sizeof(digest), sha256_hex);
+}
+
+int
 mr_blob_path(const char *root, const char *sha256_hex, char *out,
     size_t outsz, struct mr_err *err)
 {

@@ -40,6 +40,13 @@ int mr_blob_commit(const char *root, struct mr_blob_writer *w,
 /* Removes the temp file; safe to call twice. */
 void mr_blob_abort(struct mr_blob_writer *w);
 
+/* Stores a whole buffer (begin, write, commit). */
+int mr_blob_put(const char *root, const void *data, size_t len,
+    char sha256_hex[MR_SHA256_HEX], struct mr_err *err);
+/* The name a buffer would be stored under, without storing it. */
+void mr_blob_hash(const void *data, size_t len,
+    char sha256_hex[MR_SHA256_HEX]);
+
 /* ROOT/ab/cd/hex; sha256_hex must be 64 lowercase hex digits. */
 int mr_blob_path(const char *root, const char *sha256_hex, char *out,
     size_t outsz, struct mr_err *err);

@@ -356,17 +356,22 @@ image_png(const unsigned char *b, size_t len, struct mr_image_info *out,
 
 /* --- GIF (GIF89a specification) --- */
 
-/* Skips data sub-blocks up to and past the 0 terminator; may pass len. */
+/*
+ * Skips data sub-blocks up to and past the 0 terminator; may pass len.
+ * *cut is set when the data ends before the terminator.
+ */
 static size_t
-image_gif_skip_blocks(const unsigned char *b, size_t len, size_t off)
+image_gif_skip_blocks(const unsigned char *b, size_t len, size_t off,
+    int *cut)
 {
 	while (off < len) {
 		unsigned int n = b[off];
 
 		off += 1 + (size_t)n;
 		if (n == 0)
-			break;
+			return off;
 	}
+	*cut = 1;
 	return off;
 }
 
@@ -382,7 +387,7 @@ image_gif_color_table(unsigned int flags)
  * 0 for a frame that does not fit the 16-bit plane.
  */
 static size_t
-image_gif_frame(const unsigned char *b, size_t len, size_t off)
+image_gif_frame(const unsigned char *b, size_t len, size_t off, int *cut)
 {
 	uint32_t left = image_le16(b + off + 1), top = image_le16(b + off + 3);
 	uint32_t w = image_le16(b + off + 5), h = image_le16(b + off + 7);
@@ -390,7 +395,7 @@ image_gif_frame(const unsigned char *b, size_t len, size_t off)
 	if (left + w > 65535 || top + h > 65535)
 		return 0;
 	off += 10 + image_gif_color_table(b[off + 9]);
-	return image_gif_skip_blocks(b, len, off + 1);
+	return image_gif_skip_blocks(b, len, off + 1, cut);
 }
 
 /*
@@ -403,6 +408,7 @@ image_gif(const unsigned char *b, size_t len, struct mr_image_info *out,
     struct mr_err *err)
 {
 	size_t off;
+	int cut = 0, frame_cut = 0;
 
 	out->format = MR_IMAGE_GIF;
 	out->frames = 0;
@@ -419,9 +425,9 @@ image_gif(const unsigned char *b, size_t len, struct mr_image_info *out,
 			if (b[off + 1] == 0xf9 && image_have(len, off, 4) &&
 			    b[off + 2] == 4 && (b[off + 3] & 1))
 				out->has_alpha = 1;
-			off = image_gif_skip_blocks(b, len, off + 2);
+			off = image_gif_skip_blocks(b, len, off + 2, &cut);
 		} else if (b[off] == 0x2c && image_have(len, off, 10)) {
-			if ((off = image_gif_frame(b, len, off)) == 0)
+			if ((off = image_gif_frame(b, len, off, &frame_cut)) == 0)
 				return IMAGE_ERR(err, "gif frame is outside the "
 				    "16-bit plane");
 			if (out->frames < UINT32_MAX)
@@ -432,6 +438,7 @@ image_gif(const unsigned char *b, size_t len, struct mr_image_info *out,
 	if (out->frames == 0)
 		return IMAGE_ERR(err, "gif has no image");
 	out->animated = out->frames > 1;
+	out->truncated = frame_cut;
 	return 0;
 }
 

@@ -77,6 +77,9 @@ struct mr_image_info {
 	int components;
 	/* PNG bit depth, JPEG sample precision; otherwise 0. */
 	int bit_depth;
+	/* Image data cut short where the walk can tell (GIF frames); the
+	 * probe still succeeds, decoders would show a partial image. */
+	int truncated;
 };
 
 /*

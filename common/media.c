@@ -180,25 +180,14 @@ media_unmap(struct media_map *map)
 	map->data = NULL;
 }
 
-/* Stores one generated thumbnail as a blob and a row. */
-static int
-media_store_thumb(struct mr_ctx *ctx, const struct mr_media *m,
-    const struct mr_thumb_spec *box, int animated, int dynamic,
-    const struct mr_thumb_result *r, struct mr_thumb_row *row,
-    struct mr_err *err)
+/* The row describing a generated thumbnail of m for box. */
+static void
+media_thumb_row(const struct mr_media *m, const struct mr_thumb_spec *box,
+    int animated, int dynamic, const struct mr_thumb_result *r,
+    struct mr_thumb_row *row)
 {
-	struct mr_blob_writer w;
-
 	memset(row, 0, sizeof(*row));
-	if (mr_blob_begin(ctx->cfg.media_store_path, (int64_t)r->len + 1, &w,
-	    err) < 0)
-		return -1;
-	if (mr_blob_write(&w, r->data, r->len, err) < 0) {
-		mr_blob_abort(&w);
-		return -1;
-	}
-	if (mr_blob_commit(ctx->cfg.media_store_path, &w, row->sha256, err) < 0)
-		return -1;
+	mr_blob_hash(r->data, r->len, row->sha256);
 	row->mxc = m->mxc;
 	row->width = box->width;
 	row->height = box->height;
@@ -210,7 +199,27 @@ media_store_thumb(struct mr_ctx *ctx, const struct mr_media *m,
 	row->actual_width = r->width;
 	row->actual_height = r->height;
 	row->dynamic = dynamic;
-	return mr_store_thumb_put(ctx->store, row, err);
+}
+
+/*
+ * Stores one generated thumbnail: the row first (an on-demand one only
+ * while under the cap), then the bytes. A reader that finds the row
+ * before the file regenerates it, which is harmless.
+ */
+static int
+media_store_thumb(struct mr_ctx *ctx, const struct mr_thumb_row *row,
+    const struct mr_thumb_result *r, struct mr_err *err)
+{
+	char sha[MR_SHA256_HEX];
+	int rc = row->dynamic ?
+	    mr_store_thumb_put_capped(ctx->store, row,
+	    ctx->cfg.max_thumbnails_per_media, err) :
+	    mr_store_thumb_put(ctx->store, row, err);
+
+	if (rc < 0)
+		return -1;
+	return mr_blob_put(ctx->cfg.media_store_path, r->data, r->len, sha,
+	    err);
 }
 
 int
@@ -239,44 +248,44 @@ mr_media_pregenerate_thumbnails(struct mr_ctx *ctx, const struct mr_media *m,
 	for (size_t i = 0; i < n; i++) {
 		struct mr_thumb_row row;
 
-		if (rc == 0 && !results[i].use_original)
-			rc = media_store_thumb(ctx, m, &ctx->cfg.thumbnail_sizes[i],
-			    0, 0, &results[i], &row, err);
+		if (rc == 0 && !results[i].use_original) {
+			media_thumb_row(m, &ctx->cfg.thumbnail_sizes[i], 0, 0,
+			    &results[i], &row);
+			rc = media_store_thumb(ctx, &row, &results[i], err);
+		}
 		mr_thumb_result_release(&results[i]);
 	}
 	return rc;
 }
 
-/* The box a request is served from: configured, or made to measure. */
-static void
-media_thumb_box(struct mr_ctx *ctx, const struct mr_media *m,
-    const struct mr_thumb_spec *want, struct mr_thumb_spec *box,
-    int *dynamic)
+/*
+ * The box a request is served from. A configured box at least as large
+ * as the request serves it; with dynamic_thumbnails, or when no
+ * configured box is large enough (a thumbnail is never smaller than asked
+ * while the original is larger), the request's own box is made, counted
+ * against max_thumbnails_per_media. Returns 1 for a made-to-measure box.
+ */
+static int
+media_thumb_box(const struct mr_config *cfg, const struct mr_thumb_spec *want,
+    int allow_dynamic, struct mr_thumb_spec *box)
 {
-	const struct mr_config *cfg = &ctx->cfg;
-	struct mr_err ignored;
-	int64_t made = 0;
+	const struct mr_thumb_spec *sizes = cfg->thumbnail_sizes;
+	size_t n = cfg->n_thumbnail_sizes;
+	size_t i = mr_thumb_pick(sizes, n, want->width, want->height,
+	    want->method);
 
-	*dynamic = 0;
-	for (size_t i = 0; i < cfg->n_thumbnail_sizes; i++) {
-		if (cfg->thumbnail_sizes[i].width == want->width &&
-		    cfg->thumbnail_sizes[i].height == want->height &&
-		    cfg->thumbnail_sizes[i].method == want->method) {
-			*box = *want;
-			return;
-		}
+	if (i < n && sizes[i].width == want->width &&
+	    sizes[i].height == want->height) {
+		*box = sizes[i];
+		return 0;
 	}
-	/* On-demand sizes stop at a cap so nobody can fill the disk with
-	 * one image; past it the configured sizes serve. */
-	if (cfg->dynamic_thumbnails &&
-	    mr_store_thumb_count_dynamic(ctx->store, &m->mxc, &made,
-	    &ignored) == 0 && made < cfg->max_thumbnails_per_media) {
+	if (allow_dynamic && cfg->max_thumbnails_per_media > 0 &&
+	    (cfg->dynamic_thumbnails || i == n)) {
 		*box = *want;
-		*dynamic = 1;
-		return;
+		return 1;
 	}
-	*box = cfg->thumbnail_sizes[mr_thumb_pick(cfg->thumbnail_sizes,
-	    cfg->n_thumbnail_sizes, want->width, want->height, want->method)];
+	*box = sizes[i < n ? i : mr_thumb_pick_fallback(sizes, n, want->method)];
+	return 0;
 }
 
 static int
@@ -302,28 +311,35 @@ media_thumb_stored(struct mr_ctx *ctx, const struct mr_media *m,
 	return 0;
 }
 
-int
-mr_media_thumbnail(struct mr_ctx *ctx, const struct mr_media *m,
-    const struct mr_thumb_spec *want, int animated, struct mr_media_thumb *out,
+/* animated=true on a source that cannot move is animated=false. */
+static int
+media_can_animate(const struct media_map *map)
+{
+	struct mr_image_info info;
+	struct mr_err ignored;
+
+	return mr_image_probe(map->data, map->len, &info, &ignored) == 0 &&
+	    info.animated && (info.format == MR_IMAGE_GIF ||
+	    info.format == MR_IMAGE_WEBP || info.format == MR_IMAGE_PNG);
+}
+
+/* One attempt at a box: stored, or generated and stored. */
+static int
+media_thumb_for_box(struct mr_ctx *ctx, const struct mr_media *m,
+    const struct media_map *map, const struct mr_thumb_spec *box,
+    int animated, int dynamic, struct mr_media_thumb *out,
     struct mr_err *err)
 {
-	struct mr_thumb_result r;
 	struct mr_thumb_limits lim;
-	struct mr_thumb_spec box;
+	struct mr_thumb_result r;
 	struct mr_thumb_row row;
-	struct media_map map;
-	int dynamic, rc;
+	int rc;
 
-	media_thumb_box(ctx, m, want, &box, &dynamic);
-	if (media_thumb_stored(ctx, m, &box, animated, out) == 0)
+	if (media_thumb_stored(ctx, m, box, animated, out) == 0)
 		return 0;
 	mr_thumb_limits_from_config(&ctx->cfg, &lim);
-	if (media_map_blob(&ctx->cfg, m->sha256, &map, err) < 0)
-		return -1;
-	rc = mr_thumb_generate(map.data, map.len, &box, 1, animated, &lim, &r,
-	    err);
-	media_unmap(&map);
-	if (rc < 0)
+	if (mr_thumb_generate(map->data, map->len, box, 1, animated, &lim, &r,
+	    err) < 0)
 		return -1;
 	if (r.use_original) {
 		snprintf(out->sha256, sizeof(out->sha256), "%s", m->sha256);
@@ -332,7 +348,8 @@ mr_media_thumbnail(struct mr_ctx *ctx, const struct mr_media *m,
 		out->size = m->size;
 		return 0;
 	}
-	rc = media_store_thumb(ctx, m, &box, animated, dynamic, &r, &row, err);
+	media_thumb_row(m, box, animated, dynamic, &r, &row);
+	rc = media_store_thumb(ctx, &row, &r, err);
 	mr_thumb_result_release(&r);
 	if (rc < 0)
 		return -1;
@@ -341,4 +358,30 @@ mr_media_thumbnail(struct mr_ctx *ctx, const struct mr_media *m,
 	    row.content_type);
 	out->size = row.size;
 	return 0;
+}
+
+int
+mr_media_thumbnail(struct mr_ctx *ctx, const struct mr_media *m,
+    const struct mr_thumb_spec *want, int animated, struct mr_media_thumb *out,
+    struct mr_err *err)
+{
+	struct mr_thumb_spec box;
+	struct media_map map;
+	int dynamic, rc;
+
+	if (media_map_blob(&ctx->cfg, m->sha256, &map, err) < 0)
+		return -1;
+	animated = animated && media_can_animate(&map);
+	dynamic = media_thumb_box(&ctx->cfg, want, 1, &box);
+	rc = media_thumb_for_box(ctx, m, &map, &box, animated, dynamic, out,
+	    err);
+	/* Past the cap of made-to-measure sizes, a configured one serves. */
+	if (rc < 0 && dynamic && err->status == 429) {
+		mr_err_clear(err);
+		media_thumb_box(&ctx->cfg, want, 0, &box);
+		rc = media_thumb_for_box(ctx, m, &map, &box, animated, 0, out,
+		    err);
+	}
+	media_unmap(&map);
+	return rc;
 }

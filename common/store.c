@@ -468,16 +468,29 @@ mr_store_thumb_put(struct mr_store *st, const struct mr_thumb_row *t,
 }
 
 int
-mr_store_thumb_count_dynamic(struct mr_store *st, const struct mr_mxc *mxc,
-    int64_t *count, struct mr_err *err)
+mr_store_thumb_put_capped(struct mr_store *st, const struct mr_thumb_row *t,
+    int64_t cap, struct mr_err *err)
 {
-	sqlite3_stmt *s = store_stmt(st, ST_THUMB_COUNT_DYNAMIC);
+	sqlite3_stmt *s;
+	int64_t count;
 	int rc;
 
-	sqlite3_bind_text(s, 1, mxc->server, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, mxc->id, -1, SQLITE_STATIC);
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(st, err, "thumbnail insert");
+	s = store_stmt(st, ST_THUMB_COUNT_DYNAMIC);
+	sqlite3_bind_text(s, 1, t->mxc.server, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, t->mxc.id, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
-	*count = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+	count = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
 	sqlite3_reset(s);
-	return rc == SQLITE_ROW ? 0 : store_fail(st, err, "thumbnail count");
+	if (rc != SQLITE_ROW)
+		store_fail(st, err, "thumbnail count");
+	else if (count >= cap)
+		mr_err_set(err, 429, "M_LIMIT_EXCEEDED",
+		    "media has its %lld thumbnails made on demand", (long long)cap);
+	else if (mr_store_thumb_put(st, t, err) == 0 &&
+	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
 }

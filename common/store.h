@@ -82,9 +82,13 @@ int mr_store_thumb_get(struct mr_store *st, const struct mr_mxc *mxc,
 /* Inserts or replaces (regenerated thumbnails overwrite their row). */
 int mr_store_thumb_put(struct mr_store *st, const struct mr_thumb_row *t,
     struct mr_err *err);
-/* How many on-demand thumbnails a media has. */
-int mr_store_thumb_count_dynamic(struct mr_store *st,
-    const struct mr_mxc *mxc, int64_t *count, struct mr_err *err);
+/*
+ * Inserts an on-demand thumbnail unless its media already has cap of
+ * them: count and insert are one transaction, so processes racing on
+ * one media cannot overshoot. Past the cap: 429 M_LIMIT_EXCEEDED.
+ */
+int mr_store_thumb_put_capped(struct mr_store *st,
+    const struct mr_thumb_row *t, int64_t cap, struct mr_err *err);
 
 int mr_store_token_add(struct mr_store *st, const char *token_hash,
     const char *user_id, int is_guest, struct mr_err *err);

@@ -21,6 +21,7 @@
 
 #include <gd.h>
 #include <jpeglib.h>
+#include <jerror.h>
 #include <png.h>
 #include <seccomp.h>
 
@@ -96,29 +97,36 @@ size_t
 mr_thumb_pick(const struct mr_thumb_spec *specs, size_t n, uint32_t w,
     uint32_t h, enum mr_thumb_method m)
 {
-	size_t best = n, other = n, largest = n;
+	size_t best = n;
 
 	for (size_t i = 0; i < n; i++) {
 		uint64_t area = (uint64_t)specs[i].width * specs[i].height;
-		int fits = specs[i].width >= w && specs[i].height >= h;
 
-		if (specs[i].method == m) {
-			if (fits && (best == n || area <
-			    (uint64_t)specs[best].width * specs[best].height))
-				best = i;
-			if (largest == n || area >
-			    (uint64_t)specs[largest].width * specs[largest].height)
-				largest = i;
-		} else if (fits && (other == n || area <
-		    (uint64_t)specs[other].width * specs[other].height)) {
-			other = i;
-		}
+		if (specs[i].method == m && specs[i].width >= w &&
+		    specs[i].height >= h && (best == n || area <
+		    (uint64_t)specs[best].width * specs[best].height))
+			best = i;
 	}
-	if (best < n)
-		return best;
-	if (other < n)
-		return other;
-	return largest < n ? largest : 0;
+	return best;
+}
+
+size_t
+mr_thumb_pick_fallback(const struct mr_thumb_spec *specs, size_t n,
+    enum mr_thumb_method m)
+{
+	size_t largest = 0;
+
+	for (size_t i = 1; i < n; i++) {
+		int same = specs[i].method == m;
+		int was_same = specs[largest].method == m;
+		uint64_t area = (uint64_t)specs[i].width * specs[i].height;
+		uint64_t best = (uint64_t)specs[largest].width *
+		    specs[largest].height;
+
+		if ((same && !was_same) || (same == was_same && area > best))
+			largest = i;
+	}
+	return largest;
 }
 
 /* --- checks before decoding --- */
@@ -132,6 +140,11 @@ mr_thumb_check(const unsigned char *buf, size_t len,
 	    info->format == MR_IMAGE_SVG)
 		return mr_err_set(err, 400, "M_UNKNOWN",
 		    "cannot generate a thumbnail for this content");
+	/* A partial image would be thumbnailed as grey: refuse it, as
+	 * Pillow (and so Synapse) does. */
+	if (info->truncated)
+		return mr_err_set(err, 400, "M_UNKNOWN",
+		    "cannot generate a thumbnail: the image is truncated");
 	if (!(lim->formats & (1u << info->format)))
 		return mr_err_set(err, 400, "M_UNKNOWN",
 		    "thumbnails of '%s' images are disabled",
@@ -173,11 +186,15 @@ thumb_jpeg_fail(j_common_ptr cinfo)
 	longjmp(((struct thumb_jpeg_error *)cinfo->err)->jump, 1);
 }
 
+/*
+ * Warnings stay quiet, except the end of data inside the scan: libjpeg
+ * would pad the rest with grey, and a truncated file is refused instead.
+ */
 static void
-thumb_jpeg_silence(j_common_ptr cinfo, int level)
+thumb_jpeg_message(j_common_ptr cinfo, int level)
 {
-	(void)cinfo;
-	(void)level;
+	if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF)
+		longjmp(((struct thumb_jpeg_error *)cinfo->err)->jump, 1);
 }
 
 /* Adobe CMYK JPEGs store inverted ink values; others store plain ones. */
@@ -216,7 +233,7 @@ thumb_decode_jpeg(const unsigned char *buf, size_t len, double min_scale,
 	out->data = NULL;
 	cinfo.err = jpeg_std_error(&jerr.mgr);
 	jerr.mgr.error_exit = thumb_jpeg_fail;
-	jerr.mgr.emit_message = thumb_jpeg_silence;
+	jerr.mgr.emit_message = thumb_jpeg_message;
 	if (setjmp(jerr.jump)) {
 		jpeg_destroy_decompress(&cinfo);
 		free(row);
@@ -581,13 +598,59 @@ thumb_min_scale(const struct mr_thumb_plan *plans, size_t n)
 	return fmin(1.0, need);
 }
 
+struct thumb_first_frame {
+	struct thumb_pixels *px;
+	int done;
+};
+
 static int
-thumb_make_stills(const unsigned char *buf, size_t len,
-    const struct mr_image_info *info, const struct mr_thumb_plan *plans,
-    size_t n, int quality, struct mr_thumb_result *results,
+thumb_keep_first_frame(void *arg, const uint8_t *rgba, uint32_t w,
+    uint32_t h, int duration_ms, struct mr_err *err)
+{
+	struct thumb_first_frame *ff = arg;
+	size_t n = (size_t)w * h * 4;
+
+	(void)duration_ms;
+	if ((ff->px->data = malloc(n)) == NULL)
+		return mr_err_set(err, 500, "M_UNKNOWN", "out of memory");
+	memcpy(ff->px->data, rgba, n);
+	ff->px->width = w;
+	ff->px->height = h;
+	ff->px->channels = 4;
+	ff->done = 1;
+	return -1;		/* one frame is all a still needs */
+}
+
+/* libgd cannot read animated WebP; its first frame makes the still. */
+static int
+thumb_decode_webp_first_frame(const unsigned char *buf, size_t len,
+    const struct mr_thumb_limits *lim, struct thumb_pixels *px,
     struct mr_err *err)
 {
+	struct thumb_first_frame ff = { px, 0 };
+	struct mr_thumb_anim_limits alim = {
+		.max_frames = UINT32_MAX,
+		.max_total_pixels = (uint64_t)lim->max_animation_pixels,
+		.max_canvas_pixels = (uint32_t)(lim->max_pixels > UINT32_MAX ?
+		    UINT32_MAX : lim->max_pixels),
+	};
+
+	px->data = NULL;
+	if (mr_thumb_anim_decode(MR_THUMB_ANIM_WEBP, buf, len, &alim, NULL,
+	    thumb_keep_first_frame, &ff, err) < 0 && !ff.done)
+		return -1;
+	mr_err_clear(err);
+	return 0;
+}
+
+static int
+thumb_make_stills(const unsigned char *buf, size_t len,
+    const struct mr_image_info *info, const struct mr_thumb_limits *lim,
+    const struct mr_thumb_plan *plans, size_t n,
+    struct mr_thumb_result *results, struct mr_err *err)
+{
 	struct thumb_pixels px = { 0 };
+	int quality = lim->jpeg_quality;
 	uint32_t ow, oh;
 	int rc;
 
@@ -595,6 +658,8 @@ thumb_make_stills(const unsigned char *buf, size_t len,
 	if (info->format == MR_IMAGE_JPEG)
 		rc = thumb_decode_jpeg(buf, len, thumb_min_scale(plans, n), &px,
 		    err);
+	else if (info->format == MR_IMAGE_WEBP && info->animated)
+		rc = thumb_decode_webp_first_frame(buf, len, lim, &px, err);
 	else
 		rc = thumb_decode_gd(info->format, buf, len, &px, err);
 	if (rc < 0)
@@ -790,8 +855,8 @@ thumb_child(int fd, const unsigned char *buf, size_t len,
 		rc = thumb_make_animations(buf, len, info, lim, plans, n, results,
 		    &err);
 	else
-		rc = thumb_make_stills(buf, len, info, plans, n,
-		    lim->jpeg_quality, results, &err);
+		rc = thumb_make_stills(buf, len, info, lim, plans, n, results,
+		    &err);
 	for (size_t i = 0; i < n; i++) {
 		struct thumb_wire w;
 
@@ -924,7 +989,9 @@ mr_thumb_generate(const unsigned char *buf, size_t len,
 		;
 	if (i_all == n)
 		return 0;	/* nothing to decode */
-	if (!animate && info.format != MR_IMAGE_JPEG && thumb_gd_load(err) < 0)
+	if (!animate && info.format != MR_IMAGE_JPEG &&
+	    !(info.format == MR_IMAGE_WEBP && info.animated) &&
+	    thumb_gd_load(err) < 0)
 		return -1;
 	if (pipe(fds) < 0)
 		return mr_err_set(err, 500, "M_UNKNOWN", "cannot make a pipe");

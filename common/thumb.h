@@ -57,12 +57,14 @@ void mr_thumb_plan(uint32_t ow, uint32_t oh, const struct mr_thumb_spec *spec,
     struct mr_thumb_plan *out);
 /*
  * Pure: which of the n configured specs serves a request of w x h with
- * method m: the smallest of the same method at least as large; else one
- * of the other method at least as large; else the largest of the same
- * method. Returns its index.
+ * method m: the smallest of the same method at least as large, or n when
+ * none is.
  */
 size_t mr_thumb_pick(const struct mr_thumb_spec *specs, size_t n, uint32_t w,
     uint32_t h, enum mr_thumb_method m);
+/* Pure: the largest spec, of method m when there is one (n must be > 0). */
+size_t mr_thumb_pick_fallback(const struct mr_thumb_spec *specs, size_t n,
+    enum mr_thumb_method m);
 
 /*
  * Probes buf and checks it against the limits and the format allow-list:
