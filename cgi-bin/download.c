@@ -3,11 +3,6 @@
  * client prefix. Sends the stored bytes with the spec's headers; the web
  * server sends the file itself when X-Sendfile is configured.
  */
-#include <limits.h>
-#include <stdio.h>
-#include <unistd.h>
-
-#include "../common/blob.h"
 #include "../common/http.h"
 #include "../common/media.h"
 
@@ -24,9 +19,9 @@ static int
 download_handle(struct mr_req *req, struct mr_ctx *ctx, struct mr_err *err)
 {
 	const char *name;
-	char disposition[4096], path[PATH_MAX];
+	const char *content_type;
+	char disposition[4096];
 	struct mr_media m;
-	struct mr_file_resp f = { .fd = -1 };
 	struct mr_media_want want = {
 		.timeout_ms = req->param[P_TIMEOUT_MS].present ?
 		    req->param[P_TIMEOUT_MS].n : -1,
@@ -34,30 +29,19 @@ download_handle(struct mr_req *req, struct mr_ctx *ctx, struct mr_err *err)
 		    req->param[P_ALLOW_REMOTE].n,
 		.authenticated = req->authenticated,
 	};
-	int rc;
 
 	if (mr_media_lookup(ctx, &req->mxc, &want, &m, err) < 0)
 		return -1;
 	name = req->n_path_params > 2 ? req->path_param[2] : m.upload_name;
 	if (req->n_path_params > 2 && mr_valid_filename(name, NULL) < 0)
 		return mr_err_set(err, 400, "M_INVALID_PARAM", "invalid file name");
-	f.content_type = m.content_type[0] ? m.content_type :
+	content_type = m.content_type[0] ? m.content_type :
 	    "application/octet-stream";
-	if (mr_http_content_disposition(f.content_type, 0, name, disposition,
+	if (mr_http_content_disposition(content_type, 0, name, disposition,
 	    sizeof(disposition)) < 0)
 		return mr_err_set(err, 400, "M_INVALID_PARAM", "file name too long");
-	if (mr_blob_path(ctx->cfg.media_store_path, m.sha256, path,
-	    sizeof(path), err) < 0 ||
-	    mr_blob_open(ctx->cfg.media_store_path, m.sha256, &f.fd, &f.size,
-	    err) < 0)
-		return -1;
-	f.path = path;
-	f.disposition = disposition;
-	f.etag_hex = m.sha256;
-	f.is_private = req->route.api == MR_API_CLIENT_V1;
-	rc = mr_http_send_file(req, &ctx->cfg, &f, err);
-	close(f.fd);
-	return rc;
+	return mr_media_send_blob(req, ctx, m.sha256, content_type,
+	    disposition, err);
 }
 
 static const struct mr_program download_program = {

@@ -2,12 +2,8 @@
  * thumbnail: GET/HEAD .../thumbnail/{server}/{id}?width=&height=
  * [&method=][&animated=][&timeout_ms=] on every client prefix.
  */
-#include <limits.h>
-#include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "../common/blob.h"
 #include "../common/http.h"
 #include "../common/media.h"
 
@@ -72,10 +68,7 @@ thumbnail_handle(struct mr_req *req, struct mr_ctx *ctx, struct mr_err *err)
 	};
 	struct mr_thumb_spec spec;
 	struct mr_media_thumb t;
-	struct mr_file_resp f = { .fd = -1 };
-	char path[PATH_MAX];
 	struct mr_media m;
-	int rc;
 
 	if (!req->param[P_WIDTH].present || !req->param[P_HEIGHT].present)
 		return mr_err_set(err, 400, "M_MISSING_PARAM",
@@ -88,19 +81,8 @@ thumbnail_handle(struct mr_req *req, struct mr_ctx *ctx, struct mr_err *err)
 	    mr_media_thumbnail(ctx, &m, &spec, req->param[P_ANIMATED].present &&
 	    req->param[P_ANIMATED].n, &t, err) < 0)
 		return -1;
-	if (mr_blob_path(ctx->cfg.media_store_path, t.sha256, path,
-	    sizeof(path), err) < 0 ||
-	    mr_blob_open(ctx->cfg.media_store_path, t.sha256, &f.fd, &f.size,
-	    err) < 0)
-		return -1;
-	f.path = path;
-	f.content_type = t.content_type;
-	f.disposition = thumbnail_disposition(t.content_type);
-	f.etag_hex = t.sha256;
-	f.is_private = req->route.api == MR_API_CLIENT_V1;
-	rc = mr_http_send_file(req, &ctx->cfg, &f, err);
-	close(f.fd);
-	return rc;
+	return mr_media_send_blob(req, ctx, t.sha256, t.content_type,
+	    thumbnail_disposition(t.content_type), err);
 }
 
 static const struct mr_program thumbnail_program = {

@@ -385,3 +385,37 @@ mr_media_thumbnail(struct mr_ctx *ctx, const struct mr_media *m,
 	media_unmap(&map);
 	return rc;
 }
+
+int
+mr_media_send_blob(struct mr_req *req, struct mr_ctx *ctx, const char *sha256,
+    const char *content_type, const char *disposition, struct mr_err *err)
+{
+	struct mr_file_resp f = {
+		.fd = -1,
+		.content_type = content_type,
+		.disposition = disposition,
+		.etag_hex = sha256,
+		.is_private = req->route.api == MR_API_CLIENT_V1,
+	};
+	char path[PATH_MAX];
+	struct stat sb;
+	int rc;
+
+	if (mr_blob_path(ctx->cfg.media_store_path, sha256, path, sizeof(path),
+	    err) < 0)
+		return -1;
+	f.path = path;
+	if (ctx->cfg.xsendfile != MR_XSENDFILE_OFF) {
+		if (stat(path, &sb) < 0)
+			return mr_err_set(err, 404, "M_NOT_FOUND",
+			    "media file is missing");
+		f.size = (int64_t)sb.st_size;
+		return mr_http_send_file(req, &ctx->cfg, &f, err);
+	}
+	if (mr_blob_open(ctx->cfg.media_store_path, sha256, &f.fd, &f.size,
+	    err) < 0)
+		return -1;
+	rc = mr_http_send_file(req, &ctx->cfg, &f, err);
+	close(f.fd);
+	return rc;
+}

@@ -73,6 +73,15 @@ int mr_media_thumbnail(struct mr_ctx *ctx, const struct mr_media *m,
     const struct mr_thumb_spec *want, int animated, struct mr_media_thumb *out,
     struct mr_err *err);
 
+/*
+ * Answers with a stored blob and the media headers (see
+ * mr_http_send_file). With X-Sendfile the web server reads the file, so
+ * only its size is looked up here.
+ */
+int mr_media_send_blob(struct mr_req *req, struct mr_ctx *ctx,
+    const char *sha256, const char *content_type, const char *disposition,
+    struct mr_err *err);
+
 /* Removes temp files left by crashed or vanished uploads. */
 void mr_media_sweep_temp(struct mr_ctx *ctx);
 
