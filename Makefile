@@ -67,6 +67,7 @@ UNIT_TESTS += tests/unit/test_image
 UNIT_TESTS += tests/unit/test_mxc
 UNIT_TESTS += tests/unit/test_resample
 UNIT_TESTS += tests/unit/test_store
+UNIT_TESTS += tests/unit/test_thumb
 UNIT_TESTS += tests/unit/test_thumb_anim
 UNIT_TESTS += tests/unit/test_util
 
