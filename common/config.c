@@ -3,6 +3,7 @@
  */
 #include "config.h"
 #include "image.h"
+#include "net.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -33,11 +34,149 @@ struct config_key {
 	int64_t min, max;	/* for sizes, ints and durations */
 	const char *const *choices;	/* for enums; index is the value */
 	const char *help;
+	int (*check)(const char *value);	/* extra check for strings */
 };
 
 static const char *const config_xsendfile_choices[] = {
 	"off", "x-sendfile", "x-accel-redirect", NULL
 };
+
+static int
+config_check_cidrs(const char *value)
+{
+	struct mr_net_list l;
+
+	return mr_net_parse_list(value, &l);
+}
+
+/* Comma-separated server names. */
+static int
+config_check_servers(const char *value)
+{
+	char name[MR_SERVER_NAME_MAX + 1];
+
+	while (*value != '\0') {
+		size_t n;
+
+		value += strspn(value, " ,");
+		n = strcspn(value, " ,");
+		if (n == 0)
+			break;
+		if (n > MR_SERVER_NAME_MAX)
+			return -1;
+		memcpy(name, value, n);
+		name[n] = '\0';
+		if (!mr_mxc_valid_server_name(name))
+			return -1;
+		value += n;
+	}
+	return 0;
+}
+
+int
+mr_config_list_has(const char *list, const char *name)
+{
+	size_t want = strlen(name);
+
+	while (*list != '\0') {
+		size_t n;
+
+		list += strspn(list, " ,");
+		n = strcspn(list, " ,");
+		if (n == 0)
+			break;
+		if (n == want && memcmp(list, name, n) == 0)
+			return 1;
+		list += n;
+	}
+	return 0;
+}
+
+int
+mr_config_resolve_lookup(const struct mr_config *cfg, const char *server_name,
+    char *host, size_t hostsz, uint16_t *port)
+{
+	const char *p = cfg->federation_resolve;
+	size_t want = strlen(server_name);
+
+	while (*p != '\0') {
+		const char *eq, *colon;
+		size_t n;
+
+		p += strspn(p, " ,");
+		n = strcspn(p, " ,");
+		if (n == 0)
+			break;
+		eq = memchr(p, '=', n);
+		colon = NULL;
+		for (const char *c = p + n - 1; eq != NULL && c > eq; c--)
+			if (*c == ':') {
+				colon = c;
+				break;
+			}
+		if (eq == NULL || colon == NULL)
+			return -1;
+		if ((size_t)(eq - p) == want && memcmp(p, server_name, want) == 0) {
+			int64_t v;
+			char portbuf[8];
+			size_t hl = (size_t)(colon - eq - 1), pl = (size_t)(p + n -
+			    colon - 1);
+
+			if (hl == 0 || hl >= hostsz || pl == 0 ||
+			    pl >= sizeof(portbuf))
+				return -1;
+			memcpy(host, eq + 1, hl);
+			host[hl] = '\0';
+			/* [v6]:port keeps the address, not the brackets. */
+			if (host[0] == '[' && host[hl - 1] == ']') {
+				memmove(host, host + 1, hl - 2);
+				host[hl - 2] = '\0';
+			}
+			memcpy(portbuf, colon + 1, pl);
+			portbuf[pl] = '\0';
+			if (mr_parse_int64(portbuf, 1, 65535, &v) < 0)
+				return -1;
+			*port = (uint16_t)v;
+			return 1;
+		}
+		p += n;
+	}
+	return 0;
+}
+
+/* "name=host:port, ..." */
+static int
+config_check_resolve(const char *value)
+{
+	const char *p = value;
+
+	while (*p != '\0') {
+		char name[MR_SERVER_NAME_MAX + 1], host[256];
+		struct mr_config tmp;
+		const char *eq;
+		uint16_t port;
+		size_t n;
+
+		p += strspn(p, " ,");
+		n = strcspn(p, " ,");
+		if (n == 0)
+			break;
+		eq = memchr(p, '=', n);
+		if (eq == NULL || (size_t)(eq - p) > MR_SERVER_NAME_MAX ||
+		    n >= sizeof(tmp.federation_resolve))
+			return -1;
+		memcpy(name, p, (size_t)(eq - p));
+		name[eq - p] = '\0';
+		snprintf(tmp.federation_resolve, sizeof(tmp.federation_resolve),
+		    "%.*s", (int)n, p);
+		if (!mr_mxc_valid_server_name(name) ||
+		    mr_config_resolve_lookup(&tmp, name, host, sizeof(host),
+		    &port) != 1)
+			return -1;
+		p += n;
+	}
+	return 0;
+}
 
 #define F(field) offsetof(struct mr_config, field), \
 	sizeof(((struct mr_config *)0)->field)
@@ -103,6 +242,45 @@ static const struct config_key config_keys[] = {
 	  "address-space limit of the decoding child process" },
 	{ "thumbnail_time_limit", CFG_DURATION, F(thumbnail_time_limit), "10s",
 	  1000, 600000, NULL, "CPU and wall-clock limit of a decoding child" },
+	{ "max_remote_media_size", CFG_SIZE, F(max_remote_media_size), "0", 0,
+	  INT64_C(1) << 40, NULL,
+	  "largest remote media fetched (0: max_upload_size); else 502" },
+	{ "prevent_media_downloads_from", CFG_STRING,
+	  F(prevent_media_downloads_from), "", 0, 0, NULL,
+	  "server names whose media is never fetched (404)", config_check_servers },
+	{ "federation_domain_whitelist", CFG_STRING,
+	  F(federation_domain_whitelist), "", 0, 0, NULL,
+	  "when set, only these servers may make federation requests",
+	  config_check_servers },
+	{ "federation_blocked_servers", CFG_STRING,
+	  F(federation_blocked_servers), "", 0, 0, NULL,
+	  "servers whose federation requests get 403", config_check_servers },
+	{ "ip_range_blacklist", CFG_STRING, F(ip_range_blacklist),
+	  MR_NET_DEFAULT_BLACKLIST, 0, 0, NULL,
+	  "addresses outbound federation never connects to",
+	  config_check_cidrs },
+	{ "ip_range_whitelist", CFG_STRING, F(ip_range_whitelist), "", 0, 0,
+	  NULL, "exceptions to ip_range_blacklist", config_check_cidrs },
+	{ "federation_resolve", CFG_STRING, F(federation_resolve), "", 0, 0,
+	  NULL, "fixed addresses, 'name=host:port, ...', trusted as given",
+	  config_check_resolve },
+	{ "federation_ca_file", CFG_PATH, F(federation_ca_file), "", 0, 0, NULL,
+	  "extra CA certificates (PEM) trusted for federation" },
+	{ "federation_verify_tls", CFG_BOOL, F(federation_verify_tls), "true",
+	  0, 0, NULL, "check certificates of other servers (keep on)" },
+	{ "federation_connect_timeout", CFG_DURATION,
+	  F(federation_connect_timeout), "10s", 100, 600000, NULL,
+	  "connect timeout of outbound requests" },
+	{ "federation_timeout", CFG_DURATION, F(federation_timeout), "60s", 1000,
+	  3600000, NULL, "total time of one outbound request" },
+	{ "remote_media_failure_cache", CFG_DURATION,
+	  F(remote_media_failure_cache), "60s", 0, 86400000, NULL,
+	  "how long a failed remote fetch is answered from cache" },
+	{ "trusted_key_server", CFG_STRING, F(trusted_key_server), "", 0, 0,
+	  NULL, "notary asked for server keys (empty: ask each server)",
+	  config_check_servers },
+	{ "trusted_key_server_key", CFG_STRING, F(trusted_key_server_key), "",
+	  0, 0, NULL, "the notary's key, 'ed25519:ID BASE64'" },
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -210,6 +388,8 @@ config_apply(struct mr_config *cfg, const struct config_key *k,
 	case CFG_STRING:
 		if (strlen(value) >= k->size)
 			return (*why = "value too long"), -1;
+		if (k->check != NULL && k->check(value) < 0)
+			return (*why = "not a valid value for this key"), -1;
 		memcpy(field, value, strlen(value) + 1);
 		return 0;
 	case CFG_SERVER_NAME:
@@ -218,6 +398,11 @@ config_apply(struct mr_config *cfg, const struct config_key *k,
 		snprintf(field, k->size, "%s", value);
 		return 0;
 	case CFG_PATH:
+		/* Optional paths (empty default) may be left empty: unset. */
+		if (value[0] == '\0' && k->def[0] == '\0') {
+			field[0] = '\0';
+			return 0;
+		}
 		if (value[0] == '\0')
 			return (*why = "empty path"), -1;
 		if (config_set_path(field, k->size, base_dir, value) < 0)
@@ -368,6 +553,8 @@ mr_config_load(const char *path, struct mr_config *cfg, struct mr_err *err)
 	if (cfg->server_name[0] == '\0')
 		return mr_err_set(err, 500, "M_UNKNOWN",
 		    "%s: 'server_name' is required", path);
+	if (cfg->max_remote_media_size == 0)
+		cfg->max_remote_media_size = cfg->max_upload_size;
 	return 0;
 }
 

@@ -59,7 +59,30 @@ struct mr_config {
 	int64_t thumbnail_jpeg_quality;
 	int64_t thumbnail_memory_limit;
 	int64_t thumbnail_time_limit;	/* ms */
+	int64_t max_remote_media_size;
+	char prevent_media_downloads_from[4096];
+	char federation_domain_whitelist[4096];
+	char federation_blocked_servers[4096];
+	char ip_range_blacklist[4096];
+	char ip_range_whitelist[4096];
+	char federation_resolve[4096];
+	char federation_ca_file[PATH_MAX];
+	int federation_verify_tls;
+	int64_t federation_connect_timeout;	/* ms */
+	int64_t federation_timeout;		/* ms */
+	int64_t remote_media_failure_cache;	/* ms */
+	char trusted_key_server[MR_SERVER_NAME_MAX + 1];
+	char trusted_key_server_key[160];
 };
+
+/*
+ * federation_resolve's entry for server_name: 1 and host/port when there
+ * is one, 0 when not, -1 when the setting is malformed.
+ */
+int mr_config_resolve_lookup(const struct mr_config *cfg,
+    const char *server_name, char *host, size_t hostsz, uint16_t *port);
+/* 1 when name is in a comma-separated list of server names. */
+int mr_config_list_has(const char *list, const char *name);
 
 /* "scale" or "crop" into *out; -1 otherwise. */
 int mr_config_parse_method(const char *s, enum mr_thumb_method *out);

@@ -16,7 +16,9 @@
 #include <sodium.h>
 
 #include "blob.h"
+#include "fed.h"
 #include "json.h"
+#include "multipart.h"
 
 extern char **environ;
 
@@ -374,6 +376,71 @@ mr_http_content_disposition(const char *content_type, int force_inline,
 	return 0;
 }
 
+/* Finds parameter name= in a header value, outside quoted strings. */
+static const char *
+http_find_param(const char *value, const char *name)
+{
+	size_t n = strlen(name);
+	int quoted = 0;
+
+	for (const char *p = value; *p != '\0'; p++) {
+		if (*p == '"')
+			quoted = !quoted;
+		else if (*p == '\\' && quoted && p[1] != '\0')
+			p++;
+		else if (!quoted && (p == value || p[-1] == ';' || p[-1] == ' ' ||
+		    p[-1] == '\t') && strncasecmp(p, name, n) == 0)
+			return p + n;
+	}
+	return NULL;
+}
+
+int
+mr_http_disposition_filename(const char *value, char *out, size_t outsz)
+{
+	const char *p;
+	size_t o = 0;
+
+	if (value == NULL || outsz == 0)
+		return -1;
+	if ((p = http_find_param(value, "filename*=")) != NULL) {
+		const char *q = strchr(p, '\'');
+
+		/* charset'language'percent-encoded; we read UTF-8 only. */
+		if (strncasecmp(p, "utf-8'", 6) == 0 && q != NULL &&
+		    (q = strchr(q + 1, '\'')) != NULL) {
+			size_t len = strcspn(q + 1, "; \t");
+
+			if (len < outsz &&
+			    mr_http_pct_decode(q + 1, len, out, 0) >= 0 &&
+			    mr_valid_filename(out, NULL) == 0 && out[0] != '\0')
+				return 0;
+		}
+	}
+	if ((p = http_find_param(value, "filename=")) == NULL)
+		return -1;
+	if (*p == '"') {
+		for (p++; *p != '\0' && *p != '"'; p++) {
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+			if (o + 1 >= outsz)
+				return -1;
+			out[o++] = *p;
+		}
+		if (*p != '"')
+			return -1;
+	} else {
+		size_t len = strcspn(p, "; \t");
+
+		if (len >= outsz)
+			return -1;
+		memcpy(out, p, len);
+		o = len;
+	}
+	out[o] = '\0';
+	return (o > 0 && mr_valid_filename(out, NULL) == 0) ? 0 : -1;
+}
+
 /* --- request --- */
 
 const char *
@@ -669,6 +736,34 @@ http_stream_range(struct mr_req *req, int fd, int64_t first, int64_t last,
 	return 0;
 }
 
+/* Federation v1: {} and then the media as the second part. */
+static int
+http_send_multipart(struct mr_req *req, const struct mr_file_resp *f,
+    struct mr_err *err)
+{
+	char boundary[MR_MULTIPART_BOUNDARY_LEN + 1], head[4096], tail[128];
+	int hl, tl;
+
+	mr_multipart_boundary(boundary);
+	hl = mr_multipart_head(head, sizeof(head), boundary, f->content_type,
+	    f->disposition);
+	tl = mr_multipart_tail(tail, sizeof(tail), boundary);
+	if (hl < 0 || tl < 0)
+		return mr_err_set(err, 500, "M_UNKNOWN", "headers too long");
+	mr_resp_header(req, "Content-Type", "multipart/mixed; boundary=%s",
+	    boundary);
+	mr_resp_header(req, "Content-Length", "%lld",
+	    (long long)(hl + f->size + tl));
+	if (mr_resp_begin(req, 200) < 0 ||
+	    mr_resp_write(req, head, (size_t)hl) < 0)
+		return mr_err_set(err, 499, "M_UNKNOWN", "client went away");
+	if (f->size > 0 && !req->head_only &&
+	    http_stream_range(req, f->fd, 0, f->size - 1, err) < 0)
+		return -1;
+	return mr_resp_write(req, tail, (size_t)tl) < 0 ?
+	    mr_err_set(err, 499, "M_UNKNOWN", "client went away") : 0;
+}
+
 int
 mr_http_send_file(struct mr_req *req, const struct mr_config *cfg,
     const struct mr_file_resp *f, struct mr_err *err)
@@ -680,6 +775,8 @@ mr_http_send_file(struct mr_req *req, const struct mr_config *cfg,
 	const char *if_range = mr_req_env(req, "HTTP_IF_RANGE");
 
 	snprintf(etag, sizeof(etag), "\"%s\"", f->etag_hex);
+	if (f->multipart)
+		return http_send_multipart(req, f, err);
 	http_media_headers(req, cfg, f);
 	if (mr_http_etag_matches(mr_req_env(req, "HTTP_IF_NONE_MATCH"), etag))
 		return mr_resp_begin(req, 304);
@@ -776,12 +873,40 @@ http_route_auth(const struct mr_ctx *ctx, const struct mr_route *r,
 	}
 }
 
+struct mr_fed *
+mr_http_fed(struct mr_ctx *ctx, struct mr_err *err)
+{
+	if (ctx->fed == NULL &&
+	    mr_fed_open(&ctx->fed, &ctx->cfg, ctx->store, err) < 0)
+		return NULL;
+	return ctx->fed;
+}
+
+/* Federation routes carry X-Matrix; GET has no body to sign. */
+static int
+http_authenticate_server(struct mr_req *req, struct mr_ctx *ctx,
+    struct mr_err *err)
+{
+	struct mr_fed *f = mr_http_fed(ctx, err);
+
+	if (f == NULL)
+		return -1;
+	if (mr_fed_verify_request(f, mr_req_env(req, "HTTP_AUTHORIZATION"),
+	    req->method, req->request_uri, NULL, req->origin, err) < 0)
+		return -1;
+	req->authenticated = 1;
+	return 0;
+}
+
 static int
 http_authenticate(struct mr_req *req, struct mr_ctx *ctx, struct mr_err *err)
 {
 	char token[MR_TOKEN_MAX + 1];
 	int guests_ok;
 
+	if (req->route.api == MR_API_FED_MSC1902 ||
+	    req->route.api == MR_API_FED_V1)
+		return http_authenticate_server(req, ctx, err);
 	if (!http_route_auth(ctx, &req->route, &guests_ok))
 		return 0;
 	if (mr_auth_extract_token(mr_req_env(req, "HTTP_AUTHORIZATION"),
@@ -799,8 +924,8 @@ http_authenticate(struct mr_req *req, struct mr_ctx *ctx, struct mr_err *err)
 
 /* Splits and decodes the path parameters after the endpoint segment. */
 static int
-http_path_params(struct mr_req *req, const char *rest, size_t len,
-    struct mr_err *err)
+http_path_params(struct mr_req *req, const struct mr_ctx *ctx,
+    const char *rest, size_t len, struct mr_err *err)
 {
 	const char *end = rest + len;
 
@@ -825,6 +950,14 @@ http_path_params(struct mr_req *req, const char *rest, size_t len,
 	case MR_EP_UPLOAD_PUT:
 	case MR_EP_DOWNLOAD:
 	case MR_EP_THUMBNAIL:
+		return mr_mxc_from_parts(req->path_param[0], req->path_param[1],
+		    &req->mxc, err);
+	case MR_EP_FED_DOWNLOAD:
+	case MR_EP_FED_THUMBNAIL:
+		/* v1 names only the id: it is always one of ours. */
+		if (req->route.api == MR_API_FED_V1)
+			return mr_mxc_from_parts(ctx->cfg.server_name,
+			    req->path_param[0], &req->mxc, err);
 		return mr_mxc_from_parts(req->path_param[0], req->path_param[1],
 		    &req->mxc, err);
 	default:
@@ -887,7 +1020,7 @@ http_prepare(struct mr_req *req, struct mr_ctx *ctx, struct mr_err *err)
 	if ((cl = mr_req_env(req, "CONTENT_LENGTH")) != NULL && cl[0] != '\0' &&
 	    mr_parse_int64(cl, 0, INT64_MAX / 2, &req->content_length) < 0)
 		return mr_err_set(err, 400, "M_UNKNOWN", "invalid Content-Length");
-	if (http_path_params(req, uri + params_at, path_len - params_at,
+	if (http_path_params(req, ctx, uri + params_at, path_len - params_at,
 	    err) < 0)
 		return -1;
 	return http_check_params(req, prog, err);
@@ -977,6 +1110,7 @@ mr_http_serve(const struct mr_program *prog)
 		http_req_init(req, NULL);
 		http_handle(req, &ctx);
 		free(req);
+		mr_fed_free(ctx.fed);
 		mr_store_free(ctx.store);
 		return 0;
 	}
@@ -992,6 +1126,7 @@ mr_http_serve(const struct mr_program *prog)
 		FCGX_Finish_r(&fcgx);
 	}
 	free(req);
+	mr_fed_free(ctx.fed);
 	mr_store_free(ctx.store);
 	return 0;
 }

@@ -104,6 +104,7 @@ struct mr_req {
 	unsigned n_query;
 	struct mr_pval param[MR_PARAMS_MAX];	/* the program's declared params */
 	struct mr_user user;		/* filled when the route needs a user */
+	char origin[MR_SERVER_NAME_MAX + 1];	/* federation: checked origin */
 	int authenticated;
 	int64_t content_length;		/* -1 when the client sent none */
 	int64_t body_read;
@@ -134,12 +135,18 @@ struct mr_program {
 };
 
 /* Per-process state, made once by mr_http_serve. */
+struct mr_fed;
+
 struct mr_ctx {
 	struct mr_config cfg;
 	struct mr_store *store;
+	struct mr_fed *fed;		/* made on first use: mr_http_fed() */
 	const struct mr_program *prog;
 	uint64_t requests;
 };
+
+/* The process's federation client, made on first use. */
+struct mr_fed *mr_http_fed(struct mr_ctx *ctx, struct mr_err *err);
 
 /* Runs prog until the web server stops it; returns main's exit code. */
 int mr_http_serve(const struct mr_program *prog);
@@ -189,6 +196,13 @@ int mr_http_inline_safe(const char *content_type);
 int mr_http_content_disposition(const char *content_type, int force_inline,
     const char *filename, char *out, size_t outsz);
 
+/*
+ * The filename of a Content-Disposition value (filename*= preferred over
+ * filename=), decoded; 0 and out filled, -1 when there is none or it is
+ * not valid UTF-8 without control characters.
+ */
+int mr_http_disposition_filename(const char *value, char *out, size_t outsz);
+
 /* A stored file to answer with: headers, 304, Range, HEAD, X-Sendfile. */
 struct mr_file_resp {
 	int fd;
@@ -198,6 +212,9 @@ struct mr_file_resp {
 	const char *disposition;	/* full Content-Disposition value */
 	const char *etag_hex;		/* content hash */
 	int is_private;			/* authenticated media: private cache */
+	/* Federation v1: wrap the bytes as the second part of a
+	 * multipart/mixed body (no ranges, no X-Sendfile). */
+	int multipart;
 };
 int mr_http_send_file(struct mr_req *req, const struct mr_config *cfg,
     const struct mr_file_resp *f, struct mr_err *err);

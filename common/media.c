@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "blob.h"
+#include "fed.h"
 #include "thumb.h"
 
 #define MEDIA_DEFAULT_TYPE "application/octet-stream"
@@ -86,10 +87,17 @@ mr_media_lookup(struct mr_ctx *ctx, const struct mr_mxc *mxc,
 	int64_t deadline, timeout_ms = want->timeout_ms;
 
 	if (strcmp(mxc->server, ctx->cfg.server_name) != 0) {
-		if (!want->allow_remote)
-			return mr_err_set(err, 404, "M_NOT_FOUND",
-			    "remote media and allow_remote is false");
-		return mr_media_fetch_remote(ctx, mxc, out, err);
+		/* Cached remote media is served like local; the rest is
+		 * fetched unless the caller forbids it. */
+		if (mr_store_media_get(ctx->store, mxc, out, err) < 0) {
+			if (err->status != 404)
+				return -1;
+			if (!want->allow_remote)
+				return mr_err_set(err, 404, "M_NOT_FOUND",
+				    "remote media and allow_remote is false");
+			if (mr_media_fetch_remote(ctx, mxc, out, err) < 0)
+				return -1;
+		}
 	}
 	if (timeout_ms < 0)
 		timeout_ms = MEDIA_DEFAULT_WAIT_MS;
@@ -118,14 +126,74 @@ mr_media_lookup(struct mr_ctx *ctx, const struct mr_mxc *mxc,
 	}
 }
 
+/* Records a fetched remote media item as a row like a local one. */
+static int
+media_record_remote(struct mr_ctx *ctx, const struct mr_mxc *mxc,
+    const struct mr_fed_media *fm, struct mr_err *err)
+{
+	struct mr_media m;
+
+	memset(&m, 0, sizeof(m));
+	m.mxc = *mxc;
+	snprintf(m.sha256, sizeof(m.sha256), "%s", fm->sha256);
+	m.size = fm->size;
+	snprintf(m.content_type, sizeof(m.content_type), "%s",
+	    fm->content_type);
+	snprintf(m.upload_name, sizeof(m.upload_name), "%s", fm->filename);
+	m.created_ts = mr_now_ms();
+	/* Spec 2.10: remote media cached during the freeze counts as new. */
+	m.authenticated = ctx->cfg.enable_authenticated_media;
+	if (mr_store_media_insert(ctx->store, &m, err) < 0 &&
+	    err->status != 409)
+		return -1;
+	return 0;
+}
+
 int
 mr_media_fetch_remote(struct mr_ctx *ctx, const struct mr_mxc *mxc,
     struct mr_media *out, struct mr_err *err)
 {
-	(void)ctx;
-	(void)out;
-	return mr_err_set(err, 404, "M_NOT_FOUND",
-	    "remote media from '%s' is not available", mxc->server);
+	int64_t lock_ms = ctx->cfg.federation_timeout * 4 + 10000;
+	int64_t deadline = mr_mono_ms() + lock_ms;
+	struct mr_fed_media fm;
+	struct mr_fed *f;
+	struct mr_err ignored;
+	int rc;
+
+	if ((f = mr_http_fed(ctx, err)) == NULL)
+		return -1;
+	/* One fetch per media: the first caller takes the row, the others
+	 * wait for the media row it will write. */
+	while ((rc = mr_store_remote_fetch_claim(ctx->store, mxc, mr_now_ms(),
+	    lock_ms, err)) == 1) {
+		if (mr_store_media_get(ctx->store, mxc, out, &ignored) == 0)
+			return 0;
+		if (mr_mono_ms() >= deadline)
+			return mr_err_set(err, 504, "M_UNKNOWN",
+			    "timed out waiting for another fetch of this media");
+		media_sleep_ms(MEDIA_POLL_MS);
+	}
+	if (rc != 0)
+		return -1;		/* a cached failure, or the store */
+	/* The fetch may have ended between our look and our claim. */
+	if (mr_store_media_get(ctx->store, mxc, out, &ignored) == 0) {
+		mr_store_remote_fetch_done(ctx->store, mxc, NULL, 0, &ignored);
+		return 0;
+	}
+	rc = mr_fed_fetch_media(f, mxc, &fm, err);
+	if (rc == 0)
+		rc = media_record_remote(ctx, mxc, &fm, err);
+	if (rc < 0) {
+		/* Failures are remembered briefly so a missing file is not
+		 * asked for again with every request. */
+		mr_store_remote_fetch_done(ctx->store, mxc, err,
+		    err->status >= 500 || err->status == 404 ?
+		    mr_now_ms() + ctx->cfg.remote_media_failure_cache : 0,
+		    &ignored);
+		return -1;
+	}
+	mr_store_remote_fetch_done(ctx->store, mxc, NULL, 0, &ignored);
+	return mr_store_media_get(ctx->store, mxc, out, err);
 }
 
 void
@@ -395,7 +463,9 @@ mr_media_send_blob(struct mr_req *req, struct mr_ctx *ctx, const char *sha256,
 		.content_type = content_type,
 		.disposition = disposition,
 		.etag_hex = sha256,
-		.is_private = req->route.api == MR_API_CLIENT_V1,
+		.is_private = req->route.api != MR_API_LEGACY &&
+		    req->route.api != MR_API_MSC1902,
+		.multipart = req->route.api == MR_API_FED_V1,
 	};
 	char path[PATH_MAX];
 	struct stat sb;
@@ -405,7 +475,7 @@ mr_media_send_blob(struct mr_req *req, struct mr_ctx *ctx, const char *sha256,
 	    err) < 0)
 		return -1;
 	f.path = path;
-	if (ctx->cfg.xsendfile != MR_XSENDFILE_OFF) {
+	if (ctx->cfg.xsendfile != MR_XSENDFILE_OFF && !f.multipart) {
 		if (stat(path, &sb) < 0)
 			return mr_err_set(err, 404, "M_NOT_FOUND",
 			    "media file is missing");
@@ -418,4 +488,140 @@ mr_media_send_blob(struct mr_req *req, struct mr_ctx *ctx, const char *sha256,
 	rc = mr_http_send_file(req, &ctx->cfg, &f, err);
 	close(f.fd);
 	return rc;
+}
+
+/* --- serving download and thumbnail requests --- */
+
+static int
+media_valid_side(const char *raw, struct mr_pval *out)
+{
+	return mr_parse_int64(raw, 1, MR_THUMB_MAX_SIDE, &out->n);
+}
+
+static int
+media_valid_method(const char *raw, struct mr_pval *out)
+{
+	enum mr_thumb_method m;
+
+	if (mr_config_parse_method(raw, &m) < 0)
+		return -1;
+	out->n = m;
+	return 0;
+}
+
+const struct mr_param mr_media_download_params[MR_DL__MAX] = {
+	[MR_DL_TIMEOUT_MS] = { "timeout_ms", mr_valid_uint },
+	[MR_DL_ALLOW_REMOTE] = { "allow_remote", mr_valid_bool },
+	/* Accepted and ignored: we always answer with the bytes. */
+	[MR_DL_ALLOW_REDIRECT] = { "allow_redirect", mr_valid_bool },
+};
+
+const struct mr_param mr_media_thumbnail_params[MR_TH__MAX] = {
+	[MR_TH_WIDTH] = { "width", media_valid_side },
+	[MR_TH_HEIGHT] = { "height", media_valid_side },
+	[MR_TH_METHOD] = { "method", media_valid_method },
+	[MR_TH_ANIMATED] = { "animated", mr_valid_bool },
+	[MR_TH_TIMEOUT_MS] = { "timeout_ms", mr_valid_uint },
+	[MR_TH_ALLOW_REMOTE] = { "allow_remote", mr_valid_bool },
+	[MR_TH_ALLOW_REDIRECT] = { "allow_redirect", mr_valid_bool },
+};
+
+/*
+ * How a request asks for media. Federation routes never proxy: another
+ * server may only ask for ours (MSC3916), and MSC1902's origin must name
+ * us; both are 404 otherwise.
+ */
+static int
+media_want(const struct mr_req *req, const struct mr_ctx *ctx,
+    const struct mr_pval *timeout, const struct mr_pval *allow_remote,
+    struct mr_media_want *want, struct mr_err *err)
+{
+	int federation = req->route.api == MR_API_FED_MSC1902 ||
+	    req->route.api == MR_API_FED_V1;
+
+	if (federation && strcmp(req->mxc.server, ctx->cfg.server_name) != 0)
+		return mr_err_set(err, 404, "M_NOT_FOUND",
+		    "this server only serves its own media");
+	want->timeout_ms = timeout->present ? timeout->n : -1;
+	want->allow_remote = !federation &&
+	    (!allow_remote->present || allow_remote->n);
+	want->authenticated = req->authenticated;
+	return 0;
+}
+
+int
+mr_media_serve_download(struct mr_req *req, struct mr_ctx *ctx,
+    struct mr_err *err)
+{
+	struct mr_media_want want;
+	const char *name, *content_type;
+	char disposition[4096];
+	struct mr_media m;
+
+	if (media_want(req, ctx, &req->param[MR_DL_TIMEOUT_MS],
+	    &req->param[MR_DL_ALLOW_REMOTE], &want, err) < 0 ||
+	    mr_media_lookup(ctx, &req->mxc, &want, &m, err) < 0)
+		return -1;
+	/* Only the client route has a {fileName} segment. */
+	name = req->route.endpoint == MR_EP_DOWNLOAD && req->n_path_params > 2 ?
+	    req->path_param[2] : m.upload_name;
+	if (name != m.upload_name && mr_valid_filename(name, NULL) < 0)
+		return mr_err_set(err, 400, "M_INVALID_PARAM", "invalid file name");
+	content_type = m.content_type[0] ? m.content_type :
+	    "application/octet-stream";
+	if (mr_http_content_disposition(content_type, 0, name, disposition,
+	    sizeof(disposition)) < 0)
+		return mr_err_set(err, 400, "M_INVALID_PARAM", "file name too long");
+	return mr_media_send_blob(req, ctx, m.sha256, content_type,
+	    disposition, err);
+}
+
+/* "thumbnail.png" and friends: thumbnails are always inline. */
+static const char *
+media_thumbnail_disposition(const char *content_type)
+{
+	static const struct { const char *type, *value; } names[] = {
+		{ "image/jpeg", "inline; filename=\"thumbnail.jpg\"" },
+		{ "image/png", "inline; filename=\"thumbnail.png\"" },
+		{ "image/webp", "inline; filename=\"thumbnail.webp\"" },
+		{ "image/gif", "inline; filename=\"thumbnail.gif\"" },
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strcmp(names[i].type, content_type) == 0)
+			return names[i].value;
+	return "inline";
+}
+
+int
+mr_media_serve_thumbnail(struct mr_req *req, struct mr_ctx *ctx,
+    struct mr_err *err)
+{
+	const struct mr_pval *p = req->param;
+	struct mr_media_want want;
+	struct mr_thumb_spec spec;
+	struct mr_media_thumb t;
+	struct mr_media m;
+
+	if (!p[MR_TH_WIDTH].present || !p[MR_TH_HEIGHT].present)
+		return mr_err_set(err, 400, "M_MISSING_PARAM",
+		    "width and height are required");
+	spec.width = (uint32_t)p[MR_TH_WIDTH].n;
+	spec.height = (uint32_t)p[MR_TH_HEIGHT].n;
+	spec.method = p[MR_TH_METHOD].present ?
+	    (enum mr_thumb_method)p[MR_TH_METHOD].n : MR_THUMB_SCALE;
+	if (media_want(req, ctx, &p[MR_TH_TIMEOUT_MS], &p[MR_TH_ALLOW_REMOTE],
+	    &want, err) < 0 ||
+	    mr_media_lookup(ctx, &req->mxc, &want, &m, err) < 0)
+		return -1;
+	if (mr_media_thumbnail(ctx, &m, &spec, p[MR_TH_ANIMATED].present &&
+	    p[MR_TH_ANIMATED].n, &t, err) < 0) {
+		/* Spec: remote content too large to thumbnail is 502. */
+		if (err->status == 413 &&
+		    strcmp(m.mxc.server, ctx->cfg.server_name) != 0)
+			err->status = 502;
+		return -1;
+	}
+	return mr_media_send_blob(req, ctx, t.sha256, t.content_type,
+	    media_thumbnail_disposition(t.content_type), err);
 }

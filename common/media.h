@@ -73,6 +73,30 @@ int mr_media_thumbnail(struct mr_ctx *ctx, const struct mr_media *m,
     const struct mr_thumb_spec *want, int animated, struct mr_media_thumb *out,
     struct mr_err *err);
 
+/* Query parameters of download routes (client and federation). */
+enum {
+	MR_DL_TIMEOUT_MS, MR_DL_ALLOW_REMOTE, MR_DL_ALLOW_REDIRECT, MR_DL__MAX
+};
+extern const struct mr_param mr_media_download_params[MR_DL__MAX];
+
+/* Query parameters of thumbnail routes (client and federation). */
+enum {
+	MR_TH_WIDTH, MR_TH_HEIGHT, MR_TH_METHOD, MR_TH_ANIMATED,
+	MR_TH_TIMEOUT_MS, MR_TH_ALLOW_REMOTE, MR_TH_ALLOW_REDIRECT, MR_TH__MAX
+};
+extern const struct mr_param mr_media_thumbnail_params[MR_TH__MAX];
+
+/*
+ * The whole of a download or thumbnail request once the serve loop has
+ * checked it, on any route: client routes may fetch remote media;
+ * federation routes serve only this server's media (never proxying), as
+ * raw bytes (MSC1902) or multipart/mixed (v1).
+ */
+int mr_media_serve_download(struct mr_req *req, struct mr_ctx *ctx,
+    struct mr_err *err);
+int mr_media_serve_thumbnail(struct mr_req *req, struct mr_ctx *ctx,
+    struct mr_err *err);
+
 /*
  * Answers with a stored blob and the media headers (see
  * mr_http_send_file). With X-Sendfile the web server reads the file, so

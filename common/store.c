@@ -23,6 +23,15 @@ enum store_stmt {
 	ST_THUMB_GET,
 	ST_THUMB_PUT,
 	ST_THUMB_COUNT_DYNAMIC,
+	ST_KEY_GET,
+	ST_KEY_PUT,
+	ST_KEY_FETCH_GET,
+	ST_KEY_FETCH_PUT,
+	ST_WK_GET,
+	ST_WK_PUT,
+	ST_RF_GET,
+	ST_RF_PUT,
+	ST_RF_DELETE,
 	ST__MAX
 };
 
@@ -65,6 +74,32 @@ static const char *const store_sql[ST__MAX] = {
 	[ST_THUMB_COUNT_DYNAMIC] =
 	    "SELECT count(*) FROM thumbnails WHERE server_name = ?1 "
 	    "AND media_id = ?2 AND dynamic = 1",
+	[ST_KEY_GET] =
+	    "SELECT public_key FROM server_keys WHERE server_name = ?1 "
+	    "AND key_id = ?2 AND expires_ts > ?3",
+	[ST_KEY_PUT] =
+	    "INSERT OR REPLACE INTO server_keys (server_name, key_id, "
+	    "public_key, expires_ts) VALUES (?1, ?2, ?3, ?4)",
+	[ST_KEY_FETCH_GET] =
+	    "SELECT last_fetch_ts FROM server_key_fetches WHERE server_name = ?1",
+	[ST_KEY_FETCH_PUT] =
+	    "INSERT OR REPLACE INTO server_key_fetches (server_name, "
+	    "last_fetch_ts) VALUES (?1, ?2)",
+	[ST_WK_GET] =
+	    "SELECT delegated FROM well_known_cache WHERE server_name = ?1 "
+	    "AND expires_ts > ?2",
+	[ST_WK_PUT] =
+	    "INSERT OR REPLACE INTO well_known_cache (server_name, delegated, "
+	    "expires_ts) VALUES (?1, ?2, ?3)",
+	[ST_RF_GET] =
+	    "SELECT state, until_ts, status, errcode, error FROM remote_fetches "
+	    "WHERE server_name = ?1 AND media_id = ?2",
+	[ST_RF_PUT] =
+	    "INSERT OR REPLACE INTO remote_fetches (server_name, media_id, "
+	    "state, until_ts, status, errcode, error) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[ST_RF_DELETE] =
+	    "DELETE FROM remote_fetches WHERE server_name = ?1 AND media_id = ?2",
 };
 
 struct mr_store {
@@ -493,4 +528,208 @@ mr_store_thumb_put_capped(struct mr_store *st, const struct mr_thumb_row *t,
 		return 0;
 	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 	return -1;
+}
+
+/* --- federation --- */
+
+int
+mr_store_server_key_get(struct mr_store *st, const char *server,
+    const char *key_id, int64_t now_ms, char public_key[64],
+    struct mr_err *err)
+{
+	sqlite3_stmt *s = store_stmt(st, ST_KEY_GET);
+	int rc;
+
+	sqlite3_bind_text(s, 1, server, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, key_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, now_ms);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		store_copy_col(s, 0, public_key, 64);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		return mr_err_set(err, 401, "M_UNAUTHORIZED",
+		    "unknown key '%s' of '%s'", key_id, server);
+	return store_fail(st, err, "server key lookup");
+}
+
+int
+mr_store_server_key_put(struct mr_store *st, const char *server,
+    const char *key_id, const char *public_key, int64_t expires_ts,
+    struct mr_err *err)
+{
+	sqlite3_stmt *s = store_stmt(st, ST_KEY_PUT);
+	int rc;
+
+	sqlite3_bind_text(s, 1, server, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, key_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, public_key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, expires_ts);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : store_fail(st, err, "server key insert");
+}
+
+int
+mr_store_server_key_claim_fetch(struct mr_store *st, const char *server,
+    int64_t now_ms, int64_t min_interval_ms, struct mr_err *err)
+{
+	sqlite3_stmt *s;
+	int64_t last = 0;
+	int rc;
+
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(st, err, "key fetch claim");
+	s = store_stmt(st, ST_KEY_FETCH_GET);
+	sqlite3_bind_text(s, 1, server, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		last = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	if (last > 0 && now_ms - last < min_interval_ms) {
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		return mr_err_set(err, 401, "M_UNAUTHORIZED",
+		    "keys of '%s' were fetched moments ago", server);
+	}
+	s = store_stmt(st, ST_KEY_FETCH_PUT);
+	sqlite3_bind_text(s, 1, server, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, now_ms);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE ||
+	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		store_fail(st, err, "key fetch claim");
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+int
+mr_store_well_known_get(struct mr_store *st, const char *server,
+    int64_t now_ms, char delegated[MR_SERVER_NAME_MAX + 1],
+    struct mr_err *err)
+{
+	sqlite3_stmt *s = store_stmt(st, ST_WK_GET);
+	int rc;
+
+	sqlite3_bind_text(s, 1, server, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, now_ms);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		store_copy_col(s, 0, delegated, MR_SERVER_NAME_MAX + 1);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : store_fail(st, err, "well-known lookup");
+}
+
+int
+mr_store_well_known_put(struct mr_store *st, const char *server,
+    const char *delegated, int64_t expires_ts, struct mr_err *err)
+{
+	sqlite3_stmt *s = store_stmt(st, ST_WK_PUT);
+	int rc;
+
+	sqlite3_bind_text(s, 1, server, -1, SQLITE_STATIC);
+	store_bind_text_or_null(s, 2, delegated);
+	sqlite3_bind_int64(s, 3, expires_ts);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : store_fail(st, err, "well-known insert");
+}
+
+/* The text of an errcode the store read back, as one of our constants. */
+static const char *
+store_errcode(const char *code)
+{
+	static const char *const known[] = {
+		"M_NOT_FOUND", "M_TOO_LARGE", "M_UNKNOWN", "M_FORBIDDEN",
+		"M_NOT_YET_UPLOADED", "M_LIMIT_EXCEEDED",
+	};
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(code, known[i]) == 0)
+			return known[i];
+	return "M_UNKNOWN";
+}
+
+static int
+store_rf_put(struct mr_store *st, const struct mr_mxc *m, const char *state,
+    int64_t until_ts, const struct mr_err *failure)
+{
+	sqlite3_stmt *s = store_stmt(st, ST_RF_PUT);
+	int rc;
+
+	sqlite3_bind_text(s, 1, m->server, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, m->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, state, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, until_ts);
+	sqlite3_bind_int(s, 5, failure ? failure->status : 0);
+	store_bind_text_or_null(s, 6, failure ? failure->errcode : NULL);
+	store_bind_text_or_null(s, 7, failure ? failure->msg : NULL);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+mr_store_remote_fetch_claim(struct mr_store *st, const struct mr_mxc *m,
+    int64_t now_ms, int64_t lock_ms, struct mr_err *err)
+{
+	sqlite3_stmt *s;
+	char state[16] = "", errcode[32] = "", msg[256] = "";
+	int64_t until = 0;
+	int status = 0, rc, found;
+
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(st, err, "remote fetch claim");
+	s = store_stmt(st, ST_RF_GET);
+	sqlite3_bind_text(s, 1, m->server, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, m->id, -1, SQLITE_STATIC);
+	found = sqlite3_step(s) == SQLITE_ROW;
+	if (found) {
+		store_copy_col(s, 0, state, sizeof(state));
+		until = sqlite3_column_int64(s, 1);
+		status = sqlite3_column_int(s, 2);
+		store_copy_col(s, 3, errcode, sizeof(errcode));
+		store_copy_col(s, 4, msg, sizeof(msg));
+	}
+	sqlite3_reset(s);
+	if (found && until > now_ms) {
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		if (strcmp(state, "failed") == 0) {
+			mr_err_set(err, status > 0 ? status : 502,
+			    store_errcode(errcode), "%s", msg);
+			return 2;
+		}
+		return 1;
+	}
+	rc = store_rf_put(st, m, "fetching", now_ms + lock_ms, NULL);
+	if (rc < 0 ||
+	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		store_fail(st, err, "remote fetch claim");
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+int
+mr_store_remote_fetch_done(struct mr_store *st, const struct mr_mxc *m,
+    const struct mr_err *failure, int64_t until_ts, struct mr_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (failure != NULL && until_ts > 0)
+		return store_rf_put(st, m, "failed", until_ts, failure) == 0 ? 0 :
+		    store_fail(st, err, "remote fetch record");
+	s = store_stmt(st, ST_RF_DELETE);
+	sqlite3_bind_text(s, 1, m->server, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, m->id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : store_fail(st, err, "remote fetch record");
 }

@@ -90,6 +90,40 @@ int mr_store_thumb_put(struct mr_store *st, const struct mr_thumb_row *t,
 int mr_store_thumb_put_capped(struct mr_store *st,
     const struct mr_thumb_row *t, int64_t cap, struct mr_err *err);
 
+/* --- federation --- */
+
+/* The cached public key (unpadded base64) of server's key_id, if unexpired. */
+int mr_store_server_key_get(struct mr_store *st, const char *server,
+    const char *key_id, int64_t now_ms, char public_key[64],
+    struct mr_err *err);
+int mr_store_server_key_put(struct mr_store *st, const char *server,
+    const char *key_id, const char *public_key, int64_t expires_ts,
+    struct mr_err *err);
+/*
+ * Claims the right to fetch server's keys now: 0 when the last fetch is
+ * older than min_interval_ms (and records this one), -1 otherwise.
+ */
+int mr_store_server_key_claim_fetch(struct mr_store *st, const char *server,
+    int64_t now_ms, int64_t min_interval_ms, struct mr_err *err);
+
+/* 1 and *delegated (empty: none) when cached and fresh, 0 when not. */
+int mr_store_well_known_get(struct mr_store *st, const char *server,
+    int64_t now_ms, char delegated[MR_SERVER_NAME_MAX + 1],
+    struct mr_err *err);
+int mr_store_well_known_put(struct mr_store *st, const char *server,
+    const char *delegated, int64_t expires_ts, struct mr_err *err);
+
+/*
+ * Takes the fetch of a remote media: 0 when this caller should fetch;
+ * 1 when another caller holds an unexpired lock; 2 with *err filled
+ * when a recent failure is cached.
+ */
+int mr_store_remote_fetch_claim(struct mr_store *st, const struct mr_mxc *m,
+    int64_t now_ms, int64_t lock_ms, struct mr_err *err);
+/* Records a failure (kept until until_ts) or, with failure NULL, drops the row. */
+int mr_store_remote_fetch_done(struct mr_store *st, const struct mr_mxc *m,
+    const struct mr_err *failure, int64_t until_ts, struct mr_err *err);
+
 int mr_store_token_add(struct mr_store *st, const char *token_hash,
     const char *user_id, int is_guest, struct mr_err *err);
 /* 0 found; -1 with 401 M_UNKNOWN_TOKEN when unknown. */

@@ -162,7 +162,8 @@ def test_unknown_path_is_404_unrecognized(stack, method, path):
 ERRORS = [
     ("GET", "/_matrix/media/v3/config", None, 401),
     ("GET", "/_matrix/client/v1/media/download/localhost/abc", None, 401),
-    ("GET", "/_matrix/media/v3/download/localhost/NoSuchMedia", "tok", 404),
+    ("GET", "/_matrix/media/v3/download/localhost/NoSuchMedia"
+     "?allow_remote=false", "tok", 404),
     ("GET", "/_matrix/media/v3/download/bad%20server/abc", None, 400),
     ("GET", "/_matrix/media/v3/download/localhost/abc?timeout_ms=x", None,
      400),

@@ -1,0 +1,851 @@
+/*
+ * fed: outbound federation and inbound request checks (see fed.h).
+ */
+#include "fed.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include "auth.h"
+#include "blob.h"
+#include "fed_discover.h"
+#include "http.h"
+#include "json.h"
+#include "keys.h"
+#include "multipart.h"
+#include "net.h"
+
+#define FED_ERRBODY_MAX 4096
+#define FED_KEYS_BODY_MAX 65536
+#define FED_KEY_REFETCH_MS 60000	/* one refetch a minute per server */
+#define FED_KEY_MAX_LIFE_MS (7 * 86400 * INT64_C(1000))
+#define FED_LOCATION_HOPS 5
+
+struct mr_fed {
+	const struct mr_config *cfg;
+	struct mr_store *st;
+	CURL *curl;
+	struct mr_net_list deny, allow;
+	struct mr_signing_key key;
+	int have_key;
+};
+
+typedef int (*fed_sink)(void *arg, const void *buf, size_t len,
+    struct mr_err *err);
+
+/* One transfer: what the callbacks saw. */
+struct fed_call {
+	struct mr_fed *f;
+	int trusted;			/* federation_resolve: no address check */
+	int blocked;			/* the address check refused a connect */
+	fed_sink sink;
+	void *arg;
+	long status;
+	char content_type[256];
+	char disposition[1024];
+	char location[2048];
+	char cache_control[256];
+	char expires[128];
+	char errbody[FED_ERRBODY_MAX + 1];
+	size_t errlen;
+	int sink_failed;
+	struct mr_err sink_err;
+};
+
+int
+mr_fed_open(struct mr_fed **out, const struct mr_config *cfg,
+    struct mr_store *st, struct mr_err *err)
+{
+	static int curl_ready;
+	struct mr_fed *f = calloc(1, sizeof(*f));
+	struct mr_err ignored;
+
+	if (f == NULL)
+		return mr_err_set(err, 500, "M_UNKNOWN", "out of memory");
+	if (!curl_ready && curl_global_init(CURL_GLOBAL_DEFAULT) == 0)
+		curl_ready = 1;
+	f->cfg = cfg;
+	f->st = st;
+	if ((f->curl = curl_easy_init()) == NULL ||
+	    mr_net_parse_list(cfg->ip_range_blacklist, &f->deny) < 0 ||
+	    mr_net_parse_list(cfg->ip_range_whitelist, &f->allow) < 0) {
+		mr_fed_free(f);
+		return mr_err_set(err, 500, "M_UNKNOWN",
+		    "cannot set up federation");
+	}
+	/* Without a key we can still verify others; we just cannot sign. */
+	f->have_key = mr_keys_load(cfg->signing_key_path, &f->key,
+	    &ignored) == 0;
+	*out = f;
+	return 0;
+}
+
+void
+mr_fed_free(struct mr_fed *f)
+{
+	if (f == NULL)
+		return;
+	if (f->curl != NULL)
+		curl_easy_cleanup(f->curl);
+	sodium_memzero(&f->key, sizeof(f->key));
+	free(f);
+}
+
+/* --- one transfer --- */
+
+static curl_socket_t
+fed_opensocket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct fed_call *c = clientp;
+
+	(void)purpose;
+	/* Checked on the address actually connected to, for every hop, so
+	 * DNS answers and redirects cannot lead us into private space. */
+	if (!c->trusted && !mr_net_allowed(&a->addr, &c->f->deny,
+	    &c->f->allow)) {
+		c->blocked = 1;
+		return CURL_SOCKET_BAD;
+	}
+	return socket(a->family, a->socktype, a->protocol);
+}
+
+static void
+fed_copy_header(char *dst, size_t dstsz, const char *v, size_t n)
+{
+	while (n > 0 && (v[n - 1] == '\r' || v[n - 1] == '\n' ||
+	    v[n - 1] == ' '))
+		n--;
+	while (n > 0 && (*v == ' ' || *v == '\t')) {
+		v++;
+		n--;
+	}
+	snprintf(dst, dstsz, "%.*s", (int)n, v);
+}
+
+static size_t
+fed_header_cb(char *buf, size_t size, size_t nitems, void *arg)
+{
+	struct fed_call *c = arg;
+	size_t n = size * nitems;
+	static const struct { const char *name; size_t off, size; } want[] = {
+		{ "content-type:", offsetof(struct fed_call, content_type), 256 },
+		{ "content-disposition:", offsetof(struct fed_call, disposition),
+		  1024 },
+		{ "location:", offsetof(struct fed_call, location), 2048 },
+		{ "cache-control:", offsetof(struct fed_call, cache_control), 256 },
+		{ "expires:", offsetof(struct fed_call, expires), 128 },
+	};
+
+	/* A new status line (after a redirect) starts a new response. */
+	if (n > 5 && strncmp(buf, "HTTP/", 5) == 0) {
+		long status = 0;
+
+		sscanf(buf, "HTTP/%*s %ld", &status);
+		c->status = status;
+		for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+			((char *)c + want[i].off)[0] = '\0';
+		return n;
+	}
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		size_t k = strlen(want[i].name);
+
+		if (n > k && strncasecmp(buf, want[i].name, k) == 0)
+			fed_copy_header((char *)c + want[i].off, want[i].size,
+			    buf + k, n - k);
+	}
+	return n;
+}
+
+static size_t
+fed_write_cb(char *buf, size_t size, size_t nitems, void *arg)
+{
+	struct fed_call *c = arg;
+	size_t n = size * nitems;
+
+	if (c->status >= 200 && c->status < 300 && c->sink != NULL) {
+		if (c->sink(c->arg, buf, n, &c->sink_err) < 0) {
+			c->sink_failed = 1;
+			return 0;	/* stops the transfer */
+		}
+		return n;
+	}
+	if (c->errlen < FED_ERRBODY_MAX) {
+		size_t k = n < FED_ERRBODY_MAX - c->errlen ? n :
+		    FED_ERRBODY_MAX - c->errlen;
+
+		memcpy(c->errbody + c->errlen, buf, k);
+		c->errlen += k;
+		c->errbody[c->errlen] = '\0';
+	}
+	return n;
+}
+
+/*
+ * Runs a GET. connect_to redirects the connection (curl's CONNECT_TO) while
+ * TLS and the URL keep the name the certificate must match. 0 when an
+ * answer came (any status), -1 with 502/504 when none did.
+ */
+static int
+fed_perform(struct mr_fed *f, struct fed_call *c, const char *url,
+    const char *connect_to, const char *host, const char *auth,
+    int follow, struct mr_err *err)
+{
+	struct curl_slist *headers = NULL, *connect = NULL;
+	char line[4096];
+	CURLcode rc;
+	CURL *h = f->curl;
+
+	c->f = f;
+	curl_easy_reset(h);
+	curl_easy_setopt(h, CURLOPT_URL, url);
+	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, follow ? "https,http" :
+	    "https");
+	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "https,http");
+	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, follow ? 1L : 0L);
+	curl_easy_setopt(h, CURLOPT_MAXREDIRS, (long)FED_LOCATION_HOPS);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
+	    (long)f->cfg->federation_connect_timeout);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)f->cfg->federation_timeout);
+	curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, fed_opensocket);
+	curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, c);
+	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, fed_header_cb);
+	curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
+	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, fed_write_cb);
+	curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(h, CURLOPT_USERAGENT, "mediarepo/0.1");
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER,
+	    f->cfg->federation_verify_tls ? 1L : 0L);
+	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST,
+	    f->cfg->federation_verify_tls ? 2L : 0L);
+	/* With OpenSSL, CAINFO and CAPATH both count: the operator's extra
+	 * CA is added to the system's, not put in its place. */
+	if (f->cfg->federation_ca_file[0] != '\0') {
+		curl_easy_setopt(h, CURLOPT_CAINFO, f->cfg->federation_ca_file);
+		curl_easy_setopt(h, CURLOPT_CAPATH, "/etc/ssl/certs");
+	}
+	if (connect_to != NULL) {
+		connect = curl_slist_append(NULL, connect_to);
+		curl_easy_setopt(h, CURLOPT_CONNECT_TO, connect);
+	}
+	if (host != NULL) {
+		snprintf(line, sizeof(line), "Host: %s", host);
+		headers = curl_slist_append(headers, line);
+	}
+	if (auth != NULL) {
+		snprintf(line, sizeof(line), "Authorization: %s", auth);
+		headers = curl_slist_append(headers, line);
+	}
+	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+	rc = curl_easy_perform(h);
+	curl_slist_free_all(headers);
+	curl_slist_free_all(connect);
+	if (c->sink_failed) {
+		*err = c->sink_err;
+		return -1;
+	}
+	if (rc == CURLE_OK)
+		return 0;
+	if (c->blocked)
+		return mr_err_set(err, 502, "M_UNKNOWN",
+		    "refused to connect to a blocked address");
+	return mr_err_set(err, rc == CURLE_OPERATION_TIMEDOUT ? 504 : 502,
+	    "M_UNKNOWN", "remote server unreachable: %s",
+	    curl_easy_strerror(rc));
+}
+
+/* The Matrix errcode of an error body, or "" when it is not one. */
+static void
+fed_errcode(const struct fed_call *c, char *out, size_t outsz)
+{
+	cJSON *o = cJSON_ParseWithLength(c->errbody, c->errlen);
+	const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "errcode");
+
+	snprintf(out, outsz, "%s", cJSON_IsString(e) ? e->valuestring : "");
+	cJSON_Delete(o);
+}
+
+/* --- discovery --- */
+
+static int
+fed_collect(void *arg, const void *buf, size_t len, struct mr_err *err);
+
+struct fed_buf {
+	char *data;
+	size_t len, max;
+};
+
+static int
+fed_well_known(void *arg, const char *host,
+    char delegated[MR_SERVER_NAME_MAX + 1])
+{
+	struct mr_fed *f = arg;
+	struct fed_call c;
+	struct fed_buf b = { NULL, 0, MR_FED_WELL_KNOWN_MAX_BODY };
+	struct mr_err err;
+	char url[512];
+	int64_t now = mr_now_ms(), life;
+	int found, ok = 0;
+
+	if ((found = mr_store_well_known_get(f->st, host, now, delegated,
+	    &err)) == 1)
+		return delegated[0] != '\0' ? 0 : -1;
+	memset(&c, 0, sizeof(c));
+	c.sink = fed_collect;
+	c.arg = &b;
+	snprintf(url, sizeof(url), "https://%s/.well-known/matrix/server", host);
+	if (fed_perform(f, &c, url, NULL, NULL, NULL, 1, &err) == 0 &&
+	    c.status == 200 && b.data != NULL &&
+	    mr_fed_parse_well_known(b.data, b.len, delegated, &err) == 0)
+		ok = 1;
+	free(b.data);
+	life = ok ? mr_fed_well_known_lifetime(c.cache_control[0] ?
+	    c.cache_control : NULL, c.expires[0] ? c.expires : NULL, now) :
+	    mr_fed_well_known_error_lifetime(1);
+	if (!ok)
+		delegated[0] = '\0';
+	mr_store_well_known_put(f->st, host, delegated, now + life, &err);
+	return ok ? 0 : -1;
+}
+
+/*
+ * Where server_name is reached. federation_resolve entries are trusted
+ * as given (no address check): operators use them for private peers.
+ */
+static int
+fed_target(struct mr_fed *f, const char *server_name, struct mr_fed_target *t,
+    int *trusted, struct mr_err *err)
+{
+	struct mr_fed_resolver r = { fed_well_known, mr_fed_srv_lookup, f };
+	char host[256];
+	uint16_t port, name_port;
+	int is_ip;
+
+	memset(t, 0, sizeof(*t));
+	*trusted = 0;
+	if (mr_config_resolve_lookup(f->cfg, server_name, host, sizeof(host),
+	    &port) == 1) {
+		char name[256];
+
+		if (mr_fed_split_server_name(server_name, name, sizeof(name),
+		    &name_port, &is_ip) < 0)
+			return mr_err_set(err, 400, "M_INVALID_PARAM",
+			    "invalid server name");
+		snprintf(t->connect_host, sizeof(t->connect_host), "%s", host);
+		t->port = port;
+		snprintf(t->host_header, sizeof(t->host_header), "%s",
+		    server_name);
+		snprintf(t->tls_name, sizeof(t->tls_name), "%s", name);
+		t->tls_name_is_ip = is_ip;
+		*trusted = 1;
+		return 0;
+	}
+	return mr_fed_discover(server_name, &r, t, err);
+}
+
+static int
+fed_collect(void *arg, const void *buf, size_t len, struct mr_err *err)
+{
+	struct fed_buf *b = arg;
+	char *p;
+
+	if (b->len + len > b->max)
+		return mr_err_set(err, 502, "M_UNKNOWN", "answer too large");
+	if ((p = realloc(b->data, b->len + len + 1)) == NULL)
+		return mr_err_set(err, 500, "M_UNKNOWN", "out of memory");
+	b->data = p;
+	memcpy(b->data + b->len, buf, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+/* "host" as a URL authority: IPv6 literals get brackets. */
+static void
+fed_url_host(const char *host, char *out, size_t outsz)
+{
+	snprintf(out, outsz, strchr(host, ':') ? "[%s]" : "%s", host);
+}
+
+/* X-Matrix header for GET path to destination, signed with our key. */
+static int
+fed_sign(struct mr_fed *f, const char *destination, const char *path,
+    char *out, size_t outsz, struct mr_err *err)
+{
+	struct mr_xmatrix x;
+	cJSON *obj;
+	int rc;
+
+	if (!f->have_key)
+		return mr_err_set(err, 500, "M_UNKNOWN",
+		    "no signing key at '%s'", f->cfg->signing_key_path);
+	obj = mr_auth_request_object("GET", path, f->cfg->server_name,
+	    destination, NULL);
+	if (obj == NULL)
+		return mr_err_set(err, 500, "M_UNKNOWN", "out of memory");
+	memset(&x, 0, sizeof(x));
+	rc = mr_keys_sign_detached(obj, &f->key, x.sig, err);
+	cJSON_Delete(obj);
+	if (rc < 0)
+		return -1;
+	snprintf(x.origin, sizeof(x.origin), "%s", f->cfg->server_name);
+	snprintf(x.destination, sizeof(x.destination), "%s", destination);
+	snprintf(x.key, sizeof(x.key), "ed25519:%s", f->key.version);
+	return mr_auth_format_xmatrix(&x, out, outsz) < 0 ?
+	    mr_err_set(err, 500, "M_UNKNOWN", "header too long") : 0;
+}
+
+/* A GET of path on server_name, signed when sign is set. */
+static int
+fed_get(struct mr_fed *f, const char *server_name, const char *path,
+    int sign, struct fed_call *c, struct mr_err *err)
+{
+	struct mr_fed_target t;
+	char url[4096], authority[300], connect_host[300], connect[700];
+	char auth[1024];
+
+	if (strcmp(server_name, f->cfg->server_name) == 0)
+		return mr_err_set(err, 502, "M_UNKNOWN",
+		    "refusing to fetch from ourselves");
+	if (fed_target(f, server_name, &t, &c->trusted, err) < 0)
+		return -1;
+	if (sign && fed_sign(f, server_name, path, auth, sizeof(auth), err) < 0)
+		return -1;
+	fed_url_host(t.tls_name, authority, sizeof(authority));
+	fed_url_host(t.connect_host, connect_host, sizeof(connect_host));
+	snprintf(url, sizeof(url), "https://%s:%u%s", authority, t.port, path);
+	/* Connect where discovery says; check TLS against tls_name. */
+	snprintf(connect, sizeof(connect), "%s:%u:%s:%u", authority, t.port,
+	    connect_host, t.port);
+	return fed_perform(f, c, url, connect, t.host_header,
+	    sign ? auth : NULL, 0, err);
+}
+
+/* --- keys --- */
+
+/* Every key in verify_keys must have signed the response (spec 4.6). */
+static int
+fed_check_key_response(struct mr_fed *f, const cJSON *o, const char *server,
+    struct mr_err *err)
+{
+	const cJSON *name = cJSON_GetObjectItemCaseSensitive(o, "server_name");
+	const cJSON *keys = cJSON_GetObjectItemCaseSensitive(o, "verify_keys");
+	const cJSON *sigs = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(o, "signatures"), server);
+	const cJSON *until = cJSON_GetObjectItemCaseSensitive(o,
+	    "valid_until_ts");
+	const cJSON *k;
+	int64_t now = mr_now_ms(), expires;
+	int n = 0;
+
+	if (!cJSON_IsString(name) || strcmp(name->valuestring, server) != 0 ||
+	    !cJSON_IsObject(keys) || !cJSON_IsObject(sigs) ||
+	    !cJSON_IsNumber(until))
+		return mr_err_set(err, 401, "M_UNAUTHORIZED",
+		    "malformed key response from '%s'", server);
+	expires = (int64_t)until->valuedouble;
+	if (expires > now + FED_KEY_MAX_LIFE_MS)
+		expires = now + FED_KEY_MAX_LIFE_MS;
+	cJSON_ArrayForEach(k, keys) {
+		const cJSON *b64 = cJSON_GetObjectItemCaseSensitive(k, "key");
+		const cJSON *sig = cJSON_GetObjectItemCaseSensitive(sigs,
+		    k->string);
+		unsigned char pk[32];
+
+		if (!mr_keys_valid_key_id(k->string) || !cJSON_IsString(b64) ||
+		    !cJSON_IsString(sig) ||
+		    mr_keys_decode_public(b64->valuestring, pk, err) < 0 ||
+		    mr_keys_verify_json(o, pk, sig->valuestring, err) < 0)
+			return mr_err_set(err, 401, "M_UNAUTHORIZED",
+			    "key response of '%s' not signed by '%s'", server,
+			    k->string);
+		n++;
+	}
+	if (n == 0 || expires <= now)
+		return mr_err_set(err, 401, "M_UNAUTHORIZED",
+		    "no valid keys from '%s'", server);
+	cJSON_ArrayForEach(k, keys) {
+		const cJSON *b64 = cJSON_GetObjectItemCaseSensitive(k, "key");
+
+		if (mr_store_server_key_put(f->st, server, k->string,
+		    b64->valuestring, expires, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* A notary's answer: its signature first, then the server's own. */
+static int
+fed_check_notary_response(struct mr_fed *f, const cJSON *o,
+    const char *server, struct mr_err *err)
+{
+	const char *nk = f->cfg->trusted_key_server_key;
+	const char *space = strchr(nk, ' ');
+	char key_id[MR_KEY_ID_MAX + 1];
+	unsigned char pk[32];
+	const cJSON *sig;
+
+	if (space == NULL || (size_t)(space - nk) > MR_KEY_ID_MAX)
+		return mr_err_set(err, 500, "M_UNKNOWN",
+		    "trusted_key_server_key must be 'ed25519:ID BASE64'");
+	snprintf(key_id, sizeof(key_id), "%.*s", (int)(space - nk), nk);
+	sig = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(o, "signatures"),
+	    f->cfg->trusted_key_server), key_id);
+	if (mr_keys_decode_public(space + 1, pk, err) < 0 ||
+	    !cJSON_IsString(sig) ||
+	    mr_keys_verify_json(o, pk, sig->valuestring, err) < 0)
+		return mr_err_set(err, 401, "M_UNAUTHORIZED",
+		    "notary answer for '%s' not signed by the notary", server);
+	return fed_check_key_response(f, o, server, err);
+}
+
+static int
+fed_fetch_keys(struct mr_fed *f, const char *server, struct mr_err *err)
+{
+	struct fed_buf b = { NULL, 0, FED_KEYS_BODY_MAX };
+	struct fed_call c;
+	char path[400];
+	cJSON *o = NULL;
+	int notary = f->cfg->trusted_key_server[0] != '\0', rc = -1;
+
+	memset(&c, 0, sizeof(c));
+	c.sink = fed_collect;
+	c.arg = &b;
+	if (notary)
+		snprintf(path, sizeof(path), "/_matrix/key/v2/query/%s", server);
+	if (fed_get(f, notary ? f->cfg->trusted_key_server : server,
+	    notary ? path : "/_matrix/key/v2/server", 0, &c, err) < 0)
+		goto out;
+	if (c.status != 200 || b.data == NULL ||
+	    (o = mr_json_parse_strict(b.data, b.len, 32, err)) == NULL) {
+		mr_err_set(err, 401, "M_UNAUTHORIZED",
+		    "cannot fetch the keys of '%s'", server);
+		goto out;
+	}
+	if (notary) {
+		const cJSON *list = cJSON_GetObjectItemCaseSensitive(o,
+		    "server_keys"), *item;
+
+		mr_err_set(err, 401, "M_UNAUTHORIZED",
+		    "notary has no keys of '%s'", server);
+		cJSON_ArrayForEach(item, list)
+			if (fed_check_notary_response(f, item, server, err) == 0)
+				rc = 0;
+	} else {
+		rc = fed_check_key_response(f, o, server, err);
+	}
+out:
+	cJSON_Delete(o);
+	free(b.data);
+	return rc;
+}
+
+int
+mr_fed_server_key(struct mr_fed *f, const char *server, const char *key_id,
+    unsigned char pk[32], struct mr_err *err)
+{
+	char b64[64];
+	int64_t now = mr_now_ms();
+
+	if (mr_store_server_key_get(f->st, server, key_id, now, b64, err) < 0) {
+		/* An unknown key id earns one fetch a minute, no more, so
+		 * forged ids cannot turn us into a request amplifier. */
+		if (err->status != 401 ||
+		    mr_store_server_key_claim_fetch(f->st, server, now,
+		    FED_KEY_REFETCH_MS, err) < 0 ||
+		    fed_fetch_keys(f, server, err) < 0 ||
+		    mr_store_server_key_get(f->st, server, key_id, now, b64,
+		    err) < 0)
+			return -1;
+	}
+	return mr_keys_decode_public(b64, pk, err);
+}
+
+int
+mr_fed_verify_request(struct mr_fed *f, const char *authorization,
+    const char *method, const char *uri, const cJSON *content,
+    char origin[MR_SERVER_NAME_MAX + 1], struct mr_err *err)
+{
+	const struct mr_config *cfg = f->cfg;
+	struct mr_xmatrix x;
+	unsigned char pk[32];
+	cJSON *obj;
+	int rc;
+
+	if (mr_auth_parse_xmatrix(authorization, &x, err) < 0)
+		return -1;
+	if (x.destination[0] != '\0' &&
+	    strcmp(x.destination, cfg->server_name) != 0)
+		return mr_err_set(err, 401, "M_UNAUTHORIZED",
+		    "request is for another destination");
+	if (mr_config_list_has(cfg->federation_blocked_servers, x.origin) ||
+	    (cfg->federation_domain_whitelist[0] != '\0' &&
+	    !mr_config_list_has(cfg->federation_domain_whitelist, x.origin)))
+		return mr_err_set(err, 403, "M_FORBIDDEN",
+		    "federation with '%s' is not allowed", x.origin);
+	if (mr_fed_server_key(f, x.origin, x.key, pk, err) < 0)
+		return mr_err_set(err, 401, "M_UNAUTHORIZED",
+		    "cannot verify the signature of '%s'", x.origin);
+	/* Rebuilt as received, with us as destination whatever it said. */
+	obj = mr_auth_request_object(method, uri, x.origin, cfg->server_name,
+	    content);
+	if (obj == NULL)
+		return mr_err_set(err, 500, "M_UNKNOWN", "out of memory");
+	rc = mr_keys_verify_json(obj, pk, x.sig, err);
+	cJSON_Delete(obj);
+	if (rc < 0)
+		return mr_err_set(err, 401, "M_UNAUTHORIZED",
+		    "invalid signature from '%s'", x.origin);
+	snprintf(origin, MR_SERVER_NAME_MAX + 1, "%s", x.origin);
+	return 0;
+}
+
+cJSON *
+mr_fed_own_keys(struct mr_fed *f, int64_t valid_for_ms, struct mr_err *err)
+{
+	cJSON *o, *vk, *k;
+	char id[MR_KEY_ID_MAX + 1], pub[64];
+
+	if (!f->have_key) {
+		mr_err_set(err, 404, "M_NOT_FOUND", "this server has no key");
+		return NULL;
+	}
+	snprintf(id, sizeof(id), "ed25519:%s", f->key.version);
+	mr_keys_public_b64(&f->key, pub);
+	if ((o = cJSON_CreateObject()) == NULL ||
+	    !cJSON_AddStringToObject(o, "server_name", f->cfg->server_name) ||
+	    (vk = cJSON_AddObjectToObject(o, "verify_keys")) == NULL ||
+	    (k = cJSON_AddObjectToObject(vk, id)) == NULL ||
+	    !cJSON_AddStringToObject(k, "key", pub) ||
+	    !cJSON_AddObjectToObject(o, "old_verify_keys") ||
+	    !cJSON_AddNumberToObject(o, "valid_until_ts",
+	    (double)(mr_now_ms() + valid_for_ms)) ||
+	    mr_keys_sign_json(o, f->cfg->server_name, &f->key, err) < 0) {
+		if (err->status == 0)
+			mr_err_set(err, 500, "M_UNKNOWN", "out of memory");
+		cJSON_Delete(o);
+		return NULL;
+	}
+	return o;
+}
+
+/* --- remote media --- */
+
+/* Where fetched bytes go: the blob writer, capped. */
+struct fed_fetch {
+	struct mr_fed *f;
+	struct mr_blob_writer w;
+	struct mr_multipart_parser *mp;
+	struct fed_call *call;
+	char part_type[MR_CONTENT_TYPE_MAX + 1];
+	char part_disposition[1024];
+	char part_location[2048];
+};
+
+static int
+fed_fetch_body(void *arg, const void *buf, size_t len, struct mr_err *err)
+{
+	struct fed_fetch *ff = arg;
+
+	if (mr_blob_write(&ff->w, buf, len, err) < 0) {
+		if (err->status == 413)
+			err->status = 502;	/* the spec's remote "too large" */
+		return -1;
+	}
+	return 0;
+}
+
+static int
+fed_part_header(void *arg, const char *name, const char *value,
+    struct mr_err *err)
+{
+	struct fed_fetch *ff = arg;
+
+	(void)err;
+	if (strcasecmp(name, "Content-Type") == 0)
+		snprintf(ff->part_type, sizeof(ff->part_type), "%s", value);
+	else if (strcasecmp(name, "Content-Disposition") == 0)
+		snprintf(ff->part_disposition, sizeof(ff->part_disposition), "%s",
+		    value);
+	else if (strcasecmp(name, "Location") == 0)
+		snprintf(ff->part_location, sizeof(ff->part_location), "%s",
+		    value);
+	return 0;
+}
+
+static int
+fed_part_json(void *arg, const char *json, size_t len, struct mr_err *err)
+{
+	(void)arg;
+	(void)json;
+	(void)len;
+	(void)err;
+	return 0;	/* metadata is reserved; nothing to read yet */
+}
+
+/* The multipart sink: made on the first byte, once Content-Type is known. */
+static int
+fed_multipart_sink(void *arg, const void *buf, size_t len,
+    struct mr_err *err)
+{
+	struct fed_fetch *ff = arg;
+
+	if (ff->mp == NULL) {
+		struct mr_multipart_handler h = {
+			.on_json = fed_part_json,
+			.on_header = fed_part_header,
+			.on_body = fed_fetch_body,
+			.arg = ff,
+		};
+		char boundary[MR_MULTIPART_BOUNDARY_MAX + 1];
+
+		if (mr_multipart_parse_content_type(ff->call->content_type,
+		    boundary, err) < 0 ||
+		    mr_multipart_parser_new(&ff->mp, boundary, &h, err) < 0)
+			return -1;
+	}
+	return mr_multipart_parser_feed(ff->mp, buf, len, err);
+}
+
+/* 1 when an answer says "no such endpoint" rather than "no such media". */
+static int
+fed_endpoint_unknown(const struct fed_call *c)
+{
+	char code[64];
+
+	fed_errcode(c, code, sizeof(code));
+	if (strcmp(code, "M_UNRECOGNIZED") == 0)
+		return 1;
+	/* Old servers and proxies answer unknown paths without Matrix JSON. */
+	return (c->status == 404 && code[0] == '\0') || c->status == 405 ||
+	    c->status == 501;
+}
+
+static void
+fed_fill_media(struct mr_fed_media *out, const char *type,
+    const char *disposition)
+{
+	snprintf(out->content_type, sizeof(out->content_type), "%s",
+	    type && type[0] ? type : "application/octet-stream");
+	out->filename[0] = '\0';
+	if (disposition != NULL && disposition[0] != '\0' &&
+	    mr_http_disposition_filename(disposition, out->filename,
+	    sizeof(out->filename)) < 0)
+		out->filename[0] = '\0';
+}
+
+enum fed_attempt { FED_V1, FED_MSC1902, FED_V3, FED_R0, FED__MAX };
+
+/* One try of one API; 1 means "that endpoint is unknown: try the next". */
+static int
+fed_try(struct mr_fed *f, const struct mr_mxc *mxc, enum fed_attempt a,
+    struct mr_fed_media *out, struct mr_err *err)
+{
+	struct fed_fetch ff;
+	struct fed_call c;
+	char path[1024];
+	int rc;
+
+	memset(&ff, 0, sizeof(ff));
+	memset(&c, 0, sizeof(c));
+	ff.f = f;
+	ff.call = &c;
+	c.arg = &ff;
+	c.sink = a == FED_V1 ? fed_multipart_sink : fed_fetch_body;
+	switch (a) {
+	case FED_V1:
+		snprintf(path, sizeof(path),
+		    "/_matrix/federation/v1/media/download/%s", mxc->id);
+		break;
+	case FED_MSC1902:
+		snprintf(path, sizeof(path),
+		    "/_matrix/federation/v1/remote_media/download/%s/%s",
+		    mxc->server, mxc->id);
+		break;
+	default:
+		snprintf(path, sizeof(path),
+		    "/_matrix/media/%s/download/%s/%s?allow_remote=false",
+		    a == FED_V3 ? "v3" : "r0", mxc->server, mxc->id);
+		break;
+	}
+	if (mr_blob_begin(f->cfg->media_store_path, f->cfg->max_remote_media_size,
+	    &ff.w, err) < 0)
+		return -1;
+	rc = fed_get(f, mxc->server, path, a <= FED_MSC1902, &c, err);
+	if (rc == 0 && c.status == 200 && a == FED_V1 &&
+	    (ff.mp == NULL || mr_multipart_parser_finish(ff.mp, err) < 0)) {
+		if (ff.mp == NULL)
+			mr_err_set(err, 502, "M_UNKNOWN", "empty multipart answer");
+		rc = -1;
+	}
+	mr_multipart_parser_free(ff.mp);
+	ff.mp = NULL;
+	if (rc == 0 && c.status == 200 && a == FED_V1 &&
+	    ff.part_location[0] != '\0') {
+		/* The bytes live elsewhere (a CDN): plain GET, redirects
+		 * followed up to FED_LOCATION_HOPS, each address checked. */
+		struct fed_call lc;
+
+		mr_blob_abort(&ff.w);
+		memset(&lc, 0, sizeof(lc));
+		lc.sink = fed_fetch_body;
+		lc.arg = &ff;
+		ff.call = &lc;
+		if (mr_blob_begin(f->cfg->media_store_path,
+		    f->cfg->max_remote_media_size, &ff.w, err) < 0)
+			return -1;
+		rc = fed_perform(f, &lc, ff.part_location, NULL, NULL, NULL, 1,
+		    err);
+		if (rc == 0 && lc.status != 200)
+			rc = mr_err_set(err, 502, "M_UNKNOWN",
+			    "media location answered %ld", lc.status);
+		fed_fill_media(out, lc.content_type, lc.disposition);
+	} else if (rc == 0 && c.status == 200) {
+		fed_fill_media(out, a == FED_V1 ? ff.part_type : c.content_type,
+		    a == FED_V1 ? ff.part_disposition : c.disposition);
+	} else if (rc == 0) {
+		mr_blob_abort(&ff.w);
+		if (fed_endpoint_unknown(&c))
+			return 1;
+		if (c.status == 404)
+			return mr_err_set(err, 404, "M_NOT_FOUND",
+			    "remote media not found");
+		return mr_err_set(err, 502, "M_UNKNOWN",
+		    "remote server answered %ld", c.status);
+	}
+	if (rc < 0) {
+		mr_blob_abort(&ff.w);
+		return -1;
+	}
+	out->size = ff.w.size;
+	return mr_blob_commit(f->cfg->media_store_path, &ff.w, out->sha256, err);
+}
+
+int
+mr_fed_fetch_media(struct mr_fed *f, const struct mr_mxc *mxc,
+    struct mr_fed_media *out, struct mr_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	if (strcmp(mxc->server, f->cfg->server_name) == 0)
+		return mr_err_set(err, 404, "M_NOT_FOUND", "media not found");
+	if (mr_config_list_has(f->cfg->prevent_media_downloads_from,
+	    mxc->server))
+		return mr_err_set(err, 404, "M_NOT_FOUND",
+		    "media from '%s' is not fetched here", mxc->server);
+	for (int a = FED_V1; a < FED__MAX; a++) {
+		int rc = fed_try(f, mxc, (enum fed_attempt)a, out, err);
+
+		if (rc <= 0)
+			return rc;
+	}
+	return mr_err_set(err, 502, "M_UNKNOWN",
+	    "'%s' serves media on no API we know", mxc->server);
+}
