@@ -281,6 +281,12 @@ static const struct config_key config_keys[] = {
 	  config_check_servers },
 	{ "trusted_key_server_key", CFG_STRING, F(trusted_key_server_key), "",
 	  0, 0, NULL, "the notary's key, 'ed25519:ID BASE64'" },
+	{ "serve_federation_media_v1", CFG_BOOL, F(serve_federation_media_v1),
+	  "true", 0, 0, NULL,
+	  "answer /_matrix/federation/v1/media (false: 404 M_UNRECOGNIZED)" },
+	{ "serve_federation_remote_media", CFG_BOOL,
+	  F(serve_federation_remote_media), "true", 0, 0, NULL,
+	  "answer MSC1902 .../remote_media (false: 404 M_UNRECOGNIZED)" },
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))

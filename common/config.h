@@ -73,6 +73,8 @@ struct mr_config {
 	int64_t remote_media_failure_cache;	/* ms */
 	char trusted_key_server[MR_SERVER_NAME_MAX + 1];
 	char trusted_key_server_key[160];
+	int serve_federation_media_v1;
+	int serve_federation_remote_media;
 };
 
 /*

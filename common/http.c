@@ -1007,7 +1007,11 @@ http_prepare(struct mr_req *req, struct mr_ctx *ctx, struct mr_err *err)
 	q = strchr(uri, '?');
 	path_len = q ? (size_t)(q - uri) : strlen(uri);
 	if (mr_http_route(uri, path_len, &req->route, &params_at) < 0 ||
-	    !(prog->endpoints & MR_EP_BIT(req->route.endpoint)))
+	    !(prog->endpoints & MR_EP_BIT(req->route.endpoint)) ||
+	    (req->route.api == MR_API_FED_V1 &&
+	    !ctx->cfg.serve_federation_media_v1) ||
+	    (req->route.api == MR_API_FED_MSC1902 &&
+	    !ctx->cfg.serve_federation_remote_media))
 		return mr_err_set(err, 404, "M_UNRECOGNIZED",
 		    "unrecognized request");
 	if (!(req->route.methods & req->method_bit))
