@@ -5,6 +5,8 @@
  */
 #include <limits.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -133,6 +135,53 @@ cmd_generate_key(int argc, char **argv, struct mr_config *cfg,
 	mr_keys_public_b64(&key, pub);
 	printf("ed25519:%s %s\n", key.version, pub);
 	sodium_memzero(&key, sizeof(key));
+	return 0;
+}
+
+/*
+ * Takes a homeserver's key file (Synapse's "ed25519 VERSION SEED"), so
+ * this server signs as the homeserver does; checked before it is copied.
+ */
+static int
+cmd_import_key(int argc, char **argv, struct mr_config *cfg,
+    struct mr_store *st)
+{
+	struct mr_signing_key key;
+	struct mr_err err;
+	char line[256], pub[64];
+	FILE *in, *out;
+	int force = argc == 3 && strcmp(argv[2], "--force") == 0;
+
+	(void)st;
+	if (argc != 2 && !force)
+		return 2;
+	if (mr_keys_load(argv[1], &key, &err) < 0)
+		return admin_fail(&err);
+	if (!force && access(cfg->signing_key_path, F_OK) == 0) {
+		fprintf(stderr, "mediarepo-admin: '%s' exists (use --force to "
+		    "replace it)\n", cfg->signing_key_path);
+		return 1;
+	}
+	if ((in = fopen(argv[1], "r")) == NULL ||
+	    (out = fopen(cfg->signing_key_path, "w")) == NULL) {
+		if (in != NULL)
+			fclose(in);
+		fprintf(stderr, "mediarepo-admin: cannot copy the key\n");
+		return 1;
+	}
+	chmod(cfg->signing_key_path, 0600);
+	while (fgets(line, sizeof(line), in) != NULL)
+		fputs(line, out);
+	fclose(in);
+	if (fclose(out) != 0) {
+		fprintf(stderr, "mediarepo-admin: cannot write '%s'\n",
+		    cfg->signing_key_path);
+		return 1;
+	}
+	mr_keys_public_b64(&key, pub);
+	printf("ed25519:%s %s\n", key.version, pub);
+	sodium_memzero(&key, sizeof(key));
+	sodium_memzero(line, sizeof(line));
 	return 0;
 }
 
@@ -331,6 +380,9 @@ static const struct admin_cmd admin_cmds[] = {
 	{ "generate-key", "generate-key",
 	  "create the signing key at signing_key_path (never overwrites)", 0,
 	  cmd_generate_key },
+	{ "import-key", "import-key FILE [--force]",
+	  "use a homeserver's key file ('ed25519 VERSION SEED', as Synapse "
+	  "writes it) as this server's signing key", 0, cmd_import_key },
 	{ "show-key", "show-key", "print the signing key's id and public key",
 	  0, cmd_show_key },
 	{ "thumbnail", "thumbnail IN OUT WIDTH HEIGHT METHOD",

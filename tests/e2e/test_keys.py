@@ -1,0 +1,72 @@
+"""This server's signing key: the admin commands and /_matrix/key/v2/server."""
+import os
+import time
+
+import requests
+import signedjson.key
+import signedjson.sign
+
+SPEC_SEED_LINE = "ed25519 1 YJDBA9Xnr2sVqXD9Vj7XVUnmFZcZrlw8Md7kMW+3XA1\n"
+SPEC_PUBLIC = "XGX0JRS2Af3be3knz2fBiRbApjm2Dh61gXDJA8kcJNI"
+
+
+def test_published_key_is_self_signed(stack):
+    r = requests.get(stack.url("/_matrix/key/v2/server"), timeout=10)
+    assert r.status_code == 200
+    body = r.json()
+    assert body["server_name"] == stack.server_name
+    (key_id, entry), = body["verify_keys"].items()
+    assert key_id.startswith("ed25519:")
+    now_ms = time.time() * 1000
+    assert now_ms + 3600e3 < body["valid_until_ts"] <= now_ms + 86400e3 + 60e3
+    verify_key = signedjson.key.decode_verify_key_base64(
+        "ed25519", key_id.split(":", 1)[1], entry["key"])
+    signedjson.sign.verify_signed_json(body, stack.server_name, verify_key)
+    # The published key is the one the admin tool shows.
+    shown = stack.admin("show-key").stdout.split()
+    assert shown == [key_id, entry["key"]]
+
+
+def test_tampered_key_answer_does_not_verify(stack):
+    body = requests.get(stack.url("/_matrix/key/v2/server"), timeout=10).json()
+    (key_id, entry), = body["verify_keys"].items()
+    verify_key = signedjson.key.decode_verify_key_base64(
+        "ed25519", key_id.split(":", 1)[1], entry["key"])
+    body["valid_until_ts"] += 1
+    try:
+        signedjson.sign.verify_signed_json(body, stack.server_name,
+                                           verify_key)
+    except signedjson.sign.SignatureVerifyException:
+        return
+    raise AssertionError("a changed answer still verified")
+
+
+def test_import_key_takes_a_synapse_key(make_stack, tmp_path):
+    s = make_stack()
+    key_file = tmp_path / "homeserver.signing.key"
+    key_file.write_text(SPEC_SEED_LINE)
+    # An existing key is never replaced without --force.
+    r = s.admin("import-key", str(key_file), check=False)
+    assert r.returncode == 1
+    assert "exists" in r.stderr
+    r = s.admin("import-key", str(key_file), "--force")
+    assert r.stdout.split() == ["ed25519:1", SPEC_PUBLIC]
+    assert s.admin("show-key").stdout.split() == ["ed25519:1", SPEC_PUBLIC]
+    path = s.admin("config-get", "signing_key_path").stdout.strip()
+    assert os.stat(path).st_mode & 0o077 == 0
+
+
+def test_import_key_refuses_a_bad_file(make_stack, tmp_path):
+    s = make_stack()
+    bad = tmp_path / "bad.key"
+    bad.write_text("ed25519 1 not-base64!!\n")
+    r = s.admin("import-key", str(bad), "--force", check=False)
+    assert r.returncode == 1
+    assert "seed" in r.stderr
+
+
+def test_generate_key_never_overwrites(stack):
+    before = stack.admin("show-key").stdout
+    r = stack.admin("generate-key", check=False)
+    assert r.returncode == 1
+    assert stack.admin("show-key").stdout == before
