@@ -76,6 +76,8 @@ UNIT_TESTS += tests/unit/test_config
 UNIT_TESTS += tests/unit/test_fed_discover
 UNIT_TESTS += tests/unit/test_http
 UNIT_TESTS += tests/unit/test_image
+UNIT_TESTS += tests/unit/test_json
+UNIT_TESTS += tests/unit/test_keys
 UNIT_TESTS += tests/unit/test_multipart
 UNIT_TESTS += tests/unit/test_mxc
 UNIT_TESTS += tests/unit/test_resample
@@ -83,6 +85,7 @@ UNIT_TESTS += tests/unit/test_store
 UNIT_TESTS += tests/unit/test_thumb
 UNIT_TESTS += tests/unit/test_thumb_anim
 UNIT_TESTS += tests/unit/test_util
+UNIT_TESTS += tests/unit/test_xmatrix
 
 LIB = $(O)common/libmediarepo.a
 ADMIN = $(O)tools/mediarepo-admin

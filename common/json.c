@@ -231,8 +231,11 @@ json_canon_value(struct json_buf *b, const cJSON *v, size_t depth,
 {
 	const cJSON *c;
 
-	/* Each level is a stack frame; a hand-built tree has no parse limit. */
-	if (depth > MR_JSON_DEPTH_MAX)
+	/*
+	 * Each container level is a stack frame and a hand-built tree has no
+	 * parse limit. Scalars do not count, as in cJSON's own limit.
+	 */
+	if (depth > MR_JSON_DEPTH_MAX && (cJSON_IsArray(v) || cJSON_IsObject(v)))
 		return mr_err_set(err, 400, "M_BAD_JSON", "nested too deeply");
 	switch (v->type & 0xFF) {
 	case cJSON_NULL:
