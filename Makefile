@@ -47,6 +47,7 @@ LIB_OBJS += common/config.o
 LIB_OBJS += common/fed.o
 LIB_OBJS += common/fed_discover.o
 LIB_OBJS += common/http.o
+LIB_OBJS += common/http_client.o
 LIB_OBJS += common/image.o
 LIB_OBJS += common/json.o
 LIB_OBJS += common/keys.o

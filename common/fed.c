@@ -10,19 +10,18 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-#include <curl/curl.h>
 #include <sodium.h>
 
 #include "auth.h"
 #include "blob.h"
 #include "fed_discover.h"
 #include "http.h"
+#include "http_client.h"
 #include "json.h"
 #include "keys.h"
 #include "multipart.h"
 #include "net.h"
 
-#define FED_ERRBODY_MAX 4096
 #define FED_KEYS_BODY_MAX 65536
 #define FED_KEY_REFETCH_MS 60000	/* one refetch a minute per server */
 #define FED_KEY_MAX_LIFE_MS (7 * 86400 * INT64_C(1000))
@@ -31,49 +30,24 @@
 struct mr_fed {
 	const struct mr_config *cfg;
 	struct mr_store *st;
-	CURL *curl;
+	struct mr_hc *hc;
 	struct mr_net_list deny, allow;
 	struct mr_signing_key key;
 	int have_key;
-};
-
-typedef int (*fed_sink)(void *arg, const void *buf, size_t len,
-    struct mr_err *err);
-
-/* One transfer: what the callbacks saw. */
-struct fed_call {
-	struct mr_fed *f;
-	int trusted;			/* federation_resolve: no address check */
-	int blocked;			/* the address check refused a connect */
-	fed_sink sink;
-	void *arg;
-	long status;
-	char content_type[256];
-	char disposition[1024];
-	char location[2048];
-	char cache_control[256];
-	char expires[128];
-	char errbody[FED_ERRBODY_MAX + 1];
-	size_t errlen;
-	int sink_failed;
-	struct mr_err sink_err;
 };
 
 int
 mr_fed_open(struct mr_fed **out, const struct mr_config *cfg,
     struct mr_store *st, struct mr_err *err)
 {
-	static int curl_ready;
 	struct mr_fed *f = calloc(1, sizeof(*f));
 	struct mr_err ignored;
 
 	if (f == NULL)
 		return mr_err_set(err, 500, "M_UNKNOWN", "out of memory");
-	if (!curl_ready && curl_global_init(CURL_GLOBAL_DEFAULT) == 0)
-		curl_ready = 1;
 	f->cfg = cfg;
 	f->st = st;
-	if ((f->curl = curl_easy_init()) == NULL ||
+	if (mr_hc_new(&f->hc, err) < 0 ||
 	    mr_net_parse_list(cfg->ip_range_blacklist, &f->deny) < 0 ||
 	    mr_net_parse_list(cfg->ip_range_whitelist, &f->allow) < 0) {
 		mr_fed_free(f);
@@ -92,184 +66,42 @@ mr_fed_free(struct mr_fed *f)
 {
 	if (f == NULL)
 		return;
-	if (f->curl != NULL)
-		curl_easy_cleanup(f->curl);
+	mr_hc_free(f->hc);
 	sodium_memzero(&f->key, sizeof(f->key));
 	free(f);
 }
 
 /* --- one transfer --- */
 
-static curl_socket_t
-fed_opensocket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
-{
-	struct fed_call *c = clientp;
-
-	(void)purpose;
-	/* Checked on the address actually connected to, for every hop, so
-	 * DNS answers and redirects cannot lead us into private space. */
-	if (!c->trusted && !mr_net_allowed(&a->addr, &c->f->deny,
-	    &c->f->allow)) {
-		c->blocked = 1;
-		return CURL_SOCKET_BAD;
-	}
-	return socket(a->family, a->socktype, a->protocol);
-}
-
-static void
-fed_copy_header(char *dst, size_t dstsz, const char *v, size_t n)
-{
-	while (n > 0 && (v[n - 1] == '\r' || v[n - 1] == '\n' ||
-	    v[n - 1] == ' '))
-		n--;
-	while (n > 0 && (*v == ' ' || *v == '\t')) {
-		v++;
-		n--;
-	}
-	snprintf(dst, dstsz, "%.*s", (int)n, v);
-}
-
-static size_t
-fed_header_cb(char *buf, size_t size, size_t nitems, void *arg)
-{
-	struct fed_call *c = arg;
-	size_t n = size * nitems;
-	static const struct { const char *name; size_t off, size; } want[] = {
-		{ "content-type:", offsetof(struct fed_call, content_type), 256 },
-		{ "content-disposition:", offsetof(struct fed_call, disposition),
-		  1024 },
-		{ "location:", offsetof(struct fed_call, location), 2048 },
-		{ "cache-control:", offsetof(struct fed_call, cache_control), 256 },
-		{ "expires:", offsetof(struct fed_call, expires), 128 },
-	};
-
-	/* A new status line (after a redirect) starts a new response. */
-	if (n > 5 && strncmp(buf, "HTTP/", 5) == 0) {
-		long status = 0;
-
-		sscanf(buf, "HTTP/%*s %ld", &status);
-		c->status = status;
-		for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
-			((char *)c + want[i].off)[0] = '\0';
-		return n;
-	}
-	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
-		size_t k = strlen(want[i].name);
-
-		if (n > k && strncasecmp(buf, want[i].name, k) == 0)
-			fed_copy_header((char *)c + want[i].off, want[i].size,
-			    buf + k, n - k);
-	}
-	return n;
-}
-
-static size_t
-fed_write_cb(char *buf, size_t size, size_t nitems, void *arg)
-{
-	struct fed_call *c = arg;
-	size_t n = size * nitems;
-
-	if (c->status >= 200 && c->status < 300 && c->sink != NULL) {
-		if (c->sink(c->arg, buf, n, &c->sink_err) < 0) {
-			c->sink_failed = 1;
-			return 0;	/* stops the transfer */
-		}
-		return n;
-	}
-	if (c->errlen < FED_ERRBODY_MAX) {
-		size_t k = n < FED_ERRBODY_MAX - c->errlen ? n :
-		    FED_ERRBODY_MAX - c->errlen;
-
-		memcpy(c->errbody + c->errlen, buf, k);
-		c->errlen += k;
-		c->errbody[c->errlen] = '\0';
-	}
-	return n;
-}
-
 /*
- * Runs a GET. connect_to redirects the connection (curl's CONNECT_TO) while
- * TLS and the URL keep the name the certificate must match. 0 when an
- * answer came (any status), -1 with 502/504 when none did.
+ * A GET with the federation settings. connect_to redirects the connection
+ * while TLS and the URL keep the name the certificate must match.
  */
 static int
-fed_perform(struct mr_fed *f, struct fed_call *c, const char *url,
-    const char *connect_to, const char *host, const char *auth,
-    int follow, struct mr_err *err)
+fed_request(struct mr_fed *f, const char *url, const char *connect_to,
+    const char *host, const char *auth, int follow, int trusted,
+    mr_hc_sink sink, void *arg, struct mr_hc_response *rs, struct mr_err *err)
 {
-	struct curl_slist *headers = NULL, *connect = NULL;
-	char line[4096];
-	CURLcode rc;
-	CURL *h = f->curl;
+	struct mr_hc_request rq = {
+		.url = url,
+		.connect_to = connect_to,
+		.host = host,
+		.authorization = auth,
+		.follow = follow,
+		.max_redirects = FED_LOCATION_HOPS,
+		.protocols = follow ? "https,http" : "https",
+		.connect_timeout_ms = f->cfg->federation_connect_timeout,
+		.timeout_ms = f->cfg->federation_timeout,
+		.ca_file = f->cfg->federation_ca_file,
+		.verify_tls = f->cfg->federation_verify_tls,
+		.deny = &f->deny,
+		.allow = &f->allow,
+		.trusted = trusted,
+		.sink = sink,
+		.arg = arg,
+	};
 
-	c->f = f;
-	curl_easy_reset(h);
-	curl_easy_setopt(h, CURLOPT_URL, url);
-	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, follow ? "https,http" :
-	    "https");
-	curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "https,http");
-	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, follow ? 1L : 0L);
-	curl_easy_setopt(h, CURLOPT_MAXREDIRS, (long)FED_LOCATION_HOPS);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS,
-	    (long)f->cfg->federation_connect_timeout);
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)f->cfg->federation_timeout);
-	curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, fed_opensocket);
-	curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, c);
-	curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, fed_header_cb);
-	curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
-	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, fed_write_cb);
-	curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
-	curl_easy_setopt(h, CURLOPT_USERAGENT, "mediarepo/0.1");
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER,
-	    f->cfg->federation_verify_tls ? 1L : 0L);
-	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST,
-	    f->cfg->federation_verify_tls ? 2L : 0L);
-	/* With OpenSSL, CAINFO and CAPATH both count: the operator's extra
-	 * CA is added to the system's, not put in its place. */
-	if (f->cfg->federation_ca_file[0] != '\0') {
-		curl_easy_setopt(h, CURLOPT_CAINFO, f->cfg->federation_ca_file);
-		curl_easy_setopt(h, CURLOPT_CAPATH, "/etc/ssl/certs");
-	}
-	if (connect_to != NULL) {
-		connect = curl_slist_append(NULL, connect_to);
-		curl_easy_setopt(h, CURLOPT_CONNECT_TO, connect);
-	}
-	if (host != NULL) {
-		snprintf(line, sizeof(line), "Host: %s", host);
-		headers = curl_slist_append(headers, line);
-	}
-	if (auth != NULL) {
-		snprintf(line, sizeof(line), "Authorization: %s", auth);
-		headers = curl_slist_append(headers, line);
-	}
-	curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-	rc = curl_easy_perform(h);
-	curl_slist_free_all(headers);
-	curl_slist_free_all(connect);
-	if (c->sink_failed) {
-		*err = c->sink_err;
-		return -1;
-	}
-	if (rc == CURLE_OK)
-		return 0;
-	if (c->blocked)
-		return mr_err_set(err, 502, "M_UNKNOWN",
-		    "refused to connect to a blocked address");
-	return mr_err_set(err, rc == CURLE_OPERATION_TIMEDOUT ? 504 : 502,
-	    "M_UNKNOWN", "remote server unreachable: %s",
-	    curl_easy_strerror(rc));
-}
-
-/* The Matrix errcode of an error body, or "" when it is not one. */
-static void
-fed_errcode(const struct fed_call *c, char *out, size_t outsz)
-{
-	cJSON *o = cJSON_ParseWithLength(c->errbody, c->errlen);
-	const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, "errcode");
-
-	snprintf(out, outsz, "%s", cJSON_IsString(e) ? e->valuestring : "");
-	cJSON_Delete(o);
+	return mr_hc_get(f->hc, &rq, rs, err);
 }
 
 /* --- discovery --- */
@@ -287,7 +119,7 @@ fed_well_known(void *arg, const char *host,
     char delegated[MR_SERVER_NAME_MAX + 1])
 {
 	struct mr_fed *f = arg;
-	struct fed_call c;
+	struct mr_hc_response rs;
 	struct fed_buf b = { NULL, 0, MR_FED_WELL_KNOWN_MAX_BODY };
 	struct mr_err err;
 	char url[512];
@@ -297,17 +129,14 @@ fed_well_known(void *arg, const char *host,
 	if ((found = mr_store_well_known_get(f->st, host, now, delegated,
 	    &err)) == 1)
 		return delegated[0] != '\0' ? 0 : -1;
-	memset(&c, 0, sizeof(c));
-	c.sink = fed_collect;
-	c.arg = &b;
 	snprintf(url, sizeof(url), "https://%s/.well-known/matrix/server", host);
-	if (fed_perform(f, &c, url, NULL, NULL, NULL, 1, &err) == 0 &&
-	    c.status == 200 && b.data != NULL &&
+	if (fed_request(f, url, NULL, NULL, NULL, 1, 0, fed_collect, &b, &rs,
+	    &err) == 0 && rs.status == 200 && b.data != NULL &&
 	    mr_fed_parse_well_known(b.data, b.len, delegated, &err) == 0)
 		ok = 1;
 	free(b.data);
-	life = ok ? mr_fed_well_known_lifetime(c.cache_control[0] ?
-	    c.cache_control : NULL, c.expires[0] ? c.expires : NULL, now) :
+	life = ok ? mr_fed_well_known_lifetime(rs.cache_control[0] ?
+	    rs.cache_control : NULL, rs.expires[0] ? rs.expires : NULL, now) :
 	    mr_fed_well_known_error_lifetime(1);
 	if (!ok)
 		delegated[0] = '\0';
@@ -405,16 +234,18 @@ fed_sign(struct mr_fed *f, const char *destination, const char *path,
 /* A GET of path on server_name, signed when sign is set. */
 static int
 fed_get(struct mr_fed *f, const char *server_name, const char *path,
-    int sign, struct fed_call *c, struct mr_err *err)
+    int sign, mr_hc_sink sink, void *arg, struct mr_hc_response *rs,
+    struct mr_err *err)
 {
 	struct mr_fed_target t;
 	char url[4096], authority[300], connect_host[300], connect[700];
 	char auth[1024];
+	int trusted;
 
 	if (strcmp(server_name, f->cfg->server_name) == 0)
 		return mr_err_set(err, 502, "M_UNKNOWN",
 		    "refusing to fetch from ourselves");
-	if (fed_target(f, server_name, &t, &c->trusted, err) < 0)
+	if (fed_target(f, server_name, &t, &trusted, err) < 0)
 		return -1;
 	if (sign && fed_sign(f, server_name, path, auth, sizeof(auth), err) < 0)
 		return -1;
@@ -424,8 +255,8 @@ fed_get(struct mr_fed *f, const char *server_name, const char *path,
 	/* Connect where discovery says; check TLS against tls_name. */
 	snprintf(connect, sizeof(connect), "%s:%u:%s:%u", authority, t.port,
 	    connect_host, t.port);
-	return fed_perform(f, c, url, connect, t.host_header,
-	    sign ? auth : NULL, 0, err);
+	return fed_request(f, url, connect, t.host_header, sign ? auth : NULL, 0,
+	    trusted, sink, arg, rs, err);
 }
 
 /* --- keys --- */
@@ -511,20 +342,18 @@ static int
 fed_fetch_keys(struct mr_fed *f, const char *server, struct mr_err *err)
 {
 	struct fed_buf b = { NULL, 0, FED_KEYS_BODY_MAX };
-	struct fed_call c;
+	struct mr_hc_response rs;
 	char path[400];
 	cJSON *o = NULL;
 	int notary = f->cfg->trusted_key_server[0] != '\0', rc = -1;
 
-	memset(&c, 0, sizeof(c));
-	c.sink = fed_collect;
-	c.arg = &b;
 	if (notary)
 		snprintf(path, sizeof(path), "/_matrix/key/v2/query/%s", server);
 	if (fed_get(f, notary ? f->cfg->trusted_key_server : server,
-	    notary ? path : "/_matrix/key/v2/server", 0, &c, err) < 0)
+	    notary ? path : "/_matrix/key/v2/server", 0, fed_collect, &b, &rs,
+	    err) < 0)
 		goto out;
-	if (c.status != 200 || b.data == NULL ||
+	if (rs.status != 200 || b.data == NULL ||
 	    (o = mr_json_parse_strict(b.data, b.len, 32, err)) == NULL) {
 		mr_err_set(err, 401, "M_UNAUTHORIZED",
 		    "cannot fetch the keys of '%s'", server);
@@ -644,7 +473,7 @@ struct fed_fetch {
 	struct mr_fed *f;
 	struct mr_blob_writer w;
 	struct mr_multipart_parser *mp;
-	struct fed_call *call;
+	const struct mr_hc_response *rs;	/* headers seen so far */
 	char part_type[MR_CONTENT_TYPE_MAX + 1];
 	char part_disposition[1024];
 	char part_location[2048];
@@ -707,7 +536,7 @@ fed_multipart_sink(void *arg, const void *buf, size_t len,
 		};
 		char boundary[MR_MULTIPART_BOUNDARY_MAX + 1];
 
-		if (mr_multipart_parse_content_type(ff->call->content_type,
+		if (mr_multipart_parse_content_type(ff->rs->content_type,
 		    boundary, err) < 0 ||
 		    mr_multipart_parser_new(&ff->mp, boundary, &h, err) < 0)
 			return -1;
@@ -717,16 +546,16 @@ fed_multipart_sink(void *arg, const void *buf, size_t len,
 
 /* 1 when an answer says "no such endpoint" rather than "no such media". */
 static int
-fed_endpoint_unknown(const struct fed_call *c)
+fed_endpoint_unknown(const struct mr_hc_response *rs)
 {
 	char code[64];
 
-	fed_errcode(c, code, sizeof(code));
+	mr_hc_errcode(rs, code, sizeof(code));
 	if (strcmp(code, "M_UNRECOGNIZED") == 0)
 		return 1;
 	/* Old servers and proxies answer unknown paths without Matrix JSON. */
-	return (c->status == 404 && code[0] == '\0') || c->status == 405 ||
-	    c->status == 501;
+	return (rs->status == 404 && code[0] == '\0') || rs->status == 405 ||
+	    rs->status == 501;
 }
 
 static void
@@ -744,22 +573,41 @@ fed_fill_media(struct mr_fed_media *out, const char *type,
 
 enum fed_attempt { FED_V1, FED_MSC1902, FED_V3, FED_R0, FED__MAX };
 
+/* Follows a Location part: plain GET, each hop's address checked. */
+static int
+fed_follow_location(struct mr_fed *f, struct fed_fetch *ff,
+    struct mr_fed_media *out, struct mr_err *err)
+{
+	struct mr_hc_response rs;
+
+	mr_blob_abort(&ff->w);
+	if (mr_blob_begin(f->cfg->media_store_path,
+	    f->cfg->max_remote_media_size, &ff->w, err) < 0)
+		return -1;
+	ff->rs = &rs;
+	if (fed_request(f, ff->part_location, NULL, NULL, NULL, 1, 0,
+	    fed_fetch_body, ff, &rs, err) < 0)
+		return -1;
+	if (rs.status != 200)
+		return mr_err_set(err, 502, "M_UNKNOWN",
+		    "media location answered %ld", rs.status);
+	fed_fill_media(out, rs.content_type, rs.disposition);
+	return 0;
+}
+
 /* One try of one API; 1 means "that endpoint is unknown: try the next". */
 static int
 fed_try(struct mr_fed *f, const struct mr_mxc *mxc, enum fed_attempt a,
     struct mr_fed_media *out, struct mr_err *err)
 {
+	struct mr_hc_response rs;
 	struct fed_fetch ff;
-	struct fed_call c;
 	char path[1024];
 	int rc;
 
 	memset(&ff, 0, sizeof(ff));
-	memset(&c, 0, sizeof(c));
 	ff.f = f;
-	ff.call = &c;
-	c.arg = &ff;
-	c.sink = a == FED_V1 ? fed_multipart_sink : fed_fetch_body;
+	ff.rs = &rs;
 	switch (a) {
 	case FED_V1:
 		snprintf(path, sizeof(path),
@@ -779,47 +627,30 @@ fed_try(struct mr_fed *f, const struct mr_mxc *mxc, enum fed_attempt a,
 	if (mr_blob_begin(f->cfg->media_store_path, f->cfg->max_remote_media_size,
 	    &ff.w, err) < 0)
 		return -1;
-	rc = fed_get(f, mxc->server, path, a <= FED_MSC1902, &c, err);
-	if (rc == 0 && c.status == 200 && a == FED_V1 &&
+	rc = fed_get(f, mxc->server, path, a <= FED_MSC1902,
+	    a == FED_V1 ? fed_multipart_sink : fed_fetch_body, &ff, &rs, err);
+	if (rc == 0 && rs.status == 200 && a == FED_V1 &&
 	    (ff.mp == NULL || mr_multipart_parser_finish(ff.mp, err) < 0)) {
 		if (ff.mp == NULL)
 			mr_err_set(err, 502, "M_UNKNOWN", "empty multipart answer");
 		rc = -1;
 	}
 	mr_multipart_parser_free(ff.mp);
-	ff.mp = NULL;
-	if (rc == 0 && c.status == 200 && a == FED_V1 &&
+	if (rc == 0 && rs.status == 200 && a == FED_V1 &&
 	    ff.part_location[0] != '\0') {
-		/* The bytes live elsewhere (a CDN): plain GET, redirects
-		 * followed up to FED_LOCATION_HOPS, each address checked. */
-		struct fed_call lc;
-
-		mr_blob_abort(&ff.w);
-		memset(&lc, 0, sizeof(lc));
-		lc.sink = fed_fetch_body;
-		lc.arg = &ff;
-		ff.call = &lc;
-		if (mr_blob_begin(f->cfg->media_store_path,
-		    f->cfg->max_remote_media_size, &ff.w, err) < 0)
-			return -1;
-		rc = fed_perform(f, &lc, ff.part_location, NULL, NULL, NULL, 1,
-		    err);
-		if (rc == 0 && lc.status != 200)
-			rc = mr_err_set(err, 502, "M_UNKNOWN",
-			    "media location answered %ld", lc.status);
-		fed_fill_media(out, lc.content_type, lc.disposition);
-	} else if (rc == 0 && c.status == 200) {
-		fed_fill_media(out, a == FED_V1 ? ff.part_type : c.content_type,
-		    a == FED_V1 ? ff.part_disposition : c.disposition);
+		rc = fed_follow_location(f, &ff, out, err);
+	} else if (rc == 0 && rs.status == 200) {
+		fed_fill_media(out, a == FED_V1 ? ff.part_type : rs.content_type,
+		    a == FED_V1 ? ff.part_disposition : rs.disposition);
 	} else if (rc == 0) {
 		mr_blob_abort(&ff.w);
-		if (fed_endpoint_unknown(&c))
+		if (fed_endpoint_unknown(&rs))
 			return 1;
-		if (c.status == 404)
+		if (rs.status == 404)
 			return mr_err_set(err, 404, "M_NOT_FOUND",
 			    "remote media not found");
 		return mr_err_set(err, 502, "M_UNKNOWN",
-		    "remote server answered %ld", c.status);
+		    "remote server answered %ld", rs.status);
 	}
 	if (rc < 0) {
 		mr_blob_abort(&ff.w);

@@ -1,6 +1,7 @@
 /*
- * fed: talking to other servers. Outbound requests go through libcurl
- * (only this module, with net, includes curl.h): server discovery
+ * fed: talking to other servers. Outbound requests go through
+ * common/http_client.c (libcurl, with the connect-time address check):
+ * server discovery
  * (fed_discover.c decides, this module asks DNS and .well-known, cached
  * in the store), requests signed with this server's key, TLS checked
  * against the name discovery says, and every address checked against
@@ -9,7 +10,7 @@
  * fetching remote media into the blob store.
  *
  * One struct mr_fed per process (it keeps a curl handle, so connections
- * are reused); made on first use by mr_fed_get_ctx.
+ * are reused); made on first use by mr_http_fed().
  */
 #ifndef MR_FED_H
 #define MR_FED_H
