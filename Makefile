@@ -18,13 +18,14 @@ endif
 PKGS = libfcgi-dev libsodium-dev libsqlite3-dev libcjson-dev libcmocka-dev \
        libgd-dev libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev \
        libseccomp-dev zlib1g-dev libcurl4-openssl-dev lighttpd-mod-openssl \
+       libxml2-dev \
        openssl python3-nacl python3-signedjson \
        pkg-config lighttpd spawn-fcgi curl python3-pytest python3-requests \
        python3-matrix-nio python3-pil wrk bc hyperfine libvips-tools \
        libjpeg-turbo-progs libavif-bin libheif-examples
 # libgd is opened with dlopen by common/thumb.c (see there); only its
 # headers are needed at build time.
-PKG_LIBS = libsodium sqlite3 libcjson libcurl libjpeg libpng libwebp \
+PKG_LIBS = libsodium sqlite3 libcjson libcurl libxml-2.0 libjpeg libpng libwebp \
        libwebpdemux libwebpmux libseccomp zlib
 
 # Messages and log lines are cut to their buffers on purpose, hence
@@ -55,6 +56,9 @@ LIB_OBJS += common/media.o
 LIB_OBJS += common/multipart.o
 LIB_OBJS += common/mxc.o
 LIB_OBJS += common/net.o
+LIB_OBJS += common/preview.o
+LIB_OBJS += common/preview_html.o
+LIB_OBJS += common/preview_url.o
 LIB_OBJS += common/resample.o
 LIB_OBJS += common/store.o
 LIB_OBJS += common/thumb.o
@@ -67,6 +71,7 @@ PROGRAMS += cgi-bin/download.fcgi
 PROGRAMS += cgi-bin/federation_download.fcgi
 PROGRAMS += cgi-bin/federation_thumbnail.fcgi
 PROGRAMS += cgi-bin/keys.fcgi
+PROGRAMS += cgi-bin/preview_url.fcgi
 PROGRAMS += cgi-bin/thumbnail.fcgi
 PROGRAMS += cgi-bin/unrecognized.fcgi
 PROGRAMS += cgi-bin/upload.fcgi
@@ -80,6 +85,8 @@ UNIT_TESTS += tests/unit/test_image
 UNIT_TESTS += tests/unit/test_json
 UNIT_TESTS += tests/unit/test_keys
 UNIT_TESTS += tests/unit/test_multipart
+UNIT_TESTS += tests/unit/test_preview_html
+UNIT_TESTS += tests/unit/test_preview_url
 UNIT_TESTS += tests/unit/test_mxc
 UNIT_TESTS += tests/unit/test_resample
 UNIT_TESTS += tests/unit/test_store

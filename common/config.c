@@ -4,6 +4,7 @@
 #include "config.h"
 #include "image.h"
 #include "net.h"
+#include "preview_url.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -47,6 +48,14 @@ config_check_cidrs(const char *value)
 	struct mr_net_list l;
 
 	return mr_net_parse_list(value, &l);
+}
+
+static int
+config_check_url_rules(const char *value)
+{
+	static struct mr_preview_url_rules rules;	/* large: not on stack */
+
+	return mr_preview_parse_url_rules(value, &rules);
 }
 
 /* Comma-separated server names. */
@@ -287,6 +296,28 @@ static const struct config_key config_keys[] = {
 	{ "serve_federation_remote_media", CFG_BOOL,
 	  F(serve_federation_remote_media), "true", 0, 0, NULL,
 	  "answer MSC1902 .../remote_media (false: 404 M_UNRECOGNIZED)" },
+	{ "url_preview_enabled", CFG_BOOL, F(url_preview_enabled), "false", 0, 0,
+	  NULL, "serve preview_url (needs url_preview_ip_range_blacklist)" },
+	{ "url_preview_ip_range_blacklist", CFG_STRING,
+	  F(url_preview_ip_range_blacklist), "", 0, 0, NULL,
+	  "addresses previews never connect to (required with previews)",
+	  config_check_cidrs },
+	{ "url_preview_ip_range_whitelist", CFG_STRING,
+	  F(url_preview_ip_range_whitelist), "", 0, 0, NULL,
+	  "exceptions to url_preview_ip_range_blacklist", config_check_cidrs },
+	{ "url_preview_url_blacklist", CFG_STRING, F(url_preview_url_blacklist),
+	  "", 0, 0, NULL,
+	  "URLs never previewed: rules of 'scheme=G host=G port=N path=G', "
+	  "comma-separated", config_check_url_rules },
+	{ "max_spider_size", CFG_SIZE, F(max_spider_size), "10M", 1024,
+	  INT64_C(1) << 32, NULL, "largest page or image fetched (decoded)" },
+	{ "url_preview_accept_language", CFG_STRING,
+	  F(url_preview_accept_language), "en", 0, 0, NULL,
+	  "Accept-Language sent with preview requests" },
+	{ "url_preview_timeout", CFG_DURATION, F(url_preview_timeout), "10s",
+	  1000, 600000, NULL, "total time of one preview fetch" },
+	{ "oembed_providers_path", CFG_PATH, F(oembed_providers_path), "", 0, 0,
+	  NULL, "oEmbed providers JSON (empty: built-in YouTube and Vimeo)" },
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -561,6 +592,12 @@ mr_config_load(const char *path, struct mr_config *cfg, struct mr_err *err)
 		    "%s: 'server_name' is required", path);
 	if (cfg->max_remote_media_size == 0)
 		cfg->max_remote_media_size = cfg->max_upload_size;
+	/* As Synapse: previews without a deny list would reach anything. */
+	if (cfg->url_preview_enabled &&
+	    cfg->url_preview_ip_range_blacklist[0] == '\0')
+		return mr_err_set(err, 500, "M_UNKNOWN",
+		    "%s: 'url_preview_enabled' needs "
+		    "'url_preview_ip_range_blacklist'", path);
 	return 0;
 }
 

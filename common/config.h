@@ -75,6 +75,14 @@ struct mr_config {
 	char trusted_key_server_key[160];
 	int serve_federation_media_v1;
 	int serve_federation_remote_media;
+	int url_preview_enabled;
+	char url_preview_ip_range_blacklist[4096];
+	char url_preview_ip_range_whitelist[4096];
+	char url_preview_url_blacklist[4096];
+	int64_t max_spider_size;
+	char url_preview_accept_language[256];
+	int64_t url_preview_timeout;		/* ms */
+	char oembed_providers_path[PATH_MAX];
 };
 
 /*

@@ -58,8 +58,8 @@ hc_opensocket(void *clientp, curlsocktype purpose, struct curl_sockaddr *a)
 	(void)purpose;
 	/* Checked on the address actually connected to, for every hop, so
 	 * DNS answers and redirects cannot lead into private space. */
-	if (!c->rq->trusted && !mr_net_allowed(&a->addr, c->rq->deny,
-	    c->rq->allow)) {
+	if (!c->rq->trusted && !(c->rq->addr_allowed ? c->rq->addr_allowed :
+	    mr_net_allowed)(&a->addr, c->rq->deny, c->rq->allow)) {
 		c->rs->blocked = 1;
 		return CURL_SOCKET_BAD;
 	}

@@ -15,6 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <sys/socket.h>
+
 #include "net.h"
 #include "util.h"
 
@@ -39,6 +41,9 @@ struct mr_hc_request {
 	const char *ca_file;		/* extra CA file, or NULL */
 	int verify_tls;
 	const struct mr_net_list *deny, *allow;
+	/* The address check; NULL means mr_net_allowed. */
+	int (*addr_allowed)(const struct sockaddr *,
+	    const struct mr_net_list *, const struct mr_net_list *);
 	int trusted;			/* skip the address check */
 	mr_hc_sink sink;		/* 2xx bodies; others are kept below */
 	void *arg;

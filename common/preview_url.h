@@ -21,7 +21,8 @@
  *      steps 1 to 4 again.
  *
  * Limits and decisions (each refused with 400 M_INVALID_PARAM):
- *   - the whole URL is at most MR_PREVIEW_URL_MAX (2048) bytes;
+ *   - the whole URL is at most MR_PREVIEW_URL_MAX (2048) bytes, both as
+ *     given and as mr_preview_url_format writes it for the fetch;
  *   - only http and https (any case), followed by "//";
  *   - no byte below 0x21 or 0x7f anywhere (spaces, tabs, CR, LF, NUL
  *     cannot occur), and bytes >= 0x80 only as valid UTF-8 in the path,
@@ -85,9 +86,11 @@ int mr_preview_parse_url(const char *url, struct mr_preview_url *out,
 /*
  * The URL to fetch: scheme://host[:port]path_and_query, IPv6 in brackets,
  * the port only when explicit, and bytes >= 0x80 of the path
- * percent-encoded so the result is plain ASCII. Parsing the result gives
- * back the same host, port and address. Returns its length, or -1 when
- * outsz is too small (MR_PREVIEW_URL_MAX * 3 + 300 always suffices).
+ * percent-encoded so the result is plain ASCII. The result is at most
+ * MR_PREVIEW_URL_MAX bytes and parses back to the same scheme, host, port
+ * and address. Returns its length, or -1 when outsz is too small
+ * (MR_PREVIEW_URL_MAX + 1 always suffices: the parser refuses URLs whose
+ * fetched form would be longer).
  */
 int mr_preview_url_format(const struct mr_preview_url *u, char *out,
     size_t outsz);

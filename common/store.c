@@ -32,6 +32,8 @@ enum store_stmt {
 	ST_RF_GET,
 	ST_RF_PUT,
 	ST_RF_DELETE,
+	ST_PV_GET,
+	ST_PV_PUT,
 	ST__MAX
 };
 
@@ -100,6 +102,12 @@ static const char *const store_sql[ST__MAX] = {
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[ST_RF_DELETE] =
 	    "DELETE FROM remote_fetches WHERE server_name = ?1 AND media_id = ?2",
+	[ST_PV_GET] =
+	    "SELECT state, until_ts, status, errcode, body FROM preview_cache "
+	    "WHERE cache_key = ?1",
+	[ST_PV_PUT] =
+	    "INSERT OR REPLACE INTO preview_cache (cache_key, state, until_ts, "
+	    "status, errcode, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 };
 
 struct mr_store {
@@ -732,4 +740,84 @@ mr_store_remote_fetch_done(struct mr_store *st, const struct mr_mxc *m,
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? 0 : store_fail(st, err, "remote fetch record");
+}
+
+/* --- URL previews --- */
+
+static int
+store_pv_put(struct mr_store *st, const char *key, const char *state,
+    int64_t until_ts, int status, const char *errcode, const char *body)
+{
+	sqlite3_stmt *s = store_stmt(st, ST_PV_PUT);
+	int rc;
+
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, state, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, until_ts);
+	sqlite3_bind_int(s, 4, status);
+	store_bind_text_or_null(s, 5, errcode);
+	store_bind_text_or_null(s, 6, body);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+mr_store_preview_claim(struct mr_store *st, const char *key, int64_t now_ms,
+    int64_t lock_ms, char **body, struct mr_err *err)
+{
+	sqlite3_stmt *s;
+	char state[16] = "", errcode[32] = "";
+	int64_t until = 0;
+	int status = 0, found, result = 0;
+
+	*body = NULL;
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(st, err, "preview claim");
+	s = store_stmt(st, ST_PV_GET);
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	found = sqlite3_step(s) == SQLITE_ROW;
+	if (found) {
+		const unsigned char *b = sqlite3_column_text(s, 4);
+
+		store_copy_col(s, 0, state, sizeof(state));
+		until = sqlite3_column_int64(s, 1);
+		status = sqlite3_column_int(s, 2);
+		store_copy_col(s, 3, errcode, sizeof(errcode));
+		if (until > now_ms && strcmp(state, "done") == 0) {
+			*body = strdup(b ? (const char *)b : "{}");
+			result = *body != NULL ? 2 : -1;
+		} else if (until > now_ms && strcmp(state, "failed") == 0) {
+			mr_err_set(err, status > 0 ? status : 502,
+			    store_errcode(errcode), "%s", b ? (const char *)b : "");
+			result = 3;
+		} else if (until > now_ms) {
+			result = 1;
+		}
+	}
+	sqlite3_reset(s);
+	if (result == 0 && store_pv_put(st, key, "fetching", now_ms + lock_ms, 0,
+	    NULL, NULL) < 0)
+		result = -1;
+	if (sqlite3_exec(st->db, result == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL,
+	    NULL) != SQLITE_OK && result == 0)
+		result = -1;
+	if (result < 0) {
+		free(*body);
+		*body = NULL;
+		return store_fail(st, err, "preview claim");
+	}
+	return result;
+}
+
+int
+mr_store_preview_done(struct mr_store *st, const char *key, const char *body,
+    const struct mr_err *failure, int64_t until_ts, struct mr_err *err)
+{
+	int rc = failure == NULL ?
+	    store_pv_put(st, key, "done", until_ts, 0, NULL, body) :
+	    store_pv_put(st, key, "failed", until_ts, failure->status,
+	    failure->errcode, failure->msg);
+
+	return rc == 0 ? 0 : store_fail(st, err, "preview insert");
 }

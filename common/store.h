@@ -124,6 +124,21 @@ int mr_store_remote_fetch_claim(struct mr_store *st, const struct mr_mxc *m,
 int mr_store_remote_fetch_done(struct mr_store *st, const struct mr_mxc *m,
     const struct mr_err *failure, int64_t until_ts, struct mr_err *err);
 
+/* --- URL previews --- */
+
+/*
+ * Looks up a preview and, when there is none fresh and nobody is making
+ * it, takes the row for this caller. 0: this caller fetches; 1: someone
+ * else is fetching (poll again); 2: *body holds the cached preview JSON
+ * (malloc'ed); 3: a cached failure, in *err.
+ */
+int mr_store_preview_claim(struct mr_store *st, const char *key,
+    int64_t now_ms, int64_t lock_ms, char **body, struct mr_err *err);
+/* Stores the answer (failure NULL) or the failure, fresh until until_ts. */
+int mr_store_preview_done(struct mr_store *st, const char *key,
+    const char *body, const struct mr_err *failure, int64_t until_ts,
+    struct mr_err *err);
+
 int mr_store_token_add(struct mr_store *st, const char *token_hash,
     const char *user_id, int is_guest, struct mr_err *err);
 /* 0 found; -1 with 401 M_UNKNOWN_TOKEN when unknown. */

@@ -1,0 +1,27 @@
+/*
+ * preview: URL previews (spec.md 6). Pages are fetched through
+ * http_client with the preview deny/allow lists checked on every address
+ * connected to, redirects followed by hand (each hop's URL checked again
+ * against url_preview_url_blacklist and the IP literal rules), sizes
+ * capped on decoded bytes. HTML becomes OpenGraph (preview_html.c);
+ * og:image is fetched through the same guards into the media store and
+ * given as an mxc URI. Results are cached in SQLite per (url, hour of
+ * ts, language), and concurrent identical requests share one fetch.
+ */
+#ifndef MR_PREVIEW_H
+#define MR_PREVIEW_H
+
+#include <stdint.h>
+
+#include "http.h"
+
+/*
+ * The preview of url as JSON text (malloc'ed, caller frees). Errors: 400
+ * M_INVALID_PARAM (malformed url), 403 M_FORBIDDEN (blocked url or
+ * address), 502 (unreachable, no allowed address, unpreviewable type,
+ * too large), 504 (timed out).
+ */
+int mr_preview_get(struct mr_ctx *ctx, const struct mr_user *user,
+    const char *url, int64_t ts, char **json, struct mr_err *err);
+
+#endif
