@@ -106,13 +106,7 @@ fed_request(struct mr_fed *f, const char *url, const char *connect_to,
 
 /* --- discovery --- */
 
-static int
-fed_collect(void *arg, const void *buf, size_t len, struct mr_err *err);
 
-struct fed_buf {
-	char *data;
-	size_t len, max;
-};
 
 static int
 fed_well_known(void *arg, const char *host,
@@ -120,7 +114,7 @@ fed_well_known(void *arg, const char *host,
 {
 	struct mr_fed *f = arg;
 	struct mr_hc_response rs;
-	struct fed_buf b = { NULL, 0, MR_FED_WELL_KNOWN_MAX_BODY };
+	struct mr_hc_buffer b = { NULL, 0, MR_FED_WELL_KNOWN_MAX_BODY };
 	struct mr_err err;
 	char url[512];
 	int64_t now = mr_now_ms(), life;
@@ -130,7 +124,7 @@ fed_well_known(void *arg, const char *host,
 	    &err)) == 1)
 		return delegated[0] != '\0' ? 0 : -1;
 	snprintf(url, sizeof(url), "https://%s/.well-known/matrix/server", host);
-	if (fed_request(f, url, NULL, NULL, NULL, 1, 0, fed_collect, &b, &rs,
+	if (fed_request(f, url, NULL, NULL, NULL, 1, 0, mr_hc_collect, &b, &rs,
 	    &err) == 0 && rs.status == 200 && b.data != NULL &&
 	    mr_fed_parse_well_known(b.data, b.len, delegated, &err) == 0)
 		ok = 1;
@@ -179,22 +173,6 @@ fed_target(struct mr_fed *f, const char *server_name, struct mr_fed_target *t,
 	return mr_fed_discover(server_name, &r, t, err);
 }
 
-static int
-fed_collect(void *arg, const void *buf, size_t len, struct mr_err *err)
-{
-	struct fed_buf *b = arg;
-	char *p;
-
-	if (b->len + len > b->max)
-		return mr_err_set(err, 502, "M_UNKNOWN", "answer too large");
-	if ((p = realloc(b->data, b->len + len + 1)) == NULL)
-		return mr_err_set(err, 500, "M_UNKNOWN", "out of memory");
-	b->data = p;
-	memcpy(b->data + b->len, buf, len);
-	b->len += len;
-	b->data[b->len] = '\0';
-	return 0;
-}
 
 /* "host" as a URL authority: IPv6 literals get brackets. */
 static void
@@ -341,7 +319,7 @@ fed_check_notary_response(struct mr_fed *f, const cJSON *o,
 static int
 fed_fetch_keys(struct mr_fed *f, const char *server, struct mr_err *err)
 {
-	struct fed_buf b = { NULL, 0, FED_KEYS_BODY_MAX };
+	struct mr_hc_buffer b = { NULL, 0, FED_KEYS_BODY_MAX };
 	struct mr_hc_response rs;
 	char path[400];
 	cJSON *o = NULL;
@@ -350,7 +328,7 @@ fed_fetch_keys(struct mr_fed *f, const char *server, struct mr_err *err)
 	if (notary)
 		snprintf(path, sizeof(path), "/_matrix/key/v2/query/%s", server);
 	if (fed_get(f, notary ? f->cfg->trusted_key_server : server,
-	    notary ? path : "/_matrix/key/v2/server", 0, fed_collect, &b, &rs,
+	    notary ? path : "/_matrix/key/v2/server", 0, mr_hc_collect, &b, &rs,
 	    err) < 0)
 		goto out;
 	if (rs.status != 200 || b.data == NULL ||

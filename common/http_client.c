@@ -26,6 +26,24 @@ struct hc_call {
 };
 
 int
+mr_hc_collect(void *arg, const void *buf, size_t len, struct mr_err *err)
+{
+	struct mr_hc_buffer *b = arg;
+	char *p;
+
+	if (b->len + len > b->max)
+		return mr_err_set(err, 502, "M_TOO_LARGE",
+		    "answer larger than %zu bytes", b->max);
+	if ((p = realloc(b->data, b->len + len + 1)) == NULL)
+		return mr_err_set(err, 500, "M_UNKNOWN", "out of memory");
+	b->data = p;
+	memcpy(b->data + b->len, buf, len);
+	b->len += len;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int
 mr_hc_new(struct mr_hc **out, struct mr_err *err)
 {
 	static int curl_ready;

@@ -62,6 +62,15 @@ struct mr_hc_response {
 	int blocked;			/* the address check refused a connect */
 };
 
+/* A sink that keeps the whole body in memory, up to max bytes. */
+struct mr_hc_buffer {
+	char *data;			/* malloc'ed, NUL-terminated; caller frees */
+	size_t len, max;
+};
+/* For mr_hc_request.sink with a struct mr_hc_buffer: past max, 502
+ * M_TOO_LARGE (counted on decoded bytes, so compression bombs stop too). */
+int mr_hc_collect(void *arg, const void *buf, size_t len, struct mr_err *err);
+
 int mr_hc_new(struct mr_hc **out, struct mr_err *err);
 void mr_hc_free(struct mr_hc *hc);
 /*

@@ -106,30 +106,6 @@ preview_setup(const struct mr_config *cfg, struct mr_err *err)
 
 /* --- the guarded fetch --- */
 
-struct preview_body {
-	char *data;
-	size_t len, max;
-};
-
-static int
-preview_collect(void *arg, const void *buf, size_t len, struct mr_err *err)
-{
-	struct preview_body *b = arg;
-	char *p;
-
-	/* Counted on decoded bytes: a compressed bomb stops here too. */
-	if (b->len + len > b->max)
-		return mr_err_set(err, 502, "M_TOO_LARGE",
-		    "content is larger than max_spider_size");
-	if ((p = realloc(b->data, b->len + len + 1)) == NULL)
-		return mr_err_set(err, 500, "M_UNKNOWN", "out of memory");
-	b->data = p;
-	memcpy(b->data + b->len, buf, len);
-	b->len += len;
-	b->data[b->len] = '\0';
-	return 0;
-}
-
 /* Checks one URL before any connection: syntax, rules, IP literals. */
 static int
 preview_check_url(const struct preview_state *ps, const char *url,
@@ -148,7 +124,7 @@ preview_check_url(const struct preview_state *ps, const char *url,
 }
 
 struct preview_page {
-	struct preview_body body;
+	struct mr_hc_buffer body;
 	char url[MR_PREVIEW_URL_MAX + 1];	/* final, after redirects */
 	char content_type[256];
 };
@@ -180,7 +156,7 @@ preview_fetch(const struct mr_config *cfg, struct preview_state *ps,
 			.deny = &ps->deny,
 			.allow = &ps->allow,
 			.addr_allowed = mr_preview_addr_allowed,
-			.sink = preview_collect,
+			.sink = mr_hc_collect,
 			.arg = &page->body,
 		};
 
@@ -190,7 +166,7 @@ preview_fetch(const struct mr_config *cfg, struct preview_state *ps,
 			return err->status ? -1 :
 			    mr_err_set(err, 400, "M_INVALID_PARAM", "bad URL");
 		free(page->body.data);
-		page->body = (struct preview_body){ NULL, 0,
+		page->body = (struct mr_hc_buffer){ NULL, 0,
 		    (size_t)cfg->max_spider_size };
 		if (mr_hc_get(ps->hc, &rq, &rs, err) < 0) {
 			if (rs.blocked)

@@ -118,13 +118,23 @@ cmd_list_tokens(int argc, char **argv, struct mr_config *cfg,
 	    admin_fail(&err) : 0;
 }
 
+/* "ed25519:VERSION PUBLIC", then the secret is wiped from memory. */
+static void
+admin_print_key(struct mr_signing_key *key)
+{
+	char pub[64];
+
+	mr_keys_public_b64(key, pub);
+	printf("ed25519:%s %s\n", key->version, pub);
+	sodium_memzero(key, sizeof(*key));
+}
+
 static int
 cmd_generate_key(int argc, char **argv, struct mr_config *cfg,
     struct mr_store *st)
 {
 	struct mr_signing_key key;
 	struct mr_err err;
-	char pub[64];
 
 	(void)argv;
 	(void)st;
@@ -132,9 +142,7 @@ cmd_generate_key(int argc, char **argv, struct mr_config *cfg,
 		return 2;
 	if (mr_keys_generate(cfg->signing_key_path, &key, &err) < 0)
 		return admin_fail(&err);
-	mr_keys_public_b64(&key, pub);
-	printf("ed25519:%s %s\n", key.version, pub);
-	sodium_memzero(&key, sizeof(key));
+	admin_print_key(&key);
 	return 0;
 }
 
@@ -148,7 +156,7 @@ cmd_import_key(int argc, char **argv, struct mr_config *cfg,
 {
 	struct mr_signing_key key;
 	struct mr_err err;
-	char line[256], pub[64];
+	char line[256];
 	FILE *in, *out;
 	int force = argc == 3 && strcmp(argv[2], "--force") == 0;
 
@@ -178,9 +186,7 @@ cmd_import_key(int argc, char **argv, struct mr_config *cfg,
 		    cfg->signing_key_path);
 		return 1;
 	}
-	mr_keys_public_b64(&key, pub);
-	printf("ed25519:%s %s\n", key.version, pub);
-	sodium_memzero(&key, sizeof(key));
+	admin_print_key(&key);
 	sodium_memzero(line, sizeof(line));
 	return 0;
 }
@@ -191,7 +197,6 @@ cmd_show_key(int argc, char **argv, struct mr_config *cfg,
 {
 	struct mr_signing_key key;
 	struct mr_err err;
-	char pub[64];
 
 	(void)argv;
 	(void)st;
@@ -199,9 +204,7 @@ cmd_show_key(int argc, char **argv, struct mr_config *cfg,
 		return 2;
 	if (mr_keys_load(cfg->signing_key_path, &key, &err) < 0)
 		return admin_fail(&err);
-	mr_keys_public_b64(&key, pub);
-	printf("ed25519:%s %s\n", key.version, pub);
-	sodium_memzero(&key, sizeof(key));
+	admin_print_key(&key);
 	return 0;
 }
 
