@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "fixture.h"
+
 #include "../../common/preview_html.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -23,46 +25,9 @@
 /* --- fixtures: next to this file, else from the top or tests/unit --- */
 
 static char *
-fixture_try(const char *dir, const char *name, size_t *len)
-{
-	char path[1200];
-	FILE *f;
-	char *b;
-	long n;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	if ((f = fopen(path, "rb")) == NULL)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
-	    fseek(f, 0, SEEK_SET) != 0 || (b = malloc((size_t)n + 1)) ==
-	    NULL) {
-		fclose(f);
-		return NULL;
-	}
-	*len = fread(b, 1, (size_t)n, f);
-	b[*len] = '\0';
-	fclose(f);
-	return b;
-}
-
-static char *
 fixture_load(const char *name, size_t *len)
 {
-	char here[1024];
-	const char *slash = strrchr(__FILE__, '/');
-	char *b = NULL;
-
-	if (slash != NULL && (size_t)snprintf(here, sizeof(here),
-	    "%.*s/../fixtures/html", (int)(slash - __FILE__), __FILE__) <
-	    sizeof(here))
-		b = fixture_try(here, name, len);
-	if (b == NULL)
-		b = fixture_try("tests/fixtures/html", name, len);
-	if (b == NULL)
-		b = fixture_try("../fixtures/html", name, len);
-	if (b == NULL)
-		fail_msg("fixture '%s' not found", name);
-	return b;
+	return (char *)fixture_find(__FILE__, "html", NULL, name, len);
 }
 
 /* --- helpers --- */

@@ -20,6 +20,8 @@
 #include <time.h>
 
 #include <cmocka.h>
+
+#include "fixture.h"
 #include <gif_lib.h>
 #include <zlib.h>
 
@@ -805,46 +807,9 @@ test_apng_limits(void **state)
 /* --- Pillow fixtures --- */
 
 static unsigned char *
-fixture_try(const char *dir, const char *name, size_t *len)
-{
-	char path[1024];
-	unsigned char *b;
-	FILE *f;
-	long n;
-
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, name) >=
-	    sizeof(path) || (f = fopen(path, "rb")) == NULL)
-		return NULL;
-	if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
-	    fseek(f, 0, SEEK_SET) != 0 || (b = malloc((size_t)n + 1)) == NULL) {
-		fclose(f);
-		return NULL;
-	}
-	*len = fread(b, 1, (size_t)n, f);
-	fclose(f);
-	return b;
-}
-
-static unsigned char *
 fixture_load(const char *name, size_t *len)
 {
-	char here[1024];
-	const char *env = getenv("MR_ANIM_FIXTURES"), *slash;
-	unsigned char *b = NULL;
-
-	if (env != NULL && *env != '\0')
-		b = fixture_try(env, name, len);
-	if (b == NULL && (slash = strrchr(__FILE__, '/')) != NULL &&
-	    (size_t)snprintf(here, sizeof(here), "%.*s/../fixtures/anim",
-	    (int)(slash - __FILE__), __FILE__) < sizeof(here))
-		b = fixture_try(here, name, len);
-	if (b == NULL)
-		b = fixture_try("tests/fixtures/anim", name, len);
-	if (b == NULL)
-		b = fixture_try("../fixtures/anim", name, len);
-	if (b == NULL)
-		fail_msg("fixture '%s' not found (set MR_ANIM_FIXTURES)", name);
-	return b;
+	return fixture_find(__FILE__, "anim", "MR_ANIM_FIXTURES", name, len);
 }
 
 static const struct pil_fixture {
