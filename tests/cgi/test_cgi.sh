@@ -188,6 +188,40 @@ expect "create: 200 with content_uri" 200 "\"content_uri\":\"mxc://$server/"
 cgi create POST /_matrix/media/v1/create
 expect "create: missing token is 401" 401 '"M_MISSING_TOKEN"'
 
+# --- thumbnail ---
+# A 2x2 PNG: the upload pre-generates nothing (it fits every box), and
+# the thumbnail of a box larger than the image is the image itself.
+printf '\211PNG\r\n\032\n\000\000\000\rIHDR\000\000\000\002\000\000\000\002\010\002\000\000\000\375\324\232s\000\000\000\026IDATx\234c\370\317\300\360\237\201\201\341?\003\003\003\000\032\370\003\375\325\307\223\220\000\000\000\000IEND\256B`\202' > "$dir/png"
+cp "$dir/png" "$dir/stdin"
+cgi upload POST /_matrix/media/v3/upload "$auth" \
+    CONTENT_LENGTH="$(wc -c < "$dir/png" | tr -d ' ')" CONTENT_TYPE=image/png
+png_id=$(body | sed -n 's|.*"mxc://[^/]*/\([A-Za-z0-9_-]*\)".*|\1|p')
+cgi thumbnail GET "/_matrix/media/v3/thumbnail/$server/$png_id?width=32&height=32"
+if expect "thumbnail: 200" 200; then
+	same "thumbnail: Content-Type" "$(header Content-Type)" "image/png"
+	if body | cmp -s - "$dir/png"; then
+		ok "thumbnail: a small original is served as it is"
+	else
+		fail "thumbnail: a small original is served as it is"
+	fi
+fi
+cgi thumbnail GET "/_matrix/media/v3/thumbnail/$server/$media_id?width=32&height=32"
+expect "thumbnail: text is 400" 400 '"M_UNKNOWN"'
+cgi thumbnail GET "/_matrix/media/v3/thumbnail/$server/$png_id?width=0&height=32"
+expect "thumbnail: zero width is 400" 400 '"M_INVALID_PARAM"'
+
+# --- keys, federation, previews ---
+MEDIAREPO_CONFIG=$conf "$admin" generate-key > "$dir/key.out" 2>&1
+cgi keys GET /_matrix/key/v2/server
+expect "keys: 200 with verify_keys" 200 '"verify_keys"'
+cgi federation_download GET "/_matrix/federation/v1/media/download/$media_id"
+expect "federation_download: no X-Matrix is 401" 401 '"M_UNAUTHORIZED"'
+cgi federation_thumbnail GET \
+    "/_matrix/federation/v1/media/thumbnail/$png_id?width=32&height=32"
+expect "federation_thumbnail: no X-Matrix is 401" 401 '"M_UNAUTHORIZED"'
+cgi preview_url GET "/_matrix/media/v3/preview_url?url=http%3A%2F%2Fexample.org%2F" "$auth"
+expect "preview_url: off by default is 404" 404 '"M_UNRECOGNIZED"'
+
 # --- unrecognized ---
 cgi unrecognized GET /_matrix/media/v3/nonsense "$auth"
 expect "unrecognized: 404 M_UNRECOGNIZED" 404 '"M_UNRECOGNIZED"'
