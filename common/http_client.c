@@ -127,9 +127,14 @@ hc_header_cb(char *buf, size_t size, size_t nitems, void *arg)
 	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
 		size_t k = strlen(want[i].name);
 
-		if (n > k && strncasecmp(buf, want[i].name, k) == 0)
+		if (n > k && strncasecmp(buf, want[i].name, k) == 0) {
 			hc_copy_header(rs + want[i].off, want[i].size, buf + k,
 			    n - k);
+			/* A cut Location would send us where nobody said. */
+			if (want[i].off == offsetof(struct mr_hc_response,
+			    location) && n - k >= want[i].size)
+				c->rs->location_cut = 1;
+		}
 	}
 	return n;
 }

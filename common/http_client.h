@@ -60,6 +60,7 @@ struct mr_hc_response {
 	char errbody[MR_HC_ERRBODY_MAX + 1];	/* non-2xx body, cut */
 	size_t errlen;
 	int blocked;			/* the address check refused a connect */
+	int location_cut;		/* Location longer than location[] */
 };
 
 /* A sink that keeps the whole body in memory, up to max bytes. */

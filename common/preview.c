@@ -131,12 +131,14 @@ struct preview_page {
 
 /*
  * GETs url, following redirects by hand so every hop is checked as the
- * first one was. The body lands in page (caller frees page->body.data).
+ * first one was, all within one url_preview_timeout. The body lands in
+ * page (caller frees page->body.data).
  */
 static int
 preview_fetch(const struct mr_config *cfg, struct preview_state *ps,
     const char *url, struct preview_page *page, struct mr_err *err)
 {
+	int64_t deadline = mr_mono_ms() + cfg->url_preview_timeout;
 	char next[MR_PREVIEW_URL_MAX + 1];
 	char checked[MR_PREVIEW_URL_MAX * 3 + 300];
 	struct mr_preview_url u;
@@ -144,14 +146,15 @@ preview_fetch(const struct mr_config *cfg, struct preview_state *ps,
 	memset(page, 0, sizeof(*page));
 	snprintf(next, sizeof(next), "%s", url);
 	for (int hop = 0; hop <= PREVIEW_HOPS; hop++) {
+		int64_t left = deadline - mr_mono_ms();
 		struct mr_hc_response rs;
 		struct mr_hc_request rq = {
 			.url = checked,
 			.accept_language = cfg->url_preview_accept_language,
 			.protocols = "http,https",
 			.decode = 1,
-			.connect_timeout_ms = cfg->url_preview_timeout,
-			.timeout_ms = cfg->url_preview_timeout,
+			.connect_timeout_ms = left,
+			.timeout_ms = left,
 			.verify_tls = 1,
 			.deny = &ps->deny,
 			.allow = &ps->allow,
@@ -161,6 +164,9 @@ preview_fetch(const struct mr_config *cfg, struct preview_state *ps,
 		};
 
 		/* curl gets the URL as we understood it, not as sent. */
+		if (left <= 0)
+			return mr_err_set(err, 504, "M_UNKNOWN",
+			    "the page took longer than url_preview_timeout");
 		if (preview_check_url(ps, next, &u, err) < 0 ||
 		    mr_preview_url_format(&u, checked, sizeof(checked)) < 0)
 			return err->status ? -1 :
@@ -174,6 +180,9 @@ preview_fetch(const struct mr_config *cfg, struct preview_state *ps,
 				    "'%s' resolves to no allowed address", u.host);
 			return -1;
 		}
+		if (rs.status >= 300 && rs.status < 400 && rs.location_cut)
+			return mr_err_set(err, 502, "M_UNKNOWN",
+			    "redirect to a URL that is too long");
 		if (rs.status >= 300 && rs.status < 400 && rs.location[0] != '\0') {
 			char resolved[MR_PREVIEW_URL_MAX + 1];
 
@@ -443,7 +452,8 @@ mr_preview_get(struct mr_ctx *ctx, const struct mr_user *user,
 	struct preview_state *ps;
 	struct mr_preview_url u;
 	char key[MR_PREVIEW_URL_MAX + 300];
-	int64_t lock_ms = ctx->cfg.url_preview_timeout * 4 + 5000;
+	/* oEmbed, the page and its image: three fetches at most. */
+	int64_t lock_ms = ctx->cfg.url_preview_timeout * 3 + 5000;
 	int64_t deadline = mr_mono_ms() + lock_ms;
 	struct mr_err ignored;
 	int rc;
