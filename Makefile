@@ -93,6 +93,7 @@ UNIT_TESTS += tests/unit/test_store
 UNIT_TESTS += tests/unit/test_thumb
 UNIT_TESTS += tests/unit/test_thumb_anim
 UNIT_TESTS += tests/unit/test_util
+UNIT_TESTS += tests/unit/test_whoami
 UNIT_TESTS += tests/unit/test_xmatrix
 
 LIB = $(O)common/libmediarepo.a

@@ -42,6 +42,33 @@ static const char *const config_xsendfile_choices[] = {
 	"off", "x-sendfile", "x-accel-redirect", NULL
 };
 
+static const char *const config_auth_choices[] = {
+	"local", "homeserver", NULL
+};
+
+/*
+ * homeserver_url: http(s)://host[:port][/path], no query, fragment,
+ * userinfo or whitespace; the whoami path is appended to it. Empty is
+ * unset (auth = homeserver then refuses to load).
+ */
+static int
+config_check_homeserver_url(const char *value)
+{
+	const char *rest = mr_skip_prefix_ci(value, "http://");
+
+	if (value[0] == '\0')
+		return 0;
+	if (rest == NULL)
+		rest = mr_skip_prefix_ci(value, "https://");
+	if (rest == NULL || rest[0] == '\0' || rest[0] == '/')
+		return -1;
+	for (const char *p = rest; *p != '\0'; p++)
+		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7F ||
+		    *p == '?' || *p == '#' || *p == '@' || *p == '\\')
+			return -1;
+	return 0;
+}
+
 static int
 config_check_cidrs(const char *value)
 {
@@ -318,6 +345,22 @@ static const struct config_key config_keys[] = {
 	  1000, 600000, NULL, "total time of one preview fetch" },
 	{ "oembed_providers_path", CFG_PATH, F(oembed_providers_path), "", 0, 0,
 	  NULL, "oEmbed providers JSON (empty: built-in YouTube and Vimeo)" },
+	{ "auth", CFG_ENUM, F(auth), "local", 0, 0, config_auth_choices,
+	  "access tokens: local (mediarepo-admin's table) or homeserver "
+	  "(asked at homeserver_url's /account/whoami)" },
+	{ "homeserver_url", CFG_STRING, F(homeserver_url), "", 0, 0, NULL,
+	  "the homeserver's client API base, e.g. http://127.0.0.1:8008 "
+	  "(trusted: no address blacklist applies)",
+	  config_check_homeserver_url },
+	{ "homeserver_auth_cache_ttl", CFG_DURATION,
+	  F(homeserver_auth_cache_ttl), "60s", 0, 86400000, NULL,
+	  "how long a token the homeserver accepted is trusted without asking" },
+	{ "homeserver_auth_negative_ttl", CFG_DURATION,
+	  F(homeserver_auth_negative_ttl), "10s", 0, 86400000, NULL,
+	  "how long a token the homeserver refused is refused without asking" },
+	{ "homeserver_auth_timeout", CFG_DURATION, F(homeserver_auth_timeout),
+	  "10s", 100, 600000, NULL,
+	  "total time of one whoami request; past it 503" },
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -598,6 +641,9 @@ mr_config_load(const char *path, struct mr_config *cfg, struct mr_err *err)
 		return mr_err_set(err, 500, "M_UNKNOWN",
 		    "%s: 'url_preview_enabled' needs "
 		    "'url_preview_ip_range_blacklist'", path);
+	if (cfg->auth == MR_AUTH_HOMESERVER && cfg->homeserver_url[0] == '\0')
+		return mr_err_set(err, 500, "M_UNKNOWN",
+		    "%s: 'auth = homeserver' needs 'homeserver_url'", path);
 	return 0;
 }
 

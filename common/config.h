@@ -26,6 +26,14 @@ struct mr_thumb_spec {
 	enum mr_thumb_method method;
 };
 
+enum mr_auth_mode {
+	MR_AUTH_LOCAL,		/* the token table of mediarepo-admin */
+	MR_AUTH_HOMESERVER,	/* ask homeserver_url's /account/whoami */
+};
+
+/* Longest homeserver_url accepted. */
+#define MR_HOMESERVER_URL_MAX 1024
+
 enum mr_xsendfile {
 	MR_XSENDFILE_OFF,
 	MR_XSENDFILE_X_SENDFILE,	/* lighttpd, Apache mod_xsendfile */
@@ -83,6 +91,11 @@ struct mr_config {
 	char url_preview_accept_language[256];
 	int64_t url_preview_timeout;		/* ms */
 	char oembed_providers_path[PATH_MAX];
+	int auth;				/* enum mr_auth_mode */
+	char homeserver_url[MR_HOMESERVER_URL_MAX];
+	int64_t homeserver_auth_cache_ttl;	/* ms */
+	int64_t homeserver_auth_negative_ttl;	/* ms */
+	int64_t homeserver_auth_timeout;	/* ms */
 };
 
 /*

@@ -17,6 +17,7 @@
 
 #include "blob.h"
 #include "fed.h"
+#include "http_client.h"
 #include "json.h"
 #include "multipart.h"
 
@@ -898,6 +899,19 @@ http_authenticate_server(struct mr_req *req, struct mr_ctx *ctx,
 	return 0;
 }
 
+/* auth = homeserver: the whoami client, made on first use. */
+static struct mr_hc *http_whoami_hc;
+
+static int
+http_check_token(struct mr_ctx *ctx, const char *token, struct mr_user *user,
+    struct mr_err *err)
+{
+	if (ctx->cfg.auth == MR_AUTH_HOMESERVER)
+		return mr_auth_check_homeserver(&http_whoami_hc, ctx->store,
+		    &ctx->cfg, token, user, err);
+	return mr_auth_check_token(ctx->store, token, user, err);
+}
+
 static int
 http_authenticate(struct mr_req *req, struct mr_ctx *ctx, struct mr_err *err)
 {
@@ -912,8 +926,10 @@ http_authenticate(struct mr_req *req, struct mr_ctx *ctx, struct mr_err *err)
 	if (mr_auth_extract_token(mr_req_env(req, "HTTP_AUTHORIZATION"),
 	    mr_req_query(req, "access_token"), ctx->cfg.allow_query_access_token,
 	    token, err) < 0 ||
-	    mr_auth_check_token(ctx->store, token, &req->user, err) < 0)
+	    http_check_token(ctx, token, &req->user, err) < 0) {
+		sodium_memzero(token, sizeof(token));
 		return -1;
+	}
 	sodium_memzero(token, sizeof(token));
 	if (req->user.is_guest && !guests_ok)
 		return mr_err_set(err, 403, "M_GUEST_ACCESS_FORBIDDEN",
@@ -1114,6 +1130,7 @@ mr_http_serve(const struct mr_program *prog)
 		http_req_init(req, NULL);
 		http_handle(req, &ctx);
 		free(req);
+		mr_hc_free(http_whoami_hc);
 		mr_fed_free(ctx.fed);
 		mr_store_free(ctx.store);
 		return 0;
@@ -1130,6 +1147,7 @@ mr_http_serve(const struct mr_program *prog)
 		FCGX_Finish_r(&fcgx);
 	}
 	free(req);
+	mr_hc_free(http_whoami_hc);
 	mr_fed_free(ctx.fed);
 	mr_store_free(ctx.store);
 	return 0;

@@ -19,7 +19,9 @@ mr_json_error_body(const struct mr_err *err)
 		return NULL;
 	if (cJSON_AddStringToObject(o, "errcode",
 	    err->errcode ? err->errcode : "M_UNKNOWN") != NULL &&
-	    cJSON_AddStringToObject(o, "error", err->msg) != NULL)
+	    cJSON_AddStringToObject(o, "error", err->msg) != NULL &&
+	    (!err->soft_logout ||
+	    cJSON_AddTrueToObject(o, "soft_logout") != NULL))
 		s = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	return s;

@@ -11,7 +11,10 @@
 
 #include "util.h"
 
-/* {"errcode": ..., "error": ...}; NULL only when out of memory. */
+/*
+ * {"errcode": ..., "error": ...}, plus "soft_logout": true when the error
+ * says so; NULL only when out of memory.
+ */
 char *mr_json_error_body(const struct mr_err *err);
 /* Compact JSON text of obj; NULL when out of memory. */
 char *mr_json_print(const cJSON *obj);

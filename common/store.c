@@ -34,6 +34,9 @@ enum store_stmt {
 	ST_RF_DELETE,
 	ST_PV_GET,
 	ST_PV_PUT,
+	ST_HS_AUTH_GET,
+	ST_HS_AUTH_PUT,
+	ST_HS_AUTH_EXPIRE,
 	ST__MAX
 };
 
@@ -108,6 +111,15 @@ static const char *const store_sql[ST__MAX] = {
 	[ST_PV_PUT] =
 	    "INSERT OR REPLACE INTO preview_cache (cache_key, state, until_ts, "
 	    "status, errcode, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_HS_AUTH_GET] =
+	    "SELECT user_id, is_guest, errcode, soft_logout "
+	    "FROM homeserver_auth_cache WHERE token_hash = ?1 AND expires_ts > ?2",
+	[ST_HS_AUTH_PUT] =
+	    "INSERT OR REPLACE INTO homeserver_auth_cache (token_hash, user_id, "
+	    "is_guest, errcode, soft_logout, expires_ts) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_HS_AUTH_EXPIRE] =
+	    "DELETE FROM homeserver_auth_cache WHERE expires_ts <= ?1",
 };
 
 struct mr_store {
@@ -820,4 +832,55 @@ mr_store_preview_done(struct mr_store *st, const char *key, const char *body,
 	    failure->errcode, failure->msg);
 
 	return rc == 0 ? 0 : store_fail(st, err, "preview insert");
+}
+
+/* --- auth = homeserver: the whoami cache --- */
+
+int
+mr_store_hs_auth_get(struct mr_store *st, const char *token_hash,
+    int64_t now_ms, struct mr_hs_auth *out, struct mr_err *err)
+{
+	sqlite3_stmt *s = store_stmt(st, ST_HS_AUTH_GET);
+	int rc;
+
+	sqlite3_bind_text(s, 1, token_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, now_ms);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		memset(out, 0, sizeof(*out));
+		store_copy_col(s, 0, out->user_id, sizeof(out->user_id));
+		out->is_guest = sqlite3_column_int(s, 1);
+		store_copy_col(s, 2, out->errcode, sizeof(out->errcode));
+		out->soft_logout = sqlite3_column_int(s, 3);
+	}
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : store_fail(st, err, "whoami cache lookup");
+}
+
+int
+mr_store_hs_auth_put(struct mr_store *st, const char *token_hash,
+    const struct mr_hs_auth *a, int64_t now_ms, int64_t expires_ts,
+    struct mr_err *err)
+{
+	sqlite3_stmt *s = store_stmt(st, ST_HS_AUTH_EXPIRE);
+	int rc;
+
+	/* Expired rows go on each write; writes only follow a whoami call. */
+	sqlite3_bind_int64(s, 1, now_ms);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE)
+		return store_fail(st, err, "whoami cache expiry");
+	s = store_stmt(st, ST_HS_AUTH_PUT);
+	sqlite3_bind_text(s, 1, token_hash, -1, SQLITE_STATIC);
+	store_bind_text_or_null(s, 2, a->user_id);
+	sqlite3_bind_int(s, 3, a->is_guest ? 1 : 0);
+	store_bind_text_or_null(s, 4, a->errcode);
+	sqlite3_bind_int(s, 5, a->soft_logout ? 1 : 0);
+	sqlite3_bind_int64(s, 6, expires_ts);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : store_fail(st, err, "whoami cache insert");
 }

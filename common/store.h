@@ -152,4 +152,21 @@ int mr_store_token_list(struct mr_store *st,
     void (*fn)(const struct mr_token_info *, void *), void *arg,
     struct mr_err *err);
 
+/* --- auth = homeserver: cached whoami answers, by token SHA-256 hex --- */
+
+struct mr_hs_auth {
+	char user_id[MR_USER_ID_MAX + 1];	/* empty: the token was refused */
+	int is_guest;
+	char errcode[32];			/* refused: the homeserver's errcode */
+	int soft_logout;			/* refused with "soft_logout": true */
+};
+
+/* 1 and *out when an unexpired answer is cached, 0 when none is. */
+int mr_store_hs_auth_get(struct mr_store *st, const char *token_hash,
+    int64_t now_ms, struct mr_hs_auth *out, struct mr_err *err);
+/* Caches an answer until expires_ts, dropping rows expired by now_ms. */
+int mr_store_hs_auth_put(struct mr_store *st, const char *token_hash,
+    const struct mr_hs_auth *a, int64_t now_ms, int64_t expires_ts,
+    struct mr_err *err);
+
 #endif

@@ -22,6 +22,7 @@ mr_err_set(struct mr_err *err, int status, const char *errcode,
 		return -1;
 	err->status = status;
 	err->errcode = errcode;
+	err->soft_logout = 0;
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
@@ -34,6 +35,7 @@ mr_err_clear(struct mr_err *err)
 	err->status = 0;
 	err->errcode = NULL;
 	err->msg[0] = '\0';
+	err->soft_logout = 0;
 }
 
 int64_t

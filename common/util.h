@@ -19,6 +19,7 @@ struct mr_err {
 	int status;
 	const char *errcode;
 	char msg[256];
+	int soft_logout;	/* 401 M_UNKNOWN_TOKEN: add "soft_logout": true */
 };
 
 /* Fills err and returns -1, so callers can `return mr_err_set(...)`. */

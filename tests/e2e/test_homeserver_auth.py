@@ -1,0 +1,364 @@
+"""auth = homeserver: access tokens checked by the homeserver's whoami.
+
+A small fake homeserver runs on loopback (http.server in a thread). It
+answers GET /_matrix/client/v3/account/whoami for the tokens it knows,
+401 M_UNKNOWN_TOKEN (with or without soft_logout) for the others, and can
+be switched to answering 5xx, hanging past the timeout, or being down (its
+port closed). It counts the requests per token, so the tests can tell a
+cached answer from a fresh one. The stack runs with short cache TTLs so
+expiry can be watched.
+
+The admin token that tools/mediarepo-run prints (mr_...) is accepted by the
+fake homeserver too, so the stack's own start-up check passes.
+"""
+import hashlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+
+from conftest import Stack, free_port
+
+WHOAMI = "/_matrix/client/v3/account/whoami"
+CACHE_TTL = 3.0         # homeserver_auth_cache_ttl
+NEGATIVE_TTL = 2.0      # homeserver_auth_negative_ttl
+TIMEOUT = 1.0           # homeserver_auth_timeout
+HS_NAME = "hs.test"
+
+
+class FakeHomeserver:
+    """whoami for known tokens; mode is 'ok', '5xx', 'hang' or down."""
+
+    def __init__(self):
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.users = {}         # token -> (user_id, is_guest)
+        self.soft = set()       # refused with soft_logout: true
+        self.mode = "ok"
+        self.counts = {}        # token -> whoami requests seen
+        self.bad_requests = []  # anything not a well-formed whoami
+        self.lock = threading.Lock()
+        self.server = None
+        self.start()
+
+    def count(self, token):
+        with self.lock:
+            return self.counts.get(token, 0)
+
+    def start(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def reply(self, status, body):
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                auth = self.headers.get("Authorization", "")
+                if self.path != WHOAMI or not auth.startswith("Bearer "):
+                    with fake.lock:
+                        fake.bad_requests.append((self.path, auth))
+                    return self.reply(400, {"errcode": "M_UNRECOGNIZED"})
+                token = auth[len("Bearer "):]
+                with fake.lock:
+                    fake.counts[token] = fake.counts.get(token, 0) + 1
+                    mode = fake.mode
+                    user = fake.users.get(token)
+                    soft = token in fake.soft
+                if mode == "5xx":
+                    return self.reply(500, {"errcode": "M_UNKNOWN",
+                                            "error": "internal error"})
+                if mode == "hang":
+                    time.sleep(TIMEOUT + 2)
+                    return self.reply(200, {"user_id": "@late:" + HS_NAME})
+                if user is None and token.startswith("mr_"):
+                    user = ("@admin:" + HS_NAME, False)
+                if user is not None:
+                    body = {"user_id": user[0], "device_id": "DEV"}
+                    if user[1]:
+                        body["is_guest"] = True
+                    return self.reply(200, body)
+                body = {"errcode": "M_UNKNOWN_TOKEN",
+                        "error": "Unknown access token"}
+                if soft:
+                    body["soft_logout"] = True
+                return self.reply(401, body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        """Closes the port: connections are refused until start()."""
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+            self.server = None
+
+
+@pytest.fixture(scope="module")
+def hs():
+    fake = FakeHomeserver()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="module")
+def hstack(hs, tmp_path_factory):
+    s = Stack(tmp_path_factory.mktemp("hsauth"), [
+        "auth = homeserver",
+        "homeserver_url = " + hs.url,
+        "homeserver_auth_cache_ttl = %dms" % (CACHE_TTL * 1000),
+        "homeserver_auth_negative_ttl = %dms" % (NEGATIVE_TTL * 1000),
+        "homeserver_auth_timeout = %dms" % (TIMEOUT * 1000),
+    ])
+    yield s
+    s.stop()
+
+
+@pytest.fixture(autouse=True)
+def hs_ok(hs):
+    """Each test starts with the homeserver up and answering."""
+    if hs.server is None:
+        hs.start()
+    hs.mode = "ok"
+    yield
+    if hs.server is None:
+        hs.start()
+    hs.mode = "ok"
+    assert hs.bad_requests == []
+
+
+_n = [0]
+
+
+def new_token(hs, user=None, guest=False, soft=False):
+    """A token the fake homeserver knows (user given) or refuses."""
+    _n[0] += 1
+    token = "tok_%d_%s" % (_n[0], os.urandom(6).hex())
+    with hs.lock:
+        if user is not None:
+            hs.users[token] = ("@%s:%s" % (user, HS_NAME), guest)
+        if soft:
+            hs.soft.add(token)
+    return token
+
+
+def get_config(s, token):
+    return requests.get(s.url("/_matrix/client/v1/media/config"),
+                        headers=s.auth(token), timeout=10)
+
+
+def upload(s, token, data=b"hello", content_type="text/plain"):
+    return requests.post(s.url("/_matrix/media/v3/upload"), data=data,
+                         headers=dict(s.auth(token),
+                                      **{"Content-Type": content_type}),
+                         timeout=10)
+
+
+def download(s, media_id, token=None, prefix="/_matrix/client/v1/media"):
+    headers = s.auth(token) if token else {}
+    return requests.get(s.url("%s/download/%s/%s" % (prefix, s.server_name,
+                                                       media_id)),
+                        headers=headers, timeout=10)
+
+
+def test_good_token_is_asked_once_then_cached(hs, hstack):
+    token = new_token(hs, "alice")
+    r = upload(hstack, token, b"from alice")
+    assert r.status_code == 200, r.text
+    media_id = r.json()["content_uri"].rsplit("/", 1)[1]
+    assert hs.count(token) == 1
+    # Other programs (download, config) share the cache in SQLite.
+    r = download(hstack, media_id, token)
+    assert r.status_code == 200, r.text
+    assert r.content == b"from alice"
+    assert get_config(hstack, token).status_code == 200
+    assert upload(hstack, token).status_code == 200
+    assert hs.count(token) == 1
+
+
+def test_uploader_is_the_homeservers_user(hs, hstack):
+    """Async uploads check the creator: the user id came from whoami."""
+    alice, bob = new_token(hs, "alice2"), new_token(hs, "bob2")
+    r = requests.post(hstack.url("/_matrix/media/v1/create"),
+                      headers=hstack.auth(alice), timeout=10)
+    assert r.status_code == 200, r.text
+    media_id = r.json()["content_uri"].rsplit("/", 1)[1]
+    put = hstack.url("/_matrix/media/v3/upload/%s/%s" % (hstack.server_name,
+                                                        media_id))
+    r = requests.put(put, data=b"x", headers=hstack.auth(bob), timeout=10)
+    assert r.status_code == 403, r.text
+    r = requests.put(put, data=b"x", headers=hstack.auth(alice), timeout=10)
+    assert r.status_code == 200, r.text
+
+
+def test_cache_is_keyed_by_hash_not_token(hs, hstack):
+    token = new_token(hs, "carol")
+    assert get_config(hstack, token).status_code == 200
+    db = os.path.join(hstack.data_dir, "mediarepo.db")
+    con = sqlite3.connect(db)
+    try:
+        rows = con.execute("SELECT token_hash, user_id, is_guest FROM "
+                           "homeserver_auth_cache").fetchall()
+    finally:
+        con.close()
+    want = hashlib.sha256(token.encode()).hexdigest()
+    assert (want, "@carol:" + HS_NAME, 0) in rows
+    assert all(token not in str(row) for row in rows)
+    for name in os.listdir(hstack.data_dir):
+        if name.startswith("mediarepo.db"):
+            with open(os.path.join(hstack.data_dir, name), "rb") as f:
+                assert token.encode() not in f.read()
+
+
+def test_guest_flag_is_honoured(hs, hstack):
+    member = new_token(hs, "member")
+    media_id = upload(hstack, member, b"for guests").json()[
+        "content_uri"].rsplit("/", 1)[1]
+    guest = new_token(hs, "guest", guest=True)
+    r = get_config(hstack, guest)
+    assert r.status_code == 403
+    assert r.json()["errcode"] == "M_GUEST_ACCESS_FORBIDDEN"
+    r = upload(hstack, guest)
+    assert r.status_code == 403
+    assert r.json()["errcode"] == "M_GUEST_ACCESS_FORBIDDEN"
+    # Guests may download on the authenticated route (Matrix 1.12).
+    r = download(hstack, media_id, guest)
+    assert r.status_code == 200
+    assert r.content == b"for guests"
+    assert hs.count(guest) == 1
+
+
+def test_unknown_token_is_401_and_negatively_cached(hs, hstack):
+    token = new_token(hs)
+    for _ in range(3):
+        r = get_config(hstack, token)
+        assert r.status_code == 401
+        body = r.json()
+        assert body["errcode"] == "M_UNKNOWN_TOKEN"
+        assert "soft_logout" not in body
+    r = upload(hstack, token)
+    assert r.status_code == 401
+    assert r.json()["errcode"] == "M_UNKNOWN_TOKEN"
+    assert hs.count(token) == 1
+
+
+def test_soft_logout_is_passed_through(hs, hstack):
+    token = new_token(hs, soft=True)
+    for _ in range(2):       # asked, then from the cache
+        r = get_config(hstack, token)
+        assert r.status_code == 401
+        assert r.json()["errcode"] == "M_UNKNOWN_TOKEN"
+        assert r.json()["soft_logout"] is True
+    r = upload(hstack, token)
+    assert r.status_code == 401
+    assert r.json()["soft_logout"] is True
+    assert hs.count(token) == 1
+
+
+def test_missing_token_never_reaches_the_homeserver(hs, hstack):
+    before = sum(hs.counts.values())
+    r = requests.get(hstack.url("/_matrix/client/v1/media/config"),
+                     timeout=10)
+    assert r.status_code == 401
+    assert r.json()["errcode"] == "M_MISSING_TOKEN"
+    # A token no HTTP header could carry is refused without asking.
+    for bad in ("a b", "caf\u00e9"):
+        r = requests.get(hstack.url("/_matrix/media/v3/config"),
+                         params={"access_token": bad}, timeout=10)
+        assert r.status_code == 401, r.url
+        assert r.json()["errcode"] == "M_UNKNOWN_TOKEN"
+    assert sum(hs.counts.values()) == before
+
+
+def test_cache_expiry_asks_again(hs, hstack):
+    good, bad = new_token(hs, "dave"), new_token(hs)
+    assert get_config(hstack, good).status_code == 200
+    assert get_config(hstack, bad).status_code == 401
+    assert (hs.count(good), hs.count(bad)) == (1, 1)
+    time.sleep(NEGATIVE_TTL + 0.3)
+    # The refusal has expired, the acceptance not yet.
+    assert get_config(hstack, good).status_code == 200
+    assert get_config(hstack, bad).status_code == 401
+    assert (hs.count(good), hs.count(bad)) == (1, 2)
+    # The homeserver logs dave out: refused once the acceptance expires.
+    with hs.lock:
+        del hs.users[good]
+    assert get_config(hstack, good).status_code == 200
+    time.sleep(CACHE_TTL - NEGATIVE_TTL)
+    r = get_config(hstack, good)
+    assert r.status_code == 401
+    assert r.json()["errcode"] == "M_UNKNOWN_TOKEN"
+    assert hs.count(good) == 2
+
+
+def test_homeserver_5xx_is_503_not_401_and_not_cached(hs, hstack):
+    token = new_token(hs, "erin")
+    hs.mode = "5xx"
+    for call in (lambda: get_config(hstack, token),
+                 lambda: upload(hstack, token),
+                 lambda: download(hstack, "abc", token)):
+        r = call()
+        assert r.status_code in (502, 503), r.text
+        assert r.json()["errcode"] != "M_UNKNOWN_TOKEN"
+    assert hs.count(token) == 3
+    hs.mode = "ok"
+    assert get_config(hstack, token).status_code == 200
+    assert hs.count(token) == 4
+
+
+def test_homeserver_down_is_502_not_401(hs, hstack):
+    token = new_token(hs, "frank")
+    hs.stop()
+    r = get_config(hstack, token)
+    assert r.status_code in (502, 503), r.text
+    assert r.json()["errcode"] != "M_UNKNOWN_TOKEN"
+    assert "soft_logout" not in r.json()
+    r = upload(hstack, token)
+    assert r.status_code in (502, 503), r.text
+    # A token cached before the outage keeps working for its TTL.
+    hs.start()
+    cached = new_token(hs, "grace")
+    assert get_config(hstack, cached).status_code == 200
+    hs.stop()
+    assert get_config(hstack, cached).status_code == 200
+    hs.start()
+    assert get_config(hstack, token).status_code == 200
+    assert hs.count(token) == 1
+
+
+def test_homeserver_timeout_is_bounded(hs, hstack):
+    token = new_token(hs, "heidi")
+    hs.mode = "hang"
+    t0 = time.monotonic()
+    r = get_config(hstack, token)
+    took = time.monotonic() - t0
+    assert r.status_code == 503, r.text
+    assert r.json()["errcode"] != "M_UNKNOWN_TOKEN"
+    assert took < TIMEOUT + 1.5, took
+    hs.mode = "ok"
+    assert get_config(hstack, token).status_code == 200
+
+
+def test_public_routes_need_no_homeserver(hs, hstack):
+    media_id = upload(hstack, new_token(hs, "ivan"), b"public").json()[
+        "content_uri"].rsplit("/", 1)[1]
+    hs.stop()
+    r = download(hstack, media_id, prefix="/_matrix/media/v3")
+    assert r.status_code == 200
+    assert r.content == b"public"

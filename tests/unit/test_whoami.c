@@ -1,0 +1,399 @@
+/*
+ * test_whoami: auth = homeserver without a homeserver. Reading whoami
+ * answers (accepted, refused, soft_logout, homeserver failures), turning
+ * them into client errors and error bodies, the SHA-256-keyed cache in the
+ * store with its expiry, a check served from the cache (no network), an
+ * unreachable homeserver (502, never 401, never cached) and the config keys.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "../../common/auth.h"
+#include "../../common/config.h"
+#include "../../common/http_client.h"
+#include "../../common/json.h"
+
+struct fixture {
+	char dir[PATH_MAX];
+	char db[PATH_MAX + 16];
+	struct mr_store *st;
+	struct mr_config cfg;
+	struct mr_hc *hc;
+};
+
+static int
+rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static int
+group_setup(void **state)
+{
+	(void)state;
+	return sodium_init() < 0 ? -1 : 0;
+}
+
+static int
+setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	struct mr_err err;
+
+	if (fx == NULL)
+		return -1;
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/mr-test-whoami-XXXXXX");
+	if (mkdtemp(fx->dir) == NULL)
+		return -1;
+	snprintf(fx->db, sizeof(fx->db), "%s/test.db", fx->dir);
+	if (mr_store_open(&fx->st, fx->db, &err) != 0)
+		return -1;
+	mr_config_defaults(&fx->cfg);
+	fx->cfg.auth = MR_AUTH_HOMESERVER;
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	mr_hc_free(fx->hc);
+	mr_store_free(fx->st);
+	nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(fx);
+	return 0;
+}
+
+static int
+parse(long status, const char *body, struct mr_hs_auth *a,
+    struct mr_err *err)
+{
+	mr_err_clear(err);
+	return mr_auth_whoami_parse(status, body, body ? strlen(body) : 0, a,
+	    err);
+}
+
+static void
+test_parse_accepted(void **state)
+{
+	struct mr_hs_auth a;
+	struct mr_err err;
+
+	(void)state;
+	assert_int_equal(parse(200, "{\"user_id\":\"@alice:example.org\","
+	    "\"device_id\":\"ABC\"}", &a, &err), 0);
+	assert_string_equal(a.user_id, "@alice:example.org");
+	assert_int_equal(a.is_guest, 0);
+	assert_int_equal(parse(200, "{\"user_id\":\"@g:example.org\","
+	    "\"is_guest\":true}", &a, &err), 0);
+	assert_int_equal(a.is_guest, 1);
+	/* Only JSON true counts. */
+	assert_int_equal(parse(200, "{\"user_id\":\"@g:example.org\","
+	    "\"is_guest\":\"true\"}", &a, &err), 0);
+	assert_int_equal(a.is_guest, 0);
+}
+
+static void
+test_parse_bad_200(void **state)
+{
+	static const char *const bodies[] = {
+		NULL, "", "not json", "[]", "{}", "{\"user_id\":5}",
+		"{\"user_id\":\"alice\"}", "{\"user_id\":\"@alice\"}",
+		"{\"user_id\":\"@alice:bad server\"}",
+	};
+	struct mr_hs_auth a;
+	struct mr_err err;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++) {
+		assert_int_equal(parse(200, bodies[i], &a, &err), -1);
+		assert_int_equal(err.status, 502);
+		assert_string_equal(err.errcode, "M_UNKNOWN");
+	}
+}
+
+static void
+test_parse_refused(void **state)
+{
+	struct mr_hs_auth a;
+	struct mr_err err;
+
+	(void)state;
+	assert_int_equal(parse(401, "{\"errcode\":\"M_UNKNOWN_TOKEN\","
+	    "\"error\":\"x\"}", &a, &err), 0);
+	assert_string_equal(a.user_id, "");
+	assert_string_equal(a.errcode, "M_UNKNOWN_TOKEN");
+	assert_int_equal(a.soft_logout, 0);
+	assert_int_equal(parse(401, "{\"errcode\":\"M_UNKNOWN_TOKEN\","
+	    "\"soft_logout\":true}", &a, &err), 0);
+	assert_int_equal(a.soft_logout, 1);
+	assert_int_equal(parse(401, "{\"errcode\":\"M_USER_LOCKED\","
+	    "\"soft_logout\":true}", &a, &err), 0);
+	assert_string_equal(a.errcode, "M_USER_LOCKED");
+	/* Any 401 is a refused token, whatever its body. */
+	assert_int_equal(parse(401, "garbage", &a, &err), 0);
+	assert_string_equal(a.errcode, "M_UNKNOWN_TOKEN");
+	assert_int_equal(parse(401, "{\"errcode\":\"M_MISSING_TOKEN\"}", &a,
+	    &err), 0);
+	assert_string_equal(a.errcode, "M_UNKNOWN_TOKEN");
+	assert_int_equal(parse(403, "{\"errcode\":\"M_FORBIDDEN\","
+	    "\"soft_logout\":true}", &a, &err), 0);
+	assert_string_equal(a.errcode, "M_FORBIDDEN");
+	assert_int_equal(a.soft_logout, 0);
+}
+
+static void
+test_parse_homeserver_failure(void **state)
+{
+	static const struct { long status; int want; } cases[] = {
+		{ 500, 503 }, { 502, 503 }, { 503, 503 }, { 504, 503 },
+		{ 429, 503 }, { 404, 502 }, { 400, 502 }, { 302, 502 },
+		{ 204, 502 },
+	};
+	struct mr_hs_auth a;
+	struct mr_err err;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(parse(cases[i].status,
+		    "{\"errcode\":\"M_UNKNOWN_TOKEN\"}", &a, &err), -1);
+		assert_int_equal(err.status, cases[i].want);
+		assert_string_not_equal(err.errcode, "M_UNKNOWN_TOKEN");
+	}
+}
+
+static void
+test_result_and_error_body(void **state)
+{
+	struct mr_hs_auth a = { 0 };
+	struct mr_user user;
+	struct mr_err err;
+	char *body;
+
+	(void)state;
+	snprintf(a.user_id, sizeof(a.user_id), "@bob:example.org");
+	a.is_guest = 1;
+	assert_int_equal(mr_auth_whoami_result(&a, &user, &err), 0);
+	assert_string_equal(user.user_id, "@bob:example.org");
+	assert_int_equal(user.is_guest, 1);
+
+	memset(&a, 0, sizeof(a));
+	snprintf(a.errcode, sizeof(a.errcode), "M_UNKNOWN_TOKEN");
+	a.soft_logout = 1;
+	mr_err_clear(&err);
+	assert_int_equal(mr_auth_whoami_result(&a, &user, &err), -1);
+	assert_int_equal(err.status, 401);
+	assert_string_equal(err.errcode, "M_UNKNOWN_TOKEN");
+	assert_int_equal(err.soft_logout, 1);
+	body = mr_json_error_body(&err);
+	assert_non_null(body);
+	assert_non_null(strstr(body, "\"soft_logout\":true"));
+	free(body);
+	/* The next error set on the same record drops the flag. */
+	mr_err_set(&err, 500, "M_UNKNOWN", "x");
+	assert_int_equal(err.soft_logout, 0);
+	body = mr_json_error_body(&err);
+	assert_null(strstr(body, "soft_logout"));
+	free(body);
+
+	a.soft_logout = 0;
+	assert_int_equal(mr_auth_whoami_result(&a, &user, &err), -1);
+	body = mr_json_error_body(&err);
+	assert_null(strstr(body, "soft_logout"));
+	free(body);
+
+	snprintf(a.errcode, sizeof(a.errcode), "M_FORBIDDEN");
+	assert_int_equal(mr_auth_whoami_result(&a, &user, &err), -1);
+	assert_int_equal(err.status, 403);
+	/* A code we do not know (a tampered cache row) is an unknown token. */
+	snprintf(a.errcode, sizeof(a.errcode), "M_WHATEVER");
+	assert_int_equal(mr_auth_whoami_result(&a, &user, &err), -1);
+	assert_int_equal(err.status, 401);
+	assert_string_equal(err.errcode, "M_UNKNOWN_TOKEN");
+}
+
+static void
+test_store_cache(void **state)
+{
+	struct fixture *fx = *state;
+	struct mr_hs_auth a = { 0 }, b;
+	struct mr_err err;
+
+	snprintf(a.user_id, sizeof(a.user_id), "@c:example.org");
+	assert_int_equal(mr_store_hs_auth_get(fx->st, "h1", 1000, &b, &err), 0);
+	assert_int_equal(mr_store_hs_auth_put(fx->st, "h1", &a, 1000, 2000,
+	    &err), 0);
+	assert_int_equal(mr_store_hs_auth_get(fx->st, "h1", 1999, &b, &err), 1);
+	assert_string_equal(b.user_id, "@c:example.org");
+	assert_int_equal(mr_store_hs_auth_get(fx->st, "h1", 2000, &b, &err), 0);
+
+	memset(&a, 0, sizeof(a));
+	snprintf(a.errcode, sizeof(a.errcode), "M_UNKNOWN_TOKEN");
+	a.soft_logout = 1;
+	assert_int_equal(mr_store_hs_auth_put(fx->st, "h2", &a, 1000, 5000,
+	    &err), 0);
+	assert_int_equal(mr_store_hs_auth_get(fx->st, "h2", 1500, &b, &err), 1);
+	assert_string_equal(b.user_id, "");
+	assert_string_equal(b.errcode, "M_UNKNOWN_TOKEN");
+	assert_int_equal(b.soft_logout, 1);
+	/* Replacing a row keeps one answer per token. */
+	snprintf(a.user_id, sizeof(a.user_id), "@d:example.org");
+	a.errcode[0] = '\0';
+	a.soft_logout = 0;
+	assert_int_equal(mr_store_hs_auth_put(fx->st, "h2", &a, 1000, 5000,
+	    &err), 0);
+	assert_int_equal(mr_store_hs_auth_get(fx->st, "h2", 1500, &b, &err), 1);
+	assert_string_equal(b.user_id, "@d:example.org");
+}
+
+/* A loopback port with nothing listening. */
+static int
+closed_port(void)
+{
+	struct sockaddr_in sa = { 0 };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	sa.sin_family = AF_INET;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
+}
+
+static void
+test_check_from_cache_and_unreachable(void **state)
+{
+	struct fixture *fx = *state;
+	struct mr_hs_auth a = { 0 };
+	struct mr_user user;
+	struct mr_err err;
+	char hash[65];
+	int64_t now = mr_now_ms();
+
+	snprintf(fx->cfg.homeserver_url, sizeof(fx->cfg.homeserver_url),
+	    "http://127.0.0.1:%d/", closed_port());
+	fx->cfg.homeserver_auth_timeout = 2000;
+
+	/* Cached: answered without a client, keyed by the token's hash. */
+	snprintf(a.user_id, sizeof(a.user_id), "@e:example.org");
+	mr_auth_hash_token("tok_cached", hash);
+	assert_int_equal(mr_store_hs_auth_put(fx->st, hash, &a, now,
+	    now + 60000, &err), 0);
+	assert_int_equal(mr_auth_check_homeserver(&fx->hc, fx->st, &fx->cfg,
+	    "tok_cached", &user, &err), 0);
+	assert_string_equal(user.user_id, "@e:example.org");
+	assert_null(fx->hc);
+
+	/* Unreachable: 502, not 401, and nothing cached. */
+	mr_err_clear(&err);
+	assert_int_equal(mr_auth_check_homeserver(&fx->hc, fx->st, &fx->cfg,
+	    "tok_other", &user, &err), -1);
+	assert_int_equal(err.status, 502);
+	assert_string_equal(err.errcode, "M_UNKNOWN");
+	assert_non_null(fx->hc);
+	mr_auth_hash_token("tok_other", hash);
+	assert_int_equal(mr_store_hs_auth_get(fx->st, hash, now, &a, &err), 0);
+
+	/* A token no header can carry is refused without asking. */
+	assert_int_equal(mr_auth_check_homeserver(&fx->hc, fx->st, &fx->cfg,
+	    "a b", &user, &err), -1);
+	assert_int_equal(err.status, 401);
+	assert_int_equal(mr_auth_check_homeserver(&fx->hc, fx->st, &fx->cfg,
+	    "a\r\nX-Evil: 1", &user, &err), -1);
+	assert_int_equal(err.status, 401);
+	assert_string_equal(err.errcode, "M_UNKNOWN_TOKEN");
+}
+
+static int
+load(const char *text, struct mr_config *cfg, struct mr_err *err)
+{
+	char path[] = "/tmp/mr-test-whoami-conf-XXXXXX";
+	int fd = mkstemp(path), rc;
+	FILE *f = fdopen(fd, "w");
+
+	fputs("server_name = example.org\n", f);
+	fputs(text, f);
+	fclose(f);
+	rc = mr_config_load(path, cfg, err);
+	unlink(path);
+	return rc;
+}
+
+static void
+test_config_keys(void **state)
+{
+	struct mr_config cfg;
+	struct mr_err err;
+
+	(void)state;
+	assert_int_equal(load("", &cfg, &err), 0);
+	assert_int_equal(cfg.auth, MR_AUTH_LOCAL);
+	assert_int_equal(cfg.homeserver_auth_cache_ttl, 60000);
+	assert_int_equal(cfg.homeserver_auth_negative_ttl, 10000);
+	assert_int_equal(load("auth = homeserver\n"
+	    "homeserver_url = http://127.0.0.1:8008\n"
+	    "homeserver_auth_cache_ttl = 5m\n"
+	    "homeserver_auth_negative_ttl = 0\n", &cfg, &err), 0);
+	assert_int_equal(cfg.auth, MR_AUTH_HOMESERVER);
+	assert_string_equal(cfg.homeserver_url, "http://127.0.0.1:8008");
+	assert_int_equal(cfg.homeserver_auth_cache_ttl, 300000);
+	assert_int_equal(cfg.homeserver_auth_negative_ttl, 0);
+	assert_int_equal(load("auth = homeserver\n"
+	    "homeserver_url = https://matrix.example.org/base/\n", &cfg, &err),
+	    0);
+	/* Empty is unset, which auth = local does not mind... */
+	assert_int_equal(load("homeserver_url =\n", &cfg, &err), 0);
+	/* ...but auth = homeserver needs a URL; bad URLs and modes fail. */
+	assert_int_equal(load("auth = homeserver\n", &cfg, &err), -1);
+	assert_non_null(strstr(err.msg, "homeserver_url"));
+	assert_int_equal(load("auth = remote\n", &cfg, &err), -1);
+	assert_int_equal(load("homeserver_url = ftp://h\n", &cfg, &err), -1);
+	assert_int_equal(load("homeserver_url = http://\n", &cfg, &err), -1);
+	assert_int_equal(load("homeserver_url = http://h/?a=b\n", &cfg, &err),
+	    -1);
+	assert_int_equal(load("homeserver_url = http://u:p@h\n", &cfg, &err),
+	    -1);
+	assert_int_equal(load("homeserver_url = http://h x\n", &cfg, &err), -1);
+	assert_int_equal(load("homeserver_auth_cache_ttl = -1\n", &cfg, &err),
+	    -1);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_accepted),
+		cmocka_unit_test(test_parse_bad_200),
+		cmocka_unit_test(test_parse_refused),
+		cmocka_unit_test(test_parse_homeserver_failure),
+		cmocka_unit_test(test_result_and_error_body),
+		cmocka_unit_test_setup_teardown(test_store_cache, setup, teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_check_from_cache_and_unreachable, setup, teardown),
+		cmocka_unit_test(test_config_keys),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, NULL);
+}
