@@ -37,6 +37,7 @@ enum store_stmt {
 	ST_HS_AUTH_GET,
 	ST_HS_AUTH_PUT,
 	ST_HS_AUTH_EXPIRE,
+	ST_QH_CHECK,
 	ST__MAX
 };
 
@@ -120,6 +121,9 @@ static const char *const store_sql[ST__MAX] = {
 	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_HS_AUTH_EXPIRE] =
 	    "DELETE FROM homeserver_auth_cache WHERE expires_ts <= ?1",
+	/* Every upload asks, so this one is prepared at open. */
+	[ST_QH_CHECK] =
+	    "SELECT 1 FROM quarantined_hashes WHERE sha256 = ?1",
 };
 
 struct mr_store {
@@ -883,4 +887,538 @@ mr_store_hs_auth_put(struct mr_store *st, const char *token_hash,
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? 0 : store_fail(st, err, "whoami cache insert");
+}
+
+/* --- operator tool --- */
+
+/* An admin statement, prepared for one use; the caller finalizes it. */
+static int
+store_prepare(struct mr_store *st, const char *sql, sqlite3_stmt **s,
+    struct mr_err *err)
+{
+	if (sqlite3_prepare_v2(st->db, sql, -1, s, NULL) != SQLITE_OK)
+		return store_fail(st, err, "prepare");
+	return 0;
+}
+
+/* Runs a statement that returns no rows; -1 with err on failure. */
+static int
+store_step_done(struct mr_store *st, sqlite3_stmt *s, const char *what,
+    struct mr_err *err)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : store_fail(st, err, what);
+}
+
+#define STORE_MEDIA_COLS \
+	"server_name, media_id, sha256, size, content_type, upload_name, " \
+	"user_id, created_ts, expires_ts, quarantined, authenticated"
+
+static void
+store_read_media(sqlite3_stmt *s, struct mr_media *m)
+{
+	memset(m, 0, sizeof(*m));
+	store_copy_col(s, 0, m->mxc.server, sizeof(m->mxc.server));
+	store_copy_col(s, 1, m->mxc.id, sizeof(m->mxc.id));
+	store_copy_col(s, 2, m->sha256, sizeof(m->sha256));
+	m->size = sqlite3_column_int64(s, 3);
+	store_copy_col(s, 4, m->content_type, sizeof(m->content_type));
+	store_copy_col(s, 5, m->upload_name, sizeof(m->upload_name));
+	store_copy_col(s, 6, m->user_id, sizeof(m->user_id));
+	m->created_ts = sqlite3_column_int64(s, 7);
+	m->expires_ts = sqlite3_column_int64(s, 8);
+	m->quarantined = sqlite3_column_int(s, 9);
+	m->authenticated = sqlite3_column_int(s, 10);
+}
+
+/* Steps s to its end, calling fn on each media row. */
+static int
+store_each_media(struct mr_store *st, sqlite3_stmt *s,
+    void (*fn)(const struct mr_media *, void *), void *arg,
+    struct mr_err *err)
+{
+	struct mr_media m;
+	int rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		store_read_media(s, &m);
+		fn(&m, arg);
+	}
+	if (rc != SQLITE_DONE)
+		store_fail(st, err, "media list");
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+mr_store_media_list_user(struct mr_store *st, const char *user_id,
+    void (*fn)(const struct mr_media *, void *), void *arg,
+    struct mr_err *err)
+{
+	sqlite3_stmt *s;
+
+	if (store_prepare(st, "SELECT " STORE_MEDIA_COLS " FROM media "
+	    "WHERE user_id = ?1 AND sha256 IS NOT NULL "
+	    "ORDER BY created_ts, media_id", &s, err) < 0)
+		return -1;
+	sqlite3_bind_text(s, 1, user_id, -1, SQLITE_STATIC);
+	return store_each_media(st, s, fn, arg, err);
+}
+
+int
+mr_store_media_list_remote(struct mr_store *st, const char *local_server,
+    int64_t before_ts, void (*fn)(const struct mr_media *, void *),
+    void *arg, struct mr_err *err)
+{
+	sqlite3_stmt *s;
+
+	if (store_prepare(st, "SELECT " STORE_MEDIA_COLS " FROM media "
+	    "WHERE server_name != ?1 AND created_ts < ?2 "
+	    "ORDER BY created_ts", &s, err) < 0)
+		return -1;
+	sqlite3_bind_text(s, 1, local_server, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, before_ts);
+	return store_each_media(st, s, fn, arg, err);
+}
+
+int
+mr_store_thumb_list(struct mr_store *st, const struct mr_mxc *mxc,
+    void (*fn)(const struct mr_thumb_row *, void *), void *arg,
+    struct mr_err *err)
+{
+	struct mr_thumb_row t;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (store_prepare(st, "SELECT width, height, method, animated, sha256, "
+	    "size, content_type, actual_width, actual_height, dynamic "
+	    "FROM thumbnails WHERE server_name = ?1 AND media_id = ?2 "
+	    "ORDER BY width, height, method, animated", &s, err) < 0)
+		return -1;
+	sqlite3_bind_text(s, 1, mxc->server, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, mxc->id, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const unsigned char *method = sqlite3_column_text(s, 2);
+
+		memset(&t, 0, sizeof(t));
+		t.mxc = *mxc;
+		t.width = (uint32_t)sqlite3_column_int64(s, 0);
+		t.height = (uint32_t)sqlite3_column_int64(s, 1);
+		t.crop = method != NULL && strcmp((const char *)method,
+		    "crop") == 0;
+		t.animated = sqlite3_column_int(s, 3);
+		store_copy_col(s, 4, t.sha256, sizeof(t.sha256));
+		t.size = sqlite3_column_int64(s, 5);
+		store_copy_col(s, 6, t.content_type, sizeof(t.content_type));
+		t.actual_width = (uint32_t)sqlite3_column_int64(s, 7);
+		t.actual_height = (uint32_t)sqlite3_column_int64(s, 8);
+		t.dynamic = sqlite3_column_int(s, 9);
+		fn(&t, arg);
+	}
+	if (rc != SQLITE_DONE)
+		store_fail(st, err, "thumbnail list");
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Runs sql bound to mxc (?1 server, ?2 id); rows' first column go to fn. */
+static int
+store_mxc_exec(struct mr_store *st, const char *sql, const struct mr_mxc *mxc,
+    void (*fn)(const char *, void *), void *arg, struct mr_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (store_prepare(st, sql, &s, err) < 0)
+		return -1;
+	sqlite3_bind_text(s, 1, mxc->server, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, mxc->id, -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		const unsigned char *v = sqlite3_column_text(s, 0);
+
+		if (fn != NULL && v != NULL)
+			fn((const char *)v, arg);
+	}
+	if (rc != SQLITE_DONE)
+		store_fail(st, err, "media delete");
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int
+mr_store_media_delete(struct mr_store *st, const struct mr_mxc *mxc,
+    void (*fn)(const char *sha256, void *), void *arg, struct mr_err *err)
+{
+	static const char *const del[] = {
+		"DELETE FROM thumbnails WHERE server_name = ?1 AND media_id = ?2",
+		"DELETE FROM remote_fetches WHERE server_name = ?1 "
+		"AND media_id = ?2",
+		"DELETE FROM media WHERE server_name = ?1 AND media_id = ?2",
+	};
+	struct mr_media m;
+
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(st, err, "media delete");
+	if (mr_store_media_get(st, mxc, &m, err) < 0)
+		goto rollback;
+	/* The hashes are read inside the transaction that drops their rows,
+	 * so none is missed by a thumbnail added meanwhile. */
+	if (fn != NULL && m.sha256[0] != '\0')
+		fn(m.sha256, arg);
+	if (store_mxc_exec(st, "SELECT DISTINCT sha256 FROM thumbnails "
+	    "WHERE server_name = ?1 AND media_id = ?2", mxc, fn, arg, err) < 0)
+		goto rollback;
+	for (size_t i = 0; i < sizeof(del) / sizeof(del[0]); i++)
+		if (store_mxc_exec(st, del[i], mxc, NULL, NULL, err) < 0)
+			goto rollback;
+	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		store_fail(st, err, "media delete");
+		goto rollback;
+	}
+	return 0;
+rollback:
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+int
+mr_store_blob_referenced(struct mr_store *st, const char *sha256,
+    struct mr_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (store_prepare(st, "SELECT EXISTS (SELECT 1 FROM media "
+	    "WHERE sha256 = ?1) OR EXISTS (SELECT 1 FROM thumbnails "
+	    "WHERE sha256 = ?1)", &s, err) < 0)
+		return -1;
+	sqlite3_bind_text(s, 1, sha256, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		rc = sqlite3_column_int(s, 0) ? 1 : 0;
+	else
+		rc = store_fail(st, err, "blob reference");
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+mr_store_blob_refs(struct mr_store *st,
+    void (*fn)(const char *sha256, void *), void *arg, struct mr_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (store_prepare(st, "SELECT sha256 FROM media WHERE sha256 IS NOT NULL "
+	    "UNION SELECT sha256 FROM thumbnails", &s, err) < 0)
+		return -1;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		fn((const char *)sqlite3_column_text(s, 0), arg);
+	if (rc != SQLITE_DONE)
+		store_fail(st, err, "blob references");
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/*
+ * The statements of one quarantine form: the WHERE clause that selects
+ * media, with ?1..?3 bound by store_bind_sel.
+ */
+static const char *
+store_sel_where(const struct mr_store_sel *sel)
+{
+	if (sel->mxc != NULL)
+		return "server_name = ?1 AND media_id = ?2";
+	if (sel->sha256 != NULL)
+		return "sha256 = ?3";
+	return "user_id = ?3";
+}
+
+static void
+store_bind_sel(sqlite3_stmt *s, const struct mr_store_sel *sel)
+{
+	int n = sqlite3_bind_parameter_count(s);
+
+	if (sel->mxc != NULL && n >= 2) {
+		sqlite3_bind_text(s, 1, sel->mxc->server, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, sel->mxc->id, -1, SQLITE_STATIC);
+	} else if (n >= 3) {
+		sqlite3_bind_text(s, 3, sel->sha256 ? sel->sha256 :
+		    sel->user_id, -1, SQLITE_STATIC);
+	}
+	if (sqlite3_bind_parameter_index(s, "?4") > 0)
+		sqlite3_bind_int64(s, 4, mr_now_ms());
+}
+
+/*
+ * Runs one statement of a quarantine: fmt may hold one %s, the WHERE
+ * clause of the selection.
+ */
+static int
+store_sel_exec(struct mr_store *st, const char *fmt,
+    const struct mr_store_sel *sel, struct mr_err *err)
+{
+	char sql[512];
+	sqlite3_stmt *s;
+	int rc;
+
+	snprintf(sql, sizeof(sql), fmt, store_sel_where(sel));
+	if (store_prepare(st, sql, &s, err) < 0)
+		return -1;
+	store_bind_sel(s, sel);
+	rc = store_step_done(st, s, "quarantine", err);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int
+mr_store_quarantine(struct mr_store *st, const struct mr_store_sel *sel,
+    int on, int64_t *count, struct mr_err *err)
+{
+	struct mr_media m;
+
+	*count = 0;
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(st, err, "quarantine");
+	if (sel->mxc != NULL && mr_store_media_get(st, sel->mxc, &m, err) < 0)
+		goto rollback;
+	if (store_sel_exec(st, on ?
+	    "UPDATE media SET quarantined = 1 WHERE %s" :
+	    "UPDATE media SET quarantined = 0 WHERE %s", sel, err) < 0)
+		goto rollback;
+	*count = sqlite3_changes(st->db);
+	if (on && sel->sha256 != NULL) {
+		if (store_sel_exec(st, "INSERT OR IGNORE INTO quarantined_hashes "
+		    "(sha256, created_ts) VALUES (?3, ?4)", sel, err) < 0)
+			goto rollback;
+	} else if (on) {
+		if (store_sel_exec(st, "INSERT OR IGNORE INTO quarantined_hashes "
+		    "(sha256, created_ts) SELECT DISTINCT sha256, ?4 FROM media "
+		    "WHERE %s AND sha256 IS NOT NULL", sel, err) < 0)
+			goto rollback;
+	} else if (sel->sha256 != NULL) {
+		if (store_sel_exec(st, "DELETE FROM quarantined_hashes "
+		    "WHERE sha256 = ?3", sel, err) < 0)
+			goto rollback;
+	} else {
+		/* Another quarantined copy keeps the bytes banned. */
+		if (store_sel_exec(st, "DELETE FROM quarantined_hashes WHERE "
+		    "sha256 IN (SELECT sha256 FROM media WHERE %s) AND NOT EXISTS "
+		    "(SELECT 1 FROM media WHERE media.sha256 = "
+		    "quarantined_hashes.sha256 AND quarantined = 1)", sel,
+		    err) < 0)
+			goto rollback;
+	}
+	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		store_fail(st, err, "quarantine");
+		goto rollback;
+	}
+	return 0;
+rollback:
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+int
+mr_store_hash_quarantined(struct mr_store *st, const char *sha256,
+    struct mr_err *err)
+{
+	sqlite3_stmt *s = store_stmt(st, ST_QH_CHECK);
+	int rc;
+
+	sqlite3_bind_text(s, 1, sha256, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW)
+		return 1;
+	return rc == SQLITE_DONE ? 0 : store_fail(st, err, "quarantine check");
+}
+
+int
+mr_store_preview_purge(struct mr_store *st, int64_t *count,
+    struct mr_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (store_prepare(st, "DELETE FROM preview_cache", &s, err) < 0)
+		return -1;
+	rc = store_step_done(st, s, "preview purge", err);
+	sqlite3_finalize(s);
+	*count = rc == 0 ? sqlite3_changes(st->db) : 0;
+	return rc;
+}
+
+/* Fills one count from "SELECT count(*), total(size) ..." bound to ?1. */
+static int
+store_count(struct mr_store *st, const char *sql, const char *local_server,
+    struct mr_store_count *out, struct mr_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (store_prepare(st, sql, &s, err) < 0)
+		return -1;
+	if (sqlite3_bind_parameter_count(s) >= 1)
+		sqlite3_bind_text(s, 1, local_server, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		out->count = sqlite3_column_int64(s, 0);
+		out->bytes = sqlite3_column_int64(s, 1);
+	}
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : store_fail(st, err, "stats");
+}
+
+int
+mr_store_stats(struct mr_store *st, const char *local_server,
+    struct mr_store_stats *out, struct mr_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	return store_count(st, "SELECT count(*), coalesce(sum(size), 0) FROM "
+	    "media WHERE server_name = ?1 AND sha256 IS NOT NULL", local_server,
+	    &out->local, err) < 0 ||
+	    store_count(st, "SELECT count(*), coalesce(sum(size), 0) FROM "
+	    "media WHERE server_name != ?1 AND sha256 IS NOT NULL", local_server,
+	    &out->remote, err) < 0 ||
+	    store_count(st, "SELECT count(*), coalesce(sum(size), 0) FROM "
+	    "thumbnails", local_server, &out->thumbnails, err) < 0 ||
+	    store_count(st, "SELECT count(*), 0 FROM media WHERE sha256 IS NULL",
+	    local_server, &out->pending, err) < 0 ||
+	    store_count(st, "SELECT count(*), coalesce(sum(size), 0) FROM "
+	    "media WHERE quarantined = 1", local_server, &out->quarantined,
+	    err) < 0 ? -1 : 0;
+}
+
+int
+mr_store_top_users(struct mr_store *st, const char *local_server, int n,
+    void (*fn)(const char *user_id, const struct mr_store_count *, void *),
+    void *arg, struct mr_err *err)
+{
+	struct mr_store_count c;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (store_prepare(st, "SELECT user_id, count(*), sum(size) FROM media "
+	    "WHERE server_name = ?1 AND sha256 IS NOT NULL AND user_id IS NOT "
+	    "NULL GROUP BY user_id ORDER BY sum(size) DESC, user_id LIMIT ?2",
+	    &s, err) < 0)
+		return -1;
+	sqlite3_bind_text(s, 1, local_server, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 2, n);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		c.count = sqlite3_column_int64(s, 1);
+		c.bytes = sqlite3_column_int64(s, 2);
+		fn((const char *)sqlite3_column_text(s, 0), &c, arg);
+	}
+	if (rc != SQLITE_DONE)
+		store_fail(st, err, "top users");
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* --- import from Synapse --- */
+
+/* Copies a text column; sets *too_long when it did not fit. */
+static void
+store_copy_checked(sqlite3_stmt *s, int col, char *dst, size_t dstsz,
+    int *too_long)
+{
+	const unsigned char *v = sqlite3_column_text(s, col);
+	size_t n = v ? strlen((const char *)v) : 0;
+
+	if (n >= dstsz)
+		*too_long = 1;
+	snprintf(dst, dstsz, "%s", v ? (const char *)v : "");
+}
+
+static void
+store_read_synapse(sqlite3_stmt *s, int has_auth, struct mr_synapse_media *m)
+{
+	memset(m, 0, sizeof(*m));
+	store_copy_checked(s, 0, m->media_id, sizeof(m->media_id), &m->too_long);
+	store_copy_checked(s, 1, m->media_type, sizeof(m->media_type),
+	    &m->too_long);
+	store_copy_checked(s, 2, m->upload_name, sizeof(m->upload_name),
+	    &m->too_long);
+	store_copy_checked(s, 3, m->user_id, sizeof(m->user_id), &m->too_long);
+	m->media_length = sqlite3_column_type(s, 4) == SQLITE_NULL ? -1 :
+	    sqlite3_column_int64(s, 4);
+	m->created_ts = sqlite3_column_int64(s, 5);
+	m->quarantined = sqlite3_column_type(s, 6) != SQLITE_NULL;
+	m->authenticated = has_auth && sqlite3_column_int(s, 7) != 0;
+}
+
+/* 1 when Synapse's table has the column (it came in Synapse 1.104). */
+static int
+store_synapse_has_column(sqlite3 *db, const char *column)
+{
+	sqlite3_stmt *s;
+	int found = 0;
+
+	if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info("
+	    "'local_media_repository') WHERE name = ?1", -1, &s, NULL) !=
+	    SQLITE_OK)
+		return 0;
+	sqlite3_bind_text(s, 1, column, -1, SQLITE_STATIC);
+	found = sqlite3_step(s) == SQLITE_ROW;
+	sqlite3_finalize(s);
+	return found;
+}
+
+int
+mr_store_synapse_media(const char *path,
+    int (*fn)(const struct mr_synapse_media *, int64_t i, int64_t total,
+    void *), void *arg, struct mr_err *err)
+{
+	struct mr_synapse_media m;
+	sqlite3_stmt *s = NULL;
+	int64_t total = 0, i = 0;
+	sqlite3 *db = NULL;
+	int rc, has_auth, result = -1;
+
+	/* Read-only: the import never changes Synapse's database. */
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+		mr_err_set(err, 500, "M_UNKNOWN", "cannot open '%s': %s", path,
+		    db ? sqlite3_errmsg(db) : "out of memory");
+		goto out;
+	}
+	sqlite3_busy_timeout(db, 10000);
+	has_auth = store_synapse_has_column(db, "authenticated");
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM local_media_repository",
+	    -1, &s, NULL) != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW) {
+		mr_err_set(err, 500, "M_UNKNOWN", "'%s' is not a Synapse "
+		    "database: %s", path, sqlite3_errmsg(db));
+		goto out;
+	}
+	total = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	if (sqlite3_prepare_v2(db, has_auth ?
+	    "SELECT media_id, media_type, upload_name, user_id, media_length, "
+	    "created_ts, quarantined_by, authenticated "
+	    "FROM local_media_repository ORDER BY created_ts, media_id" :
+	    "SELECT media_id, media_type, upload_name, user_id, media_length, "
+	    "created_ts, quarantined_by FROM local_media_repository "
+	    "ORDER BY created_ts, media_id", -1, &s, NULL) != SQLITE_OK) {
+		mr_err_set(err, 500, "M_UNKNOWN", "cannot read '%s': %s", path,
+		    sqlite3_errmsg(db));
+		goto out;
+	}
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		store_read_synapse(s, has_auth, &m);
+		if (fn(&m, i++, total, arg) < 0)
+			goto out;
+	}
+	if (rc != SQLITE_DONE) {
+		mr_err_set(err, 500, "M_UNKNOWN", "cannot read '%s': %s", path,
+		    sqlite3_errmsg(db));
+		goto out;
+	}
+	result = 0;
+out:
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return result;
 }

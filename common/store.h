@@ -139,6 +139,104 @@ int mr_store_preview_done(struct mr_store *st, const char *key,
     const char *body, const struct mr_err *failure, int64_t until_ts,
     struct mr_err *err);
 
+/* --- operator tool ---
+ * The statements below are prepared when called, not at open: only the
+ * admin tool runs them, so serving programs do not pay for them.
+ */
+
+/* Which media an admin command works on: one item, one hash or one user. */
+struct mr_store_sel {
+	const struct mr_mxc *mxc;	/* exactly one of the three is set */
+	const char *sha256;
+	const char *user_id;
+};
+
+/* Calls fn for every complete media row of user, oldest first. */
+int mr_store_media_list_user(struct mr_store *st, const char *user_id,
+    void (*fn)(const struct mr_media *, void *), void *arg,
+    struct mr_err *err);
+/*
+ * Calls fn for every cached media of servers other than local_server
+ * whose row is older than before_ts.
+ */
+int mr_store_media_list_remote(struct mr_store *st, const char *local_server,
+    int64_t before_ts, void (*fn)(const struct mr_media *, void *),
+    void *arg, struct mr_err *err);
+/* Calls fn for every thumbnail row of mxc. */
+int mr_store_thumb_list(struct mr_store *st, const struct mr_mxc *mxc,
+    void (*fn)(const struct mr_thumb_row *, void *), void *arg,
+    struct mr_err *err);
+/*
+ * Deletes the media row of mxc, its thumbnail rows and its fetch record
+ * in one transaction. fn gets each blob hash the rows named (before they
+ * go), so the caller can release the files. 404 when there is no row.
+ */
+int mr_store_media_delete(struct mr_store *st, const struct mr_mxc *mxc,
+    void (*fn)(const char *sha256, void *), void *arg, struct mr_err *err);
+/* 1 when a media or thumbnail row names sha256, 0 when none, -1 on error. */
+int mr_store_blob_referenced(struct mr_store *st, const char *sha256,
+    struct mr_err *err);
+/* Calls fn once for each distinct hash any media or thumbnail row names. */
+int mr_store_blob_refs(struct mr_store *st,
+    void (*fn)(const char *sha256, void *), void *arg, struct mr_err *err);
+
+/*
+ * Quarantines (on = 1) or releases the selected media and sets *count to
+ * the rows changed. Quarantine also records the hashes, so the same bytes
+ * cannot be uploaded again; a hash given by --hash is recorded even when
+ * no media has it yet. Release drops a hash once no quarantined media
+ * keeps it (by hash: at once). One media item that does not exist: 404.
+ */
+int mr_store_quarantine(struct mr_store *st, const struct mr_store_sel *sel,
+    int on, int64_t *count, struct mr_err *err);
+/* 1 when sha256 is quarantined, 0 when not, -1 on error. */
+int mr_store_hash_quarantined(struct mr_store *st, const char *sha256,
+    struct mr_err *err);
+
+/* Removes every URL preview cache row; *count says how many. */
+int mr_store_preview_purge(struct mr_store *st, int64_t *count,
+    struct mr_err *err);
+
+struct mr_store_count {
+	int64_t count, bytes;
+};
+
+struct mr_store_stats {
+	struct mr_store_count local, remote, thumbnails;
+	struct mr_store_count pending;		/* async ids not yet uploaded */
+	struct mr_store_count quarantined;
+};
+
+/* Totals of complete media rows (by server) and thumbnail rows. */
+int mr_store_stats(struct mr_store *st, const char *local_server,
+    struct mr_store_stats *out, struct mr_err *err);
+/* The n users with the most bytes of local media, most first. */
+int mr_store_top_users(struct mr_store *st, const char *local_server, int n,
+    void (*fn)(const char *user_id, const struct mr_store_count *, void *),
+    void *arg, struct mr_err *err);
+
+/* A row of Synapse's local_media_repository, for import. */
+struct mr_synapse_media {
+	char media_id[MR_MEDIA_ID_MAX + 1];
+	char media_type[MR_CONTENT_TYPE_MAX + 1];
+	char upload_name[MR_UPLOAD_NAME_MAX + 1];
+	char user_id[MR_USER_ID_MAX + 1];
+	int64_t media_length;		/* -1: NULL (never uploaded) */
+	int64_t created_ts;
+	int quarantined;		/* quarantined_by is set */
+	int authenticated;		/* Synapse 1.104+: frozen media */
+	int too_long;			/* a column did not fit: skip it */
+};
+
+/*
+ * Reads Synapse's SQLite database at path (read-only) and calls fn for
+ * each row of local_media_repository, with its position and the total;
+ * fn returns 0 to go on, -1 to stop (then this returns -1 too).
+ */
+int mr_store_synapse_media(const char *path,
+    int (*fn)(const struct mr_synapse_media *, int64_t i, int64_t total,
+    void *), void *arg, struct mr_err *err);
+
 int mr_store_token_add(struct mr_store *st, const char *token_hash,
     const char *user_id, int is_guest, struct mr_err *err);
 /* 0 found; -1 with 401 M_UNKNOWN_TOKEN when unknown. */

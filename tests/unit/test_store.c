@@ -551,6 +551,182 @@ test_token_unknown(void **state)
 	assert_int_equal(list.n, 0);
 }
 
+/* --- operator tool: quarantine, references, delete, stats --- */
+
+static void
+count_hash(const char *sha256, void *arg)
+{
+	(void)sha256;
+	(*(int *)arg)++;
+}
+
+static void
+put_thumb(struct mr_store *st, const struct mr_mxc *mxc, uint32_t side,
+    const char *sha256)
+{
+	struct mr_thumb_row t;
+	struct mr_err err;
+
+	memset(&t, 0, sizeof(t));
+	t.mxc = *mxc;
+	t.width = t.height = t.actual_width = t.actual_height = side;
+	t.crop = 1;
+	snprintf(t.sha256, sizeof(t.sha256), "%s", sha256);
+	t.size = 7;
+	snprintf(t.content_type, sizeof(t.content_type), "image/png");
+	assert_int_equal(mr_store_thumb_put(st, &t, &err), 0);
+}
+
+static void
+test_quarantine_forms(void **state)
+{
+	struct fixture *fx = *state;
+	struct mr_store_sel sel = { 0 };
+	struct mr_media a, b, got;
+	struct mr_err err;
+	int64_t n;
+
+	media_fill(&a, "example.org", "aaa");
+	media_fill(&b, "example.org", "bbb");	/* same bytes (HASH_C) */
+	assert_int_equal(mr_store_media_insert(fx->st, &a, &err), 0);
+	assert_int_equal(mr_store_media_insert(fx->st, &b, &err), 0);
+	assert_int_equal(mr_store_hash_quarantined(fx->st, HASH_C, &err), 0);
+
+	/* One item: its row, and its bytes for new uploads. */
+	sel.mxc = &a.mxc;
+	assert_int_equal(mr_store_quarantine(fx->st, &sel, 1, &n, &err), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(mr_store_media_get(fx->st, &a.mxc, &got, &err), 0);
+	assert_int_equal(got.quarantined, 1);
+	assert_int_equal(mr_store_media_get(fx->st, &b.mxc, &got, &err), 0);
+	assert_int_equal(got.quarantined, 0);
+	assert_int_equal(mr_store_hash_quarantined(fx->st, HASH_C, &err), 1);
+
+	/* By hash: every copy; releasing one copy keeps the bytes banned. */
+	memset(&sel, 0, sizeof(sel));
+	sel.sha256 = HASH_C;
+	assert_int_equal(mr_store_quarantine(fx->st, &sel, 1, &n, &err), 0);
+	assert_int_equal(n, 2);
+	memset(&sel, 0, sizeof(sel));
+	sel.mxc = &a.mxc;
+	assert_int_equal(mr_store_quarantine(fx->st, &sel, 0, &n, &err), 0);
+	assert_int_equal(mr_store_hash_quarantined(fx->st, HASH_C, &err), 1);
+	sel.mxc = &b.mxc;
+	assert_int_equal(mr_store_quarantine(fx->st, &sel, 0, &n, &err), 0);
+	assert_int_equal(mr_store_hash_quarantined(fx->st, HASH_C, &err), 0);
+
+	/* By user. */
+	memset(&sel, 0, sizeof(sel));
+	sel.user_id = "@alice:example.org";
+	assert_int_equal(mr_store_quarantine(fx->st, &sel, 1, &n, &err), 0);
+	assert_int_equal(n, 2);
+	sel.user_id = "@nobody:example.org";
+	assert_int_equal(mr_store_quarantine(fx->st, &sel, 1, &n, &err), 0);
+	assert_int_equal(n, 0);
+
+	/* A hash nobody has yet is banned all the same. */
+	memset(&sel, 0, sizeof(sel));
+	sel.sha256 = HASH_A;
+	assert_int_equal(mr_store_quarantine(fx->st, &sel, 1, &n, &err), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(mr_store_hash_quarantined(fx->st, HASH_A, &err), 1);
+
+	/* An unknown item is 404. */
+	media_fill(&a, "example.org", "nope");
+	sel.sha256 = NULL;
+	sel.mxc = &a.mxc;
+	assert_int_equal(mr_store_quarantine(fx->st, &sel, 1, &n, &err), -1);
+	assert_int_equal(err.status, 404);
+}
+
+static void
+test_media_delete_and_references(void **state)
+{
+	struct fixture *fx = *state;
+	struct mr_media a, b;
+	struct mr_err err;
+	int hashes = 0;
+
+	media_fill(&a, "example.org", "aaa");
+	media_fill(&b, "remote.example", "bbb");
+	snprintf(b.sha256, sizeof(b.sha256), "%s", HASH_B);
+	assert_int_equal(mr_store_media_insert(fx->st, &a, &err), 0);
+	assert_int_equal(mr_store_media_insert(fx->st, &b, &err), 0);
+	put_thumb(fx->st, &a.mxc, 32, HASH_A);
+	put_thumb(fx->st, &a.mxc, 96, HASH_B);	/* a thumbnail with b's bytes */
+	assert_int_equal(mr_store_blob_referenced(fx->st, HASH_A, &err), 1);
+
+	assert_int_equal(mr_store_media_delete(fx->st, &a.mxc, count_hash,
+	    &hashes, &err), 0);
+	assert_int_equal(hashes, 3);		/* media, two thumbnails */
+	assert_int_equal(mr_store_media_get(fx->st, &a.mxc, &a, &err), -1);
+	assert_int_equal(mr_store_blob_referenced(fx->st, HASH_C, &err), 0);
+	assert_int_equal(mr_store_blob_referenced(fx->st, HASH_A, &err), 0);
+	/* Still named by the remote row. */
+	assert_int_equal(mr_store_blob_referenced(fx->st, HASH_B, &err), 1);
+	hashes = 0;
+	assert_int_equal(mr_store_blob_refs(fx->st, count_hash, &hashes, &err),
+	    0);
+	assert_int_equal(hashes, 1);
+
+	assert_int_equal(mr_store_media_delete(fx->st, &a.mxc, NULL, NULL,
+	    &err), -1);
+	assert_int_equal(err.status, 404);
+}
+
+static void
+count_media(const struct mr_media *m, void *arg)
+{
+	(void)m;
+	(*(int *)arg)++;
+}
+
+static void
+test_stats_and_lists(void **state)
+{
+	struct fixture *fx = *state;
+	struct mr_store_stats s;
+	struct mr_media m;
+	struct mr_err err;
+	int n = 0;
+
+	media_fill(&m, "example.org", "l1");
+	assert_int_equal(mr_store_media_insert(fx->st, &m, &err), 0);
+	media_fill(&m, "example.org", "l2");
+	m.size = 100;
+	snprintf(m.user_id, sizeof(m.user_id), "@bob:example.org");
+	assert_int_equal(mr_store_media_insert(fx->st, &m, &err), 0);
+	media_fill(&m, "remote.example", "r1");
+	m.size = 5;
+	m.created_ts = 1000;
+	assert_int_equal(mr_store_media_insert(fx->st, &m, &err), 0);
+	pending_fill(&m, "p1", "@bob:example.org", INT64_C(1) << 50);
+	assert_int_equal(mr_store_media_insert(fx->st, &m, &err), 0);
+	put_thumb(fx->st, &m.mxc, 32, HASH_A);
+
+	assert_int_equal(mr_store_stats(fx->st, "example.org", &s, &err), 0);
+	assert_int_equal(s.local.count, 2);
+	assert_int_equal(s.local.bytes, 111);
+	assert_int_equal(s.remote.count, 1);
+	assert_int_equal(s.remote.bytes, 5);
+	assert_int_equal(s.thumbnails.count, 1);
+	assert_int_equal(s.thumbnails.bytes, 7);
+	assert_int_equal(s.pending.count, 1);
+
+	/* Pending rows are not listed. */
+	assert_int_equal(mr_store_media_list_user(fx->st, "@bob:example.org",
+	    count_media, &n, &err), 0);
+	assert_int_equal(n, 1);
+	n = 0;
+	assert_int_equal(mr_store_media_list_remote(fx->st, "example.org", 1001,
+	    count_media, &n, &err), 0);
+	assert_int_equal(n, 1);
+	n = 0;
+	assert_int_equal(mr_store_media_list_remote(fx->st, "example.org", 1000,
+	    count_media, &n, &err), 0);
+	assert_int_equal(n, 0);
+}
+
 int
 main(void)
 {
@@ -575,6 +751,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_complete_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_token_unknown, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_quarantine_forms, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_media_delete_and_references,
+		    setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stats_and_lists, setup,
+		    teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
