@@ -43,7 +43,8 @@ static int
 upload_new(struct mr_req *req, struct mr_ctx *ctx, struct mr_media *m,
     struct mr_err *err)
 {
-	if (mr_media_ingest_body(req, &ctx->cfg, m, err) < 0)
+	if (mr_media_ingest_body(req, &ctx->cfg, m, err) < 0 ||
+	    mr_media_refuse_quarantined(ctx, m, err) < 0)
 		return -1;
 	mr_mxc_generate(ctx->cfg.server_name, &m->mxc);
 	if (mr_store_media_insert(ctx->store, m, err) < 0)
@@ -72,7 +73,8 @@ upload_reserved(struct mr_req *req, struct mr_ctx *ctx, struct mr_media *m,
 	if (strcmp(row.user_id, req->user.user_id) != 0)
 		return mr_err_set(err, 403, "M_FORBIDDEN",
 		    "media id was created by another user");
-	if (mr_media_ingest_body(req, &ctx->cfg, m, err) < 0)
+	if (mr_media_ingest_body(req, &ctx->cfg, m, err) < 0 ||
+	    mr_media_refuse_quarantined(ctx, m, err) < 0)
 		return -1;
 	m->mxc = req->mxc;
 	if (mr_store_media_complete(ctx->store, m, err) < 0)

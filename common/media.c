@@ -3,8 +3,11 @@
  */
 #include "media.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -205,6 +208,182 @@ mr_media_sweep_temp(struct mr_ctx *ctx)
 	if (mr_blob_sweep(ctx->cfg.media_store_path, ctx->cfg.temp_file_max_age,
 	    &err) < 0)
 		fprintf(stderr, "mediarepo: temp sweep: %s\n", err.msg);
+}
+
+int
+mr_media_refuse_quarantined(struct mr_ctx *ctx, const struct mr_media *m,
+    struct mr_err *err)
+{
+	struct mr_err ignored;
+	int rc = mr_store_hash_quarantined(ctx->store, m->sha256, err);
+
+	if (rc <= 0)
+		return rc;
+	if (mr_media_blob_release(&ctx->cfg, ctx->store, m->sha256,
+	    &ignored) < 0)
+		fprintf(stderr, "mediarepo: quarantined upload: %s\n",
+		    ignored.msg);
+	return mr_err_set(err, 403, "M_FORBIDDEN",
+	    "this content has been quarantined by the server administrator");
+}
+
+/* --- operator work --- */
+
+int
+mr_media_blob_release(const struct mr_config *cfg, struct mr_store *st,
+    const char *sha256, struct mr_err *err)
+{
+	char path[PATH_MAX];
+	int rc = mr_store_blob_referenced(st, sha256, err);
+
+	if (rc != 0)
+		return rc < 0 ? -1 : 0;
+	if (mr_blob_path(cfg->media_store_path, sha256, path, sizeof(path),
+	    err) < 0)
+		return -1;
+	if (unlink(path) < 0)
+		return errno == ENOENT ? 0 : mr_err_set(err, 500, "M_UNKNOWN",
+		    "cannot remove blob '%.2s/%.2s/%s': %s", sha256, sha256 + 2,
+		    sha256, strerror(errno));
+	return 1;
+}
+
+/* The distinct hashes a deleted media item named. */
+struct media_hashes {
+	char (*sha)[MR_SHA256_HEX];
+	size_t n, cap;
+	int oom;
+};
+
+static void
+media_collect_hash(const char *sha256, void *arg)
+{
+	struct media_hashes *h = arg;
+
+	for (size_t i = 0; i < h->n; i++)
+		if (strcmp(h->sha[i], sha256) == 0)
+			return;
+	if (h->n == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 16;
+		void *p = realloc(h->sha, cap * sizeof(*h->sha));
+
+		if (p == NULL) {
+			h->oom = 1;
+			return;
+		}
+		h->sha = p;
+		h->cap = cap;
+	}
+	snprintf(h->sha[h->n++], MR_SHA256_HEX, "%s", sha256);
+}
+
+int
+mr_media_delete(const struct mr_config *cfg, struct mr_store *st,
+    const struct mr_mxc *mxc, struct mr_media_freed *freed,
+    struct mr_err *err)
+{
+	struct media_hashes h = { NULL, 0, 0, 0 };
+	int rc = 0;
+
+	if (mr_store_media_delete(st, mxc, media_collect_hash, &h, err) < 0) {
+		free(h.sha);
+		return -1;
+	}
+	/* Out of memory only leaves files behind, which gc finds later. */
+	for (size_t i = 0; i < h.n && rc == 0; i++) {
+		char path[PATH_MAX];
+		struct stat sb;
+		int64_t size = 0;
+
+		if (mr_blob_path(cfg->media_store_path, h.sha[i], path,
+		    sizeof(path), err) == 0 && stat(path, &sb) == 0)
+			size = (int64_t)sb.st_size;
+		switch (mr_media_blob_release(cfg, st, h.sha[i], err)) {
+		case 1:
+			freed->blobs++;
+			freed->bytes += size;
+			break;
+		case -1:
+			rc = -1;
+			break;
+		}
+	}
+	free(h.sha);
+	return rc;
+}
+
+/* 1 when name is two lowercase hex digits (a level of the blob tree). */
+static int
+media_is_tree_dir(const char *name)
+{
+	return strlen(name) == 2 && mr_is_lower_hex(name, 2);
+}
+
+/* Walks one ROOT/xx/yy directory. */
+static int64_t
+media_walk_leaf(const char *dir, const char *prefix,
+    int (*fn)(const char *, const char *, int, void *), void *arg,
+    int *stop)
+{
+	char path[PATH_MAX * 2];
+	struct dirent *de;
+	int64_t n = 0;
+	DIR *d = opendir(dir);
+
+	if (d == NULL)
+		return 0;
+	while (!*stop && (de = readdir(d)) != NULL) {
+		struct stat sb;
+		int valid;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (lstat(path, &sb) < 0 || !S_ISREG(sb.st_mode))
+			continue;
+		valid = mr_is_lower_hex(de->d_name, 64) &&
+		    strncmp(de->d_name, prefix, 4) == 0;
+		n++;
+		if (fn(path, de->d_name, valid, arg) < 0)
+			*stop = 1;
+	}
+	closedir(d);
+	return n;
+}
+
+int64_t
+mr_media_blob_walk(const char *root,
+    int (*fn)(const char *path, const char *name, int valid, void *arg),
+    void *arg, struct mr_err *err)
+{
+	char dir1[PATH_MAX], dir2[PATH_MAX + 8], prefix[5];
+	struct dirent *a, *b;
+	int64_t n = 0;
+	int stop = 0;
+	DIR *d1, *d2;
+
+	/* A store nothing was ever uploaded to has no tree yet. */
+	if ((d1 = opendir(root)) == NULL)
+		return errno == ENOENT ? 0 : mr_err_set(err, 500, "M_UNKNOWN",
+		    "cannot read '%s': %s", root, strerror(errno));
+	while (!stop && (a = readdir(d1)) != NULL) {
+		if (!media_is_tree_dir(a->d_name))
+			continue;
+		snprintf(dir1, sizeof(dir1), "%s/%s", root, a->d_name);
+		if ((d2 = opendir(dir1)) == NULL)
+			continue;
+		while (!stop && (b = readdir(d2)) != NULL) {
+			if (!media_is_tree_dir(b->d_name))
+				continue;
+			snprintf(dir2, sizeof(dir2), "%s/%s", dir1, b->d_name);
+			snprintf(prefix, sizeof(prefix), "%s%s", a->d_name,
+			    b->d_name);
+			n += media_walk_leaf(dir2, prefix, fn, arg, &stop);
+		}
+		closedir(d2);
+	}
+	closedir(d1);
+	return stop ? -1 : n;
 }
 
 /* --- thumbnails --- */

@@ -109,4 +109,47 @@ int mr_media_send_blob(struct mr_req *req, struct mr_ctx *ctx,
 /* Removes temp files left by crashed or vanished uploads. */
 void mr_media_sweep_temp(struct mr_ctx *ctx);
 
+/*
+ * An upload whose bytes an operator quarantined is refused with 403
+ * M_FORBIDDEN, after hashing and before its row exists; the blob just
+ * stored goes unless some row still names it. 0 when the bytes may stay.
+ */
+int mr_media_refuse_quarantined(struct mr_ctx *ctx, const struct mr_media *m,
+    struct mr_err *err);
+
+/* --- operator work: deleting media and the files nobody names --- */
+
+/*
+ * Removes the blob sha256 unless a media or thumbnail row names it: 1
+ * removed, 0 kept (named, or already gone), -1 on error. A blob is
+ * shared by every row with the same bytes, so rows are deleted first and
+ * the file only when the last one is gone.
+ */
+int mr_media_blob_release(const struct mr_config *cfg, struct mr_store *st,
+    const char *sha256, struct mr_err *err);
+
+struct mr_media_freed {
+	int64_t blobs;			/* files removed */
+	int64_t bytes;			/* their size */
+};
+
+/*
+ * Deletes mxc's row and its thumbnails, then each of their blobs that no
+ * other row names; adds what was removed to *freed. 404 when unknown.
+ */
+int mr_media_delete(const struct mr_config *cfg, struct mr_store *st,
+    const struct mr_mxc *mxc, struct mr_media_freed *freed,
+    struct mr_err *err);
+
+/*
+ * Calls fn for every regular file under ROOT/xx/yy/ (the blob tree; tmp/
+ * is not part of it) with its path, its name and whether it is where a
+ * blob of that name belongs (64 lowercase hex digits starting xxyy). fn
+ * returns 0 to go on, -1 to stop. Returns the number of files seen, or
+ * -1: root unreadable (err filled) or fn stopped (err left to fn).
+ */
+int64_t mr_media_blob_walk(const char *root,
+    int (*fn)(const char *path, const char *name, int valid, void *arg),
+    void *arg, struct mr_err *err);
+
 #endif
