@@ -3,6 +3,9 @@
  * the endpoint programs (MEDIAREPO_CONFIG, or -c FILE) and works on the
  * same database, store and key. Exit codes: 0 done, 1 failed, 2 usage.
  */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <sys/stat.h>
@@ -17,6 +20,7 @@
 #include "../common/blob.h"
 #include "../common/config.h"
 #include "../common/keys.h"
+#include "../common/media.h"
 #include "../common/store.h"
 #include "../common/thumb.h"
 
@@ -364,6 +368,832 @@ cmd_thumbnail_all(int argc, char **argv, struct mr_config *cfg,
 	    cfg->n_thumbnail_sizes, cfg, outs);
 }
 
+/* --- progress of long work --- */
+
+/*
+ * One line of progress on stderr: on a terminal it is redrawn in place
+ * (percent, count, rate) a few times a second; otherwise, for logs and
+ * pipes, a plain line every ADMIN_PROGRESS_LOG_MS and one at the end.
+ */
+#define ADMIN_PROGRESS_TTY_MS 100
+#define ADMIN_PROGRESS_LOG_MS 10000
+
+struct admin_progress {
+	const char *label;
+	int64_t total;			/* 0: not known */
+	int64_t done, bytes;
+	int64_t start_ms, last_ms;
+	int tty;
+};
+
+static void
+admin_progress_start(struct admin_progress *p, const char *label,
+    int64_t total)
+{
+	memset(p, 0, sizeof(*p));
+	p->label = label;
+	p->total = total;
+	p->start_ms = p->last_ms = mr_mono_ms();
+	p->tty = isatty(STDERR_FILENO);
+}
+
+static void
+admin_progress_draw(const struct admin_progress *p, int final)
+{
+	double secs = (double)(mr_mono_ms() - p->start_ms) / 1000.0;
+	double rate = secs > 0 ? (double)p->done / secs : 0;
+	int pct = p->total > 0 ? (int)(p->done * 100 / p->total) : 100;
+	char bytes[48] = "";
+
+	if (p->bytes > 0)
+		snprintf(bytes, sizeof(bytes), ", %.1f MiB/s",
+		    secs > 0 ? (double)p->bytes / 1048576.0 / secs : 0);
+	fprintf(stderr, "%s%s: %3d%% %lld/%lld, %.1f/s%s%s",
+	    p->tty ? "\r" : "", p->label, pct, (long long)p->done,
+	    (long long)p->total, rate, bytes, p->tty ? "\033[K" : "");
+	if (final)
+		fprintf(stderr, " in %.1f s\n", secs);
+	else if (!p->tty)
+		fputc('\n', stderr);
+	fflush(stderr);
+}
+
+static void
+admin_progress_step(struct admin_progress *p, int64_t bytes)
+{
+	int64_t now = mr_mono_ms();
+
+	p->done++;
+	p->bytes += bytes;
+	if (now - p->last_ms >= (p->tty ? ADMIN_PROGRESS_TTY_MS :
+	    ADMIN_PROGRESS_LOG_MS)) {
+		p->last_ms = now;
+		admin_progress_draw(p, 0);
+	}
+}
+
+static void
+admin_progress_end(struct admin_progress *p)
+{
+	admin_progress_draw(p, 1);
+}
+
+/* --- media items --- */
+
+static void
+admin_print_time(const char *label, int64_t ms)
+{
+	time_t secs = (time_t)(ms / 1000);
+	char when[32];
+
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&secs));
+	printf("%-15s %s (%lld)\n", label, when, (long long)ms);
+}
+
+/* An MXC argument, checked; usage error (2) when malformed. */
+static int
+admin_parse_mxc(const char *arg, struct mr_mxc *out)
+{
+	struct mr_err err;
+
+	if (mr_mxc_parse_uri(arg, out, &err) < 0) {
+		fprintf(stderr, "mediarepo-admin: '%s': %s\n", arg, err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* A user id argument: the form every row stores. */
+static int
+admin_check_user(const char *arg)
+{
+	if (mr_auth_valid_user_id(arg))
+		return 0;
+	fprintf(stderr, "mediarepo-admin: invalid user id '%s' (expected "
+	    "@name:server)\n", arg);
+	return -1;
+}
+
+/* A hash argument, lowercased into out. */
+static int
+admin_parse_hash(const char *arg, char out[MR_SHA256_HEX])
+{
+	size_t i;
+
+	for (i = 0; arg[i] != '\0' && i < 64; i++)
+		out[i] = (char)tolower((unsigned char)arg[i]);
+	out[i] = '\0';
+	if (arg[i] == '\0' && mr_is_lower_hex(out, 64))
+		return 0;
+	fprintf(stderr, "mediarepo-admin: invalid sha256 '%s' (expected 64 "
+	    "hex digits)\n", arg);
+	return -1;
+}
+
+/* "ab/cd/abcd..." under the store, and whether the file is there. */
+static void
+admin_print_blob(const char *label, const struct mr_config *cfg,
+    const char *sha256)
+{
+	char path[PATH_MAX];
+	struct mr_err err;
+	struct stat sb;
+
+	if (mr_blob_path(cfg->media_store_path, sha256, path, sizeof(path),
+	    &err) < 0) {
+		printf("%-15s (none)\n", label);
+		return;
+	}
+	printf("%-15s %s%s\n", label, path, stat(path, &sb) == 0 ? "" :
+	    " (missing)");
+}
+
+struct admin_thumb_ctx {
+	const struct mr_config *cfg;
+	int n;
+};
+
+static void
+admin_print_thumb(const struct mr_thumb_row *t, void *arg)
+{
+	struct admin_thumb_ctx *c = arg;
+	char path[PATH_MAX];
+	struct mr_err err;
+	struct stat sb;
+
+	if (c->n++ == 0)
+		printf("thumbnails:\n");
+	if (mr_blob_path(c->cfg->media_store_path, t->sha256, path,
+	    sizeof(path), &err) < 0)
+		path[0] = '\0';
+	printf("  %ux%u %s%s%s -> %ux%u %s %lld bytes %s%s\n", t->width,
+	    t->height, t->crop ? "crop" : "scale", t->animated ? " animated" : "",
+	    t->dynamic ? " on-demand" : "", t->actual_width, t->actual_height,
+	    t->content_type, (long long)t->size, path,
+	    stat(path, &sb) == 0 ? "" : " (missing)");
+}
+
+static int
+admin_media_info(const struct mr_mxc *mxc, struct mr_config *cfg,
+    struct mr_store *st)
+{
+	struct admin_thumb_ctx tc = { cfg, 0 };
+	struct mr_media m;
+	struct mr_err err;
+	char uri[MR_SERVER_NAME_MAX + MR_MEDIA_ID_MAX + 8];
+	int banned = 0;
+
+	if (mr_store_media_get(st, mxc, &m, &err) < 0)
+		return admin_fail(&err);
+	mr_mxc_format(mxc, uri, sizeof(uri));
+	printf("%-15s %s\n", "mxc", uri);
+	printf("%-15s %s\n", "origin", strcmp(mxc->server, cfg->server_name) ==
+	    0 ? "local" : "remote (cached)");
+	printf("%-15s %s\n", "state", m.sha256[0] ? "complete" :
+	    "pending (async upload not yet received)");
+	printf("%-15s %s\n", "sha256", m.sha256[0] ? m.sha256 : "-");
+	printf("%-15s %lld\n", "size", (long long)m.size);
+	printf("%-15s %s\n", "content_type", m.content_type[0] ?
+	    m.content_type : "-");
+	printf("%-15s %s\n", "upload_name", m.upload_name[0] ?
+	    m.upload_name : "-");
+	printf("%-15s %s\n", "user_id", m.user_id[0] ? m.user_id : "-");
+	admin_print_time("created", m.created_ts);
+	if (m.expires_ts > 0)
+		admin_print_time("expires", m.expires_ts);
+	if (m.sha256[0] && (banned = mr_store_hash_quarantined(st, m.sha256,
+	    &err)) < 0)
+		return admin_fail(&err);
+	printf("%-15s %s\n", "quarantined", m.quarantined ? "yes" :
+	    banned ? "no (but its bytes are)" : "no");
+	printf("%-15s %s\n", "authenticated", m.authenticated ? "yes (frozen "
+	    "out of unauthenticated routes)" : "no");
+	if (m.sha256[0])
+		admin_print_blob("file", cfg, m.sha256);
+	if (mr_store_thumb_list(st, mxc, admin_print_thumb, &tc, &err) < 0)
+		return admin_fail(&err);
+	if (tc.n == 0)
+		printf("thumbnails:     none\n");
+	return 0;
+}
+
+static int
+admin_media_delete(const struct mr_mxc *mxc, struct mr_config *cfg,
+    struct mr_store *st)
+{
+	struct mr_media_freed freed = { 0, 0 };
+	struct mr_err err;
+
+	if (mr_media_delete(cfg, st, mxc, &freed, &err) < 0)
+		return admin_fail(&err);
+	printf("deleted mxc://%s/%s; removed %lld file%s (%lld bytes)\n",
+	    mxc->server, mxc->id, (long long)freed.blobs,
+	    freed.blobs == 1 ? "" : "s", (long long)freed.bytes);
+	return 0;
+}
+
+static void
+admin_print_media_line(const struct mr_media *m, void *arg)
+{
+	time_t secs = (time_t)(m->created_ts / 1000);
+	char when[32];
+
+	(void)arg;
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&secs));
+	printf("mxc://%s/%s\t%lld\t%s\t%s\t%s%s\t%s\n", m->mxc.server,
+	    m->mxc.id, (long long)m->size, m->content_type[0] ?
+	    m->content_type : "-", when, m->quarantined ? "quarantined" : "-",
+	    m->authenticated ? ",authenticated" : "",
+	    m->upload_name[0] ? m->upload_name : "-");
+}
+
+static int
+cmd_media_info(int argc, char **argv, struct mr_config *cfg,
+    struct mr_store *st)
+{
+	struct mr_mxc mxc;
+
+	if (argc != 2 || admin_parse_mxc(argv[1], &mxc) < 0)
+		return 2;
+	return admin_media_info(&mxc, cfg, st);
+}
+
+static int
+cmd_media_delete(int argc, char **argv, struct mr_config *cfg,
+    struct mr_store *st)
+{
+	struct mr_mxc mxc;
+
+	if (argc != 2 || admin_parse_mxc(argv[1], &mxc) < 0)
+		return 2;
+	return admin_media_delete(&mxc, cfg, st);
+}
+
+static int
+cmd_media_list(int argc, char **argv, struct mr_config *cfg,
+    struct mr_store *st)
+{
+	struct mr_err err;
+
+	(void)cfg;
+	if (argc != 3 || strcmp(argv[1], "--user") != 0 ||
+	    admin_check_user(argv[2]) < 0)
+		return 2;
+	return mr_store_media_list_user(st, argv[2], admin_print_media_line,
+	    NULL, &err) < 0 ? admin_fail(&err) : 0;
+}
+
+/* --- quarantine --- */
+
+/* MXC | --hash SHA256 | --user USER into sel; -1 on bad usage. */
+static int
+admin_parse_sel(int argc, char **argv, struct mr_store_sel *sel,
+    struct mr_mxc *mxc, char hash[MR_SHA256_HEX])
+{
+	memset(sel, 0, sizeof(*sel));
+	if (argc == 2 && argv[1][0] != '-') {
+		if (admin_parse_mxc(argv[1], mxc) < 0)
+			return -1;
+		sel->mxc = mxc;
+	} else if (argc == 3 && strcmp(argv[1], "--hash") == 0) {
+		if (admin_parse_hash(argv[2], hash) < 0)
+			return -1;
+		sel->sha256 = hash;
+	} else if (argc == 3 && strcmp(argv[1], "--user") == 0) {
+		if (admin_check_user(argv[2]) < 0)
+			return -1;
+		sel->user_id = argv[2];
+	} else {
+		return -1;
+	}
+	return 0;
+}
+
+static int
+admin_quarantine(int argc, char **argv, struct mr_store *st, int on)
+{
+	char hash[MR_SHA256_HEX];
+	struct mr_store_sel sel;
+	struct mr_mxc mxc;
+	struct mr_err err;
+	int64_t n;
+
+	if (admin_parse_sel(argc, argv, &sel, &mxc, hash) < 0)
+		return 2;
+	if (mr_store_quarantine(st, &sel, on, &n, &err) < 0)
+		return admin_fail(&err);
+	printf("%squarantined %lld media%s\n", on ? "" : "un", (long long)n,
+	    sel.sha256 == NULL ? "" : on ? "; these bytes cannot be uploaded "
+	    "again" : "; these bytes may be uploaded again");
+	return 0;
+}
+
+static int
+cmd_quarantine(int argc, char **argv, struct mr_config *cfg,
+    struct mr_store *st)
+{
+	(void)cfg;
+	return admin_quarantine(argc, argv, st, 1);
+}
+
+static int
+cmd_unquarantine(int argc, char **argv, struct mr_config *cfg,
+    struct mr_store *st)
+{
+	(void)cfg;
+	return admin_quarantine(argc, argv, st, 0);
+}
+
+/* --- purges --- */
+
+/* Media ids collected before deleting, so no listing runs under a delete. */
+struct admin_mxcs {
+	struct mr_mxc *v;
+	size_t n, cap;
+	int oom;
+};
+
+static void
+admin_collect_mxc(const struct mr_media *m, void *arg)
+{
+	struct admin_mxcs *l = arg;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		void *p = realloc(l->v, cap * sizeof(*l->v));
+
+		if (p == NULL) {
+			l->oom = 1;
+			return;
+		}
+		l->v = p;
+		l->cap = cap;
+	}
+	l->v[l->n++] = m->mxc;
+}
+
+static int
+cmd_purge_remote(int argc, char **argv, struct mr_config *cfg,
+    struct mr_store *st)
+{
+	struct mr_media_freed freed = { 0, 0 };
+	struct admin_mxcs l = { NULL, 0, 0, 0 };
+	struct admin_progress p;
+	struct mr_err err;
+	int64_t age, purged = 0;
+	int rc = 0;
+
+	if (argc != 3 || strcmp(argv[1], "--before") != 0 ||
+	    mr_parse_duration_ms(argv[2], &age) < 0)
+		return 2;
+	if (mr_store_media_list_remote(st, cfg->server_name, mr_now_ms() - age,
+	    admin_collect_mxc, &l, &err) < 0) {
+		free(l.v);
+		return admin_fail(&err);
+	}
+	if (l.oom) {
+		free(l.v);
+		fprintf(stderr, "mediarepo-admin: out of memory\n");
+		return 1;
+	}
+	admin_progress_start(&p, "purge-remote", (int64_t)l.n);
+	for (size_t i = 0; i < l.n; i++) {
+		/* Gone already (another purge, or a refetch race): fine. */
+		if (mr_media_delete(cfg, st, &l.v[i], &freed, &err) == 0)
+			purged++;
+		else if (err.status != 404) {
+			fprintf(stderr, "mediarepo-admin: mxc://%s/%s: %s\n",
+			    l.v[i].server, l.v[i].id, err.msg);
+			rc = 1;
+		}
+		admin_progress_step(&p, 0);
+	}
+	admin_progress_end(&p);
+	free(l.v);
+	printf("purged %lld remote media; removed %lld file%s (%lld bytes)\n",
+	    (long long)purged, (long long)freed.blobs,
+	    freed.blobs == 1 ? "" : "s", (long long)freed.bytes);
+	return rc;
+}
+
+static int
+cmd_purge_previews(int argc, char **argv, struct mr_config *cfg,
+    struct mr_store *st)
+{
+	struct mr_err err;
+	int64_t n;
+
+	(void)argv;
+	(void)cfg;
+	if (argc != 1)
+		return 2;
+	if (mr_store_preview_purge(st, &n, &err) < 0)
+		return admin_fail(&err);
+	printf("removed %lld cached preview%s\n", (long long)n,
+	    n == 1 ? "" : "s");
+	return 0;
+}
+
+/* --- the blob tree: gc and verify --- */
+
+static int
+admin_count_file(const char *path, const char *name, int valid, void *arg)
+{
+	(void)path;
+	(void)name;
+	(void)valid;
+	(void)arg;
+	return 0;
+}
+
+struct admin_gc {
+	const struct mr_config *cfg;
+	struct mr_store *st;
+	struct admin_progress p;
+	int64_t min_age_ms, now_s;
+	int64_t removed, bytes, kept, young, stray, errors;
+	int dry_run;
+};
+
+static int
+admin_gc_file(const char *path, const char *name, int valid, void *arg)
+{
+	struct admin_gc *g = arg;
+	struct mr_err err;
+	struct stat sb;
+	int rc;
+
+	admin_progress_step(&g->p, 0);
+	if (!valid) {
+		fprintf(stderr, "mediarepo-admin: stray file '%s' (left alone)\n",
+		    path);
+		g->stray++;
+		return 0;
+	}
+	/*
+	 * An upload stores its blob before its row: a young file may be
+	 * named any moment now, so it is left for a later run.
+	 */
+	if (lstat(path, &sb) < 0 ||
+	    (g->now_s - (int64_t)sb.st_mtime) * 1000 < g->min_age_ms) {
+		g->young++;
+		return 0;
+	}
+	rc = g->dry_run ? mr_store_blob_referenced(g->st, name, &err) :
+	    mr_media_blob_release(g->cfg, g->st, name, &err);
+	if (rc < 0) {
+		fprintf(stderr, "mediarepo-admin: %s\n", err.msg);
+		g->errors++;
+	} else if (rc == (g->dry_run ? 0 : 1)) {
+		if (g->dry_run)
+			printf("orphan %s\n", path);
+		g->removed++;
+		g->bytes += (int64_t)sb.st_size;
+	} else {
+		g->kept++;
+	}
+	return 0;
+}
+
+static int
+cmd_gc(int argc, char **argv, struct mr_config *cfg, struct mr_store *st)
+{
+	struct admin_gc g;
+	struct mr_err err;
+	int64_t total;
+	int swept = 0;
+
+	memset(&g, 0, sizeof(g));
+	g.cfg = cfg;
+	g.st = st;
+	g.min_age_ms = 3600 * 1000;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--dry-run") == 0)
+			g.dry_run = 1;
+		else if (strcmp(argv[i], "--min-age") == 0 && i + 1 < argc &&
+		    mr_parse_duration_ms(argv[i + 1], &g.min_age_ms) == 0)
+			i++;
+		else
+			return 2;
+	}
+	if (!g.dry_run && (swept = mr_blob_sweep(cfg->media_store_path,
+	    cfg->temp_file_max_age, &err)) < 0)
+		return admin_fail(&err);
+	if ((total = mr_media_blob_walk(cfg->media_store_path,
+	    admin_count_file, NULL, &err)) < 0)
+		return admin_fail(&err);
+	g.now_s = (int64_t)time(NULL);
+	admin_progress_start(&g.p, "gc", total);
+	if (mr_media_blob_walk(cfg->media_store_path, admin_gc_file, &g,
+	    &err) < 0)
+		return admin_fail(&err);
+	admin_progress_end(&g.p);
+	printf("%s %lld orphaned blob%s (%lld bytes); kept %lld referenced, "
+	    "%lld younger than the minimum age, %lld stray file%s",
+	    g.dry_run ? "found" : "removed", (long long)g.removed,
+	    g.removed == 1 ? "" : "s", (long long)g.bytes, (long long)g.kept,
+	    (long long)g.young, (long long)g.stray, g.stray == 1 ? "" : "s");
+	if (!g.dry_run)
+		printf("; removed %d temp file%s", swept, swept == 1 ? "" : "s");
+	printf("\n");
+	return g.errors > 0 ? 1 : 0;
+}
+
+struct admin_verify {
+	const struct mr_config *cfg;
+	struct admin_progress p;
+	int64_t ok, corrupt, stray, missing, unreadable;
+};
+
+/* The SHA-256 of a file, streamed; -1 when it cannot be read. */
+static int
+admin_hash_file(const char *path, char hex[MR_SHA256_HEX], int64_t *size)
+{
+	unsigned char buf[65536], digest[crypto_hash_sha256_BYTES];
+	crypto_hash_sha256_state h;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	*size = 0;
+	if (fd < 0)
+		return -1;
+	crypto_hash_sha256_init(&h);
+	while ((n = read(fd, buf, sizeof(buf))) > 0 ||
+	    (n < 0 && errno == EINTR)) {
+		if (n < 0)
+			continue;
+		crypto_hash_sha256_update(&h, buf, (size_t)n);
+		*size += n;
+	}
+	close(fd);
+	if (n < 0)
+		return -1;
+	crypto_hash_sha256_final(&h, digest);
+	mr_hex_encode(digest, sizeof(digest), hex);
+	return 0;
+}
+
+static int
+admin_verify_file(const char *path, const char *name, int valid, void *arg)
+{
+	struct admin_verify *v = arg;
+	char hex[MR_SHA256_HEX];
+	int64_t size;
+
+	if (!valid) {
+		printf("stray %s\n", path);
+		v->stray++;
+		admin_progress_step(&v->p, 0);
+		return 0;
+	}
+	if (admin_hash_file(path, hex, &size) < 0) {
+		printf("unreadable %s: %s\n", path, strerror(errno));
+		v->unreadable++;
+	} else if (strcmp(hex, name) != 0) {
+		printf("corrupt %s (content hashes to %s)\n", path, hex);
+		v->corrupt++;
+	} else {
+		v->ok++;
+	}
+	admin_progress_step(&v->p, size);
+	return 0;
+}
+
+static void
+admin_verify_ref(const char *sha256, void *arg)
+{
+	struct admin_verify *v = arg;
+	char path[PATH_MAX];
+	struct mr_err err;
+	struct stat sb;
+
+	if (mr_blob_path(v->cfg->media_store_path, sha256, path, sizeof(path),
+	    &err) == 0 && stat(path, &sb) < 0) {
+		printf("missing %s (named by the database)\n", path);
+		v->missing++;
+	}
+}
+
+static int
+cmd_verify(int argc, char **argv, struct mr_config *cfg, struct mr_store *st)
+{
+	struct admin_verify v;
+	struct mr_err err;
+	int64_t total;
+
+	(void)argv;
+	if (argc != 1)
+		return 2;
+	memset(&v, 0, sizeof(v));
+	v.cfg = cfg;
+	if ((total = mr_media_blob_walk(cfg->media_store_path,
+	    admin_count_file, NULL, &err)) < 0)
+		return admin_fail(&err);
+	admin_progress_start(&v.p, "verify", total);
+	if (mr_media_blob_walk(cfg->media_store_path, admin_verify_file, &v,
+	    &err) < 0)
+		return admin_fail(&err);
+	admin_progress_end(&v.p);
+	if (mr_store_blob_refs(st, admin_verify_ref, &v, &err) < 0)
+		return admin_fail(&err);
+	printf("%lld ok, %lld corrupt, %lld unreadable, %lld missing, "
+	    "%lld stray\n", (long long)v.ok, (long long)v.corrupt,
+	    (long long)v.unreadable, (long long)v.missing, (long long)v.stray);
+	return v.corrupt + v.unreadable + v.missing > 0 ? 1 : 0;
+}
+
+/* --- stats --- */
+
+static void
+admin_print_user(const char *user_id, const struct mr_store_count *c,
+    void *arg)
+{
+	(void)arg;
+	printf("  %-40s %10lld %16lld\n", user_id, (long long)c->count,
+	    (long long)c->bytes);
+}
+
+static int
+cmd_stats(int argc, char **argv, struct mr_config *cfg, struct mr_store *st)
+{
+	struct mr_store_stats s;
+	struct mr_err err;
+
+	(void)argv;
+	if (argc != 1)
+		return 2;
+	if (mr_store_stats(st, cfg->server_name, &s, &err) < 0)
+		return admin_fail(&err);
+	printf("%-12s %10s %16s\n", "kind", "count", "bytes");
+	printf("%-12s %10lld %16lld\n", "local", (long long)s.local.count,
+	    (long long)s.local.bytes);
+	printf("%-12s %10lld %16lld\n", "remote", (long long)s.remote.count,
+	    (long long)s.remote.bytes);
+	printf("%-12s %10lld %16lld\n", "thumbnails",
+	    (long long)s.thumbnails.count, (long long)s.thumbnails.bytes);
+	printf("%-12s %10lld %16lld\n", "pending", (long long)s.pending.count,
+	    (long long)s.pending.bytes);
+	printf("%-12s %10lld %16lld\n", "quarantined",
+	    (long long)s.quarantined.count, (long long)s.quarantined.bytes);
+	printf("\ntop users by bytes of local media:\n");
+	return mr_store_top_users(st, cfg->server_name, 10, admin_print_user,
+	    NULL, &err) < 0 ? admin_fail(&err) : 0;
+}
+
+/* --- import from Synapse --- */
+
+struct admin_import {
+	const struct mr_config *cfg;
+	struct mr_store *st;
+	const char *media_store;
+	struct admin_progress p;
+	int64_t imported, present, pending, failed, quarantined;
+};
+
+/* Streams one Synapse file into the blob store, hashing as it copies. */
+static int
+admin_import_bytes(const struct admin_import *im, const char *path,
+    char sha256[MR_SHA256_HEX], int64_t *size, struct mr_err *err)
+{
+	struct mr_blob_writer w;
+	unsigned char buf[65536];
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return mr_err_set(err, 404, "M_NOT_FOUND", "cannot open '%s': %s",
+		    path, strerror(errno));
+	/* Synapse's limits were its own; what it holds is imported whole. */
+	if (mr_blob_begin(im->cfg->media_store_path, INT64_MAX / 2, &w,
+	    err) < 0) {
+		close(fd);
+		return -1;
+	}
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			mr_err_set(err, 500, "M_UNKNOWN", "cannot read '%s': %s",
+			    path, strerror(errno));
+			goto fail;
+		}
+		if (mr_blob_write(&w, buf, (size_t)n, err) < 0)
+			goto fail;
+	}
+	close(fd);
+	*size = w.size;
+	return mr_blob_commit(im->cfg->media_store_path, &w, sha256, err);
+fail:
+	close(fd);
+	mr_blob_abort(&w);
+	return -1;
+}
+
+/* One row: 0 imported, 1 already here, -1 failed (err says why). */
+static int
+admin_import_one(struct admin_import *im, const struct mr_synapse_media *sm,
+    int64_t *size, struct mr_err *err)
+{
+	char path[PATH_MAX * 2];
+	struct mr_store_sel sel;
+	struct mr_media m, old;
+	int64_t n;
+
+	*size = 0;
+	memset(&m, 0, sizeof(m));
+	/* Ids keep their mxc URIs only under the homeserver's own name. */
+	if (sm->too_long || strlen(sm->media_id) < 5 ||
+	    mr_mxc_from_parts(im->cfg->server_name, sm->media_id, &m.mxc,
+	    err) < 0)
+		return mr_err_set(err, 400, "M_INVALID_PARAM",
+		    "media id or a field is not valid here");
+	if (mr_store_media_get(im->st, &m.mxc, &old, err) == 0)
+		return 1;
+	/* Synapse: local_content/ab/cd/efgh... for media id abcdefgh... */
+	snprintf(path, sizeof(path), "%s/local_content/%.2s/%.2s/%s",
+	    im->media_store, sm->media_id, sm->media_id + 2, sm->media_id + 4);
+	if (admin_import_bytes(im, path, m.sha256, &m.size, err) < 0)
+		return -1;
+	*size = m.size;
+	if (sm->media_length != m.size)
+		fprintf(stderr, "mediarepo-admin: %s: %lld bytes on disk, %lld in "
+		    "the database (keeping the file's)\n", sm->media_id,
+		    (long long)m.size, (long long)sm->media_length);
+	snprintf(m.content_type, sizeof(m.content_type), "%s", sm->media_type);
+	snprintf(m.upload_name, sizeof(m.upload_name), "%s", sm->upload_name);
+	snprintf(m.user_id, sizeof(m.user_id), "%s", sm->user_id);
+	m.created_ts = sm->created_ts;
+	m.authenticated = sm->authenticated;
+	if (mr_store_media_insert(im->st, &m, err) < 0)
+		return -1;
+	if (!sm->quarantined)
+		return 0;
+	memset(&sel, 0, sizeof(sel));
+	sel.mxc = &m.mxc;
+	im->quarantined++;
+	return mr_store_quarantine(im->st, &sel, 1, &n, err);
+}
+
+static int
+admin_import_row(const struct mr_synapse_media *sm, int64_t i, int64_t total,
+    void *arg)
+{
+	struct admin_import *im = arg;
+	struct mr_err err;
+	int64_t size = 0;
+
+	if (i == 0)
+		admin_progress_start(&im->p, "import", total);
+	if (sm->media_length < 0) {
+		im->pending++;		/* created, never uploaded */
+	} else {
+		switch (admin_import_one(im, sm, &size, &err)) {
+		case 0:
+			im->imported++;
+			break;
+		case 1:
+			im->present++;
+			break;
+		default:
+			fprintf(stderr, "%smediarepo-admin: %s: %s\n",
+			    im->p.tty ? "\r\033[K" : "", sm->media_id, err.msg);
+			im->failed++;
+		}
+	}
+	admin_progress_step(&im->p, size);
+	return 0;
+}
+
+static int
+cmd_import_synapse(int argc, char **argv, struct mr_config *cfg,
+    struct mr_store *st)
+{
+	struct admin_import im;
+	struct mr_err err;
+	struct stat sb;
+
+	if (argc != 3)
+		return 2;
+	memset(&im, 0, sizeof(im));
+	im.cfg = cfg;
+	im.st = st;
+	im.media_store = argv[1];
+	admin_progress_start(&im.p, "import", 0);
+	if (stat(argv[1], &sb) < 0 || !S_ISDIR(sb.st_mode)) {
+		fprintf(stderr, "mediarepo-admin: '%s' is not a directory\n",
+		    argv[1]);
+		return 1;
+	}
+	if (mr_store_synapse_media(argv[2], admin_import_row, &im, &err) < 0)
+		return admin_fail(&err);
+	admin_progress_end(&im.p);
+	printf("imported %lld media (%lld quarantined); %lld already here, "
+	    "%lld never uploaded, %lld failed\n", (long long)im.imported,
+	    (long long)im.quarantined, (long long)im.present,
+	    (long long)im.pending, (long long)im.failed);
+	return im.failed > 0 ? 1 : 0;
+}
+
 static const struct admin_cmd admin_cmds[] = {
 	{ "init-config", "init-config FILE SERVER_NAME",
 	  "write a commented config for SERVER_NAME to FILE (never overwrites)",
@@ -397,6 +1227,48 @@ static const struct admin_cmd admin_cmds[] = {
 	{ "sweep", "sweep",
 	  "remove temp files left by crashed or abandoned uploads", 0,
 	  cmd_sweep },
+	{ "media info", "media info MXC",
+	  "print a media item's metadata, file path and thumbnails", 1,
+	  cmd_media_info },
+	{ "media delete", "media delete MXC",
+	  "delete a media item and its thumbnails; their files go when no "
+	  "other media or thumbnail has the same bytes", 1, cmd_media_delete },
+	{ "media list", "media list --user USER",
+	  "one line per media of USER: mxc, size, type, created, flags, name",
+	  1, cmd_media_list },
+	{ "quarantine", "quarantine MXC | --hash SHA256 | --user USER",
+	  "make media answer 404 on every route (download, thumbnail, "
+	  "federation) and refuse new uploads of its bytes (403); --hash "
+	  "takes every media with those bytes, --user all of a user's", 1,
+	  cmd_quarantine },
+	{ "unquarantine", "unquarantine MXC | --hash SHA256 | --user USER",
+	  "serve quarantined media again; its bytes may be uploaded again "
+	  "once no quarantined media has them", 1, cmd_unquarantine },
+	{ "purge-remote", "purge-remote --before DURATION",
+	  "delete cached remote media fetched more than DURATION ago (e.g. "
+	  "30d) and their thumbnails; files go when nothing else has the same "
+	  "bytes, and the media is fetched again when asked for", 1,
+	  cmd_purge_remote },
+	{ "purge-previews", "purge-previews",
+	  "empty the URL preview cache (preview images are media of the user "
+	  "who asked; 'media delete' removes them)", 1, cmd_purge_previews },
+	{ "gc", "gc [--min-age DURATION] [--dry-run]",
+	  "remove blobs no media or thumbnail names (older than --min-age, "
+	  "1h by default, since an upload stores its file before its row) "
+	  "and temp files of crashed uploads", 1, cmd_gc },
+	{ "verify", "verify",
+	  "re-hash every blob and report corrupt files (content differs from "
+	  "the name) and files the database names but that are missing; exit "
+	  "1 when there is any", 1, cmd_verify },
+	{ "stats", "stats",
+	  "count and bytes of local media, cached remote media, thumbnails, "
+	  "pending and quarantined media; the top 10 users by bytes", 1,
+	  cmd_stats },
+	{ "import-synapse", "import-synapse MEDIA_STORE DB",
+	  "import local media from a Synapse media store directory and its "
+	  "SQLite database, keeping media ids (run with this server's "
+	  "server_name set to the homeserver's); already imported ids are "
+	  "skipped, so it can be run again", 1, cmd_import_synapse },
 };
 
 #define ADMIN_NCMDS (sizeof(admin_cmds) / sizeof(admin_cmds[0]))
@@ -406,9 +1278,14 @@ admin_usage(FILE *out)
 {
 	fprintf(out, "usage: mediarepo-admin [-c CONFIG] COMMAND [ARGS]\n\n"
 	    "CONFIG defaults to $MEDIAREPO_CONFIG. Commands:\n");
-	for (size_t i = 0; i < ADMIN_NCMDS; i++)
-		fprintf(out, "  %-34s %s\n", admin_cmds[i].usage,
-		    admin_cmds[i].help);
+	for (size_t i = 0; i < ADMIN_NCMDS; i++) {
+		if (strlen(admin_cmds[i].usage) > 34)
+			fprintf(out, "  %s\n  %-34s %s\n", admin_cmds[i].usage,
+			    "", admin_cmds[i].help);
+		else
+			fprintf(out, "  %-34s %s\n", admin_cmds[i].usage,
+			    admin_cmds[i].help);
+	}
 	fprintf(out, "\n'mediarepo-admin COMMAND --help' describes one command.\n");
 }
 
@@ -432,10 +1309,62 @@ admin_run(const struct admin_cmd *c, int argc, char **argv)
 	return rc;
 }
 
+/*
+ * How many words of argv name c: 1 for "sweep", 2 for "media info", 0
+ * when it is another command.
+ */
+static int
+admin_cmd_matches(const struct admin_cmd *c, int argc, char **argv)
+{
+	const char *sp = strchr(c->name, ' ');
+	size_t len = sp ? (size_t)(sp - c->name) : strlen(c->name);
+
+	if (strncmp(argv[0], c->name, len) != 0 || argv[0][len] != '\0')
+		return 0;
+	if (sp == NULL)
+		return 1;
+	return argc > 1 && strcmp(argv[1], sp + 1) == 0 ? 2 : 0;
+}
+
+/* --help (or -h) anywhere among a command's arguments. */
+static int
+admin_wants_help(int argc, char **argv)
+{
+	for (int i = 0; i < argc; i++)
+		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * "media" alone, with --help or with an unknown subcommand: the usage of
+ * every "media ..." command. Returns 1 (with *rc) when word is a group.
+ */
+static int
+admin_group_usage(const char *word, int argc, char **argv, int *rc)
+{
+	size_t len = strlen(word);
+	int found = 0;
+
+	*rc = admin_wants_help(argc, argv) ? 0 : 2;
+	for (size_t k = 0; k < ADMIN_NCMDS; k++) {
+		const char *name = admin_cmds[k].name;
+
+		if (strncmp(name, word, len) != 0 || name[len] != ' ')
+			continue;
+		if (!found++ && *rc == 2 && argc > 0)
+			fprintf(stderr, "mediarepo-admin: unknown command "
+			    "'%s %s'\n", word, argv[0]);
+		fprintf(*rc ? stderr : stdout, "usage: mediarepo-admin %s\n"
+		    "       %s\n", admin_cmds[k].usage, admin_cmds[k].help);
+	}
+	return found > 0;
+}
+
 int
 main(int argc, char **argv)
 {
-	int i = 1;
+	int i = 1, rc;
 
 	if (sodium_init() < 0)
 		return 1;
@@ -449,16 +1378,21 @@ main(int argc, char **argv)
 		return i >= argc ? 2 : 0;
 	}
 	for (size_t k = 0; k < ADMIN_NCMDS; k++) {
-		if (strcmp(argv[i], admin_cmds[k].name) != 0)
+		int words = admin_cmd_matches(&admin_cmds[k], argc - i, argv + i);
+
+		if (words == 0)
 			continue;
-		if (argc > i + 1 && (strcmp(argv[i + 1], "--help") == 0 ||
-		    strcmp(argv[i + 1], "-h") == 0)) {
+		if (admin_wants_help(argc - i - words, argv + i + words)) {
 			printf("usage: mediarepo-admin %s\n\n%s\n",
 			    admin_cmds[k].usage, admin_cmds[k].help);
 			return 0;
 		}
-		return admin_run(&admin_cmds[k], argc - i, argv + i);
+		/* A two-word command sees its second word as argv[0]. */
+		return admin_run(&admin_cmds[k], argc - i - words + 1,
+		    argv + i + words - 1);
 	}
+	if (admin_group_usage(argv[i], argc - i - 1, argv + i + 1, &rc))
+		return rc;
 	fprintf(stderr, "mediarepo-admin: unknown command '%s'\n", argv[i]);
 	admin_usage(stderr);
 	return 2;
