@@ -168,8 +168,18 @@ asan-test:
 cgi-test: all
 	tests/cgi/test_cgi.sh
 
-e2e-test: all
+# matrix-js-sdk for tests/e2e/test_js_sdk.py, exactly as locked; npm ci
+# writes node_modules/.package-lock.json, so it runs again only when the
+# lock file changes. Without npm the test is skipped.
+JS_SDK = tests/e2e/js/node_modules/.package-lock.json
+
+e2e-test: all $(JS_SDK)
 	cd tests/e2e && /usr/bin/python3 -m pytest -q -p no:cacheprovider
+
+$(JS_SDK): tests/e2e/js/package-lock.json
+	@if command -v npm >/dev/null; then \
+	  cd tests/e2e/js && npm ci --no-audit --no-fund; \
+	else echo "npm not found: the matrix-js-sdk test will be skipped"; fi
 
 test: deps
 	$(MAKE) all

@@ -121,3 +121,31 @@ def test_nio_upload_bad_token(stack):
     up = run_client(stack, body)
     assert isinstance(up, nio.UploadError), up
     assert up.status_code == "M_UNKNOWN_TOKEN"
+
+
+def test_nio_thumbnail_of_uploaded_png(stack):
+    """AsyncClient.thumbnail (r0 route) on a PNG nio uploaded."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGB", (640, 480), (20, 120, 220)).save(buf, "PNG")
+    data = buf.getvalue()
+
+    async def body(client):
+        up, _ = await client.upload(io.BytesIO(data), content_type="image/png",
+                                    filename="blue.png", filesize=len(data))
+        assert isinstance(up, nio.UploadResponse), up
+        server, media_id = up.content_uri[len("mxc://"):].split("/", 1)
+        scaled = await client.thumbnail(server, media_id, 320, 240,
+                                        nio.ResizingMethod.scale)
+        cropped = await client.thumbnail(server, media_id, 96, 96,
+                                         nio.ResizingMethod.crop)
+        return scaled, cropped
+
+    scaled, cropped = run_client(stack, body)
+    for thumb, size in ((scaled, (320, 240)), (cropped, (96, 96))):
+        assert isinstance(thumb, nio.ThumbnailResponse), thumb
+        assert thumb.content_type in ("image/jpeg", "image/png")
+        im = Image.open(io.BytesIO(thumb.body))
+        assert im.size == size
+        assert im.format == thumb.content_type.split("/")[1].upper()
