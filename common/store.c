@@ -169,6 +169,8 @@ store_copy_col(sqlite3_stmt *s, int col, char *dst, size_t dstsz)
 /*
  * Applies the migrations the database has not seen, in one IMMEDIATE
  * transaction so that processes starting together do not race.
+ * PRAGMA user_version counts the sql/NNN_*.sql files applied, in name
+ * order: a new migration is always the next number, never inserted.
  */
 static int
 store_migrate(struct mr_store *st, struct mr_err *err)
