@@ -22,7 +22,8 @@ PKGS = libfcgi-dev libsodium-dev libsqlite3-dev libcjson-dev libcmocka-dev \
        openssl python3-nacl python3-signedjson \
        pkg-config lighttpd spawn-fcgi curl python3-pytest python3-requests \
        python3-matrix-nio python3-pil wrk bc hyperfine libvips-tools \
-       libjpeg-turbo-progs libavif-bin libheif-examples
+       libjpeg-turbo-progs libavif-bin libheif-examples \
+       apache2 libapache2-mod-fcgid libapache2-mod-xsendfile nginx
 # libgd is opened with dlopen by common/thumb.c (see there); only its
 # headers are needed at build time.
 PKG_LIBS = libsodium sqlite3 libcjson libcurl libxml-2.0 libjpeg libpng libwebp \
@@ -101,7 +102,8 @@ ADMIN = $(O)tools/mediarepo-admin
 HEADERS = $(wildcard common/*.h) common/migrations.h
 MIGRATIONS = $(sort $(wildcard sql/[0-9][0-9][0-9]_*.sql))
 
-.PHONY: all deps run test unit-test asan-test e2e-test cgi-test bench clean
+.PHONY: all deps run test unit-test asan-test e2e-test cgi-test bench clean \
+	e2e-test-servers e2e-test-all install
 .DELETE_ON_ERROR:
 # Keep objects of programs, so a rebuild relinks only what changed.
 .SECONDARY:
@@ -176,6 +178,19 @@ JS_SDK = tests/e2e/js/node_modules/.package-lock.json
 e2e-test: all $(JS_SDK)
 	cd tests/e2e && /usr/bin/python3 -m pytest -q -p no:cacheprovider
 
+# The same programs behind Apache (mod_fcgid) and nginx: the modules that
+# exercise what a web server changes (bodies, file sending, routing, errors).
+E2E_SERVER_SUBSET = test_upload.py test_download.py test_routes.py \
+	test_async.py test_thumbnail.py test_stack.py test_install.py
+e2e-test-servers: all
+	cd tests/e2e && MR_WEBSERVERS=apache,nginx /usr/bin/python3 -m pytest \
+	  -q -p no:cacheprovider $(E2E_SERVER_SUBSET)
+
+# The whole suite under each web server in turn.
+e2e-test-all: all $(JS_SDK)
+	cd tests/e2e && MR_WEBSERVERS=lighttpd,apache,nginx /usr/bin/python3 \
+	  -m pytest -q -p no:cacheprovider
+
 $(JS_SDK): tests/e2e/js/package-lock.json
 	@if command -v npm >/dev/null; then \
 	  cd tests/e2e/js && npm ci --no-audit --no-fund; \
@@ -187,6 +202,48 @@ test: deps
 	$(MAKE) asan-test
 	$(MAKE) cgi-test
 	$(MAKE) e2e-test
+	$(MAKE) e2e-test-servers
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: programs, tools, schema,
+# web server configs and systemd units; an example config in /etc/mediarepo
+# unless one is there; the data directory /var/lib/mediarepo.
+PREFIX ?= /usr/local
+DESTDIR ?=
+SYSCONFDIR ?= /etc/mediarepo
+STATEDIR ?= /var/lib/mediarepo
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib/mediarepo $(DESTDIR)$(PREFIX)/bin \
+	  $(DESTDIR)$(PREFIX)/share/mediarepo/sql \
+	  $(DESTDIR)$(PREFIX)/share/mediarepo/httpd-conf/errors \
+	  $(DESTDIR)$(PREFIX)/share/mediarepo/httpd-conf/systemd \
+	  $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(SYSCONFDIR)
+	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/lib/mediarepo/
+	install -m 755 $(ADMIN) tools/mediarepo-run $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 sql/*.sql $(DESTDIR)$(PREFIX)/share/mediarepo/sql/
+	install -m 644 httpd-conf/*.in $(DESTDIR)$(PREFIX)/share/mediarepo/httpd-conf/
+	install -m 644 httpd-conf/errors/* \
+	  $(DESTDIR)$(PREFIX)/share/mediarepo/httpd-conf/errors/
+	install -m 644 httpd-conf/systemd/* \
+	  $(DESTDIR)$(PREFIX)/share/mediarepo/httpd-conf/systemd/
+	sed -e 's|@LIBDIR@|$(PREFIX)/lib/mediarepo|g' \
+	  -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' httpd-conf/systemd/mediarepo@.service.in \
+	  > $(DESTDIR)$(PREFIX)/lib/systemd/system/mediarepo@.service
+	@# Never overwrite an operator's config; data paths point at STATEDIR.
+	@if [ ! -e $(DESTDIR)$(SYSCONFDIR)/mediarepo.conf ]; then \
+	  $(ADMIN) init-config $(DESTDIR)$(SYSCONFDIR)/mediarepo.conf.tmp \
+	    example.org > /dev/null && \
+	  sed -e 's|^#media_store_path = .*|media_store_path = $(STATEDIR)/media_store|' \
+	    -e 's|^#database_path = .*|database_path = $(STATEDIR)/mediarepo.db|' \
+	    -e 's|^#signing_key_path = .*|signing_key_path = $(STATEDIR)/signing.key|' \
+	    $(DESTDIR)$(SYSCONFDIR)/mediarepo.conf.tmp \
+	    > $(DESTDIR)$(SYSCONFDIR)/mediarepo.conf && \
+	  rm -f $(DESTDIR)$(SYSCONFDIR)/mediarepo.conf.tmp && \
+	  echo "  wrote $(DESTDIR)$(SYSCONFDIR)/mediarepo.conf (set server_name)"; \
+	fi
+	install -d -m 750 $(DESTDIR)$(STATEDIR) $(DESTDIR)$(STATEDIR)/media_store
+	@# The programs run as www-data; chown only when installing for real.
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && id www-data >/dev/null 2>&1; then \
+	  chown -R www-data:www-data $(STATEDIR); fi
 
 bench: deps
 	$(MAKE) all

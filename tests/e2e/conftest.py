@@ -1,9 +1,15 @@
-"""End-to-end fixtures: a real lighttpd + spawn-fcgi stack per test module.
+"""End-to-end fixtures: a real web server + FastCGI stack per test module.
 
 Each stack is tools/mediarepo-run (the same script `make run` uses) started
 in a temp directory on a free loopback port. It is stopped by its PID when
 the module ends, also on failure, and the test checks that none of the
 processes it started survive.
+
+MR_WEBSERVERS (comma-separated; default "lighttpd") chooses the web servers
+the suite runs on: lighttpd, apache (mod_fcgid), nginx. With more than one,
+every test runs once per server (its id ends in [lighttpd], [apache], ...),
+server after server. Tests of one server's own behaviour are skipped on the
+others by LIGHTTPD_ONLY below, each with its reason.
 """
 import os
 import re
@@ -19,6 +25,60 @@ TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 ADMIN = os.path.join(TOP, "tools", "mediarepo-admin")
 RUN = os.path.join(TOP, "tools", "mediarepo-run")
 
+WEBSERVERS = [w.strip() for w in
+              os.environ.get("MR_WEBSERVERS", "lighttpd").split(",")
+              if w.strip()]
+for _w in WEBSERVERS:
+    if _w not in ("lighttpd", "apache", "nginx"):
+        raise ValueError("MR_WEBSERVERS: unknown web server %r" % _w)
+# The server Stack uses when a test does not name one; the webserver
+# fixture switches it when several servers are chosen.
+current_webserver = WEBSERVERS[0]
+
+# Tests of what one web server does itself, skipped on the others:
+# (test function, text in its parameter id or "", servers to skip on, why).
+# They still run (and assert) on the servers not named.
+SERVER_SPECIFIC = [
+    ("test_web_server_errors_are_matrix_json_with_cors", "nul-in-path",
+     ("apache",), "Apache answers %00 in a path itself, with 404 (a JSON "
+     "body and CORS from httpd-conf), before any program runs"),
+    ("test_options_is_cors_preflight_only", "%00", ("apache", "nginx"),
+     "Apache and nginx refuse %00 in a path themselves (JSON 400/404), "
+     "also for OPTIONS, before any program runs"),
+    ("test_client_disconnect_mid_upload_leaves_nothing", "", ("apache",),
+     "mod_fcgid spools the whole body before upload.fcgi starts, so a cut "
+     "upload never reaches the media store's tmp/"),
+]
+
+
+def _item_webserver(item):
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "webserver" in callspec.params:
+        return callspec.params["webserver"]
+    return WEBSERVERS[0]
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        ws = _item_webserver(item)
+        callspec = getattr(item, "callspec", None)
+        param_id = callspec.id if callspec is not None else ""
+        for func, in_id, servers, reason in SERVER_SPECIFIC:
+            if (item.originalname == func and in_id in param_id and
+                    ws in servers):
+                item.add_marker(pytest.mark.skip(
+                    reason="not on %s: %s" % (ws, reason)))
+                break
+
+
+if len(WEBSERVERS) > 1:
+    @pytest.fixture(scope="session", autouse=True, params=WEBSERVERS)
+    def webserver(request):
+        """Runs the whole suite once per chosen web server."""
+        global current_webserver
+        current_webserver = request.param
+        yield request.param
+
 
 def free_port():
     with socket.socket() as s:
@@ -29,8 +89,9 @@ def free_port():
 class Stack:
     """A running mediarepo: base URL, server name, admin token, helpers."""
 
-    def __init__(self, data_dir, extra_config=None, procs=2):
+    def __init__(self, data_dir, extra_config=None, procs=2, webserver=None):
         self.data_dir = str(data_dir)
+        self.webserver = webserver or current_webserver
         self.port = free_port()
         self.server_name = "localhost:%d" % self.port
         self.base = "http://127.0.0.1:%d" % self.port
@@ -42,19 +103,60 @@ class Stack:
         self.admin("init-config", self.config, self.server_name)
         extra_config = list(extra_config or [])
         with open(self.config, "a") as f:
-            # X-Sendfile as make run has it, unless the test chooses.
-            if not any(l.startswith("xsendfile") for l in extra_config):
+            # X-Sendfile as make run has it, unless the test chooses
+            # (nginx: its X-Accel-Redirect, the same for the tests).
+            chosen = [l for l in extra_config if l.startswith("xsendfile")]
+            if self.webserver == "nginx" and (
+                    not chosen or "xsendfile = x-sendfile" in chosen):
+                extra_config = [l for l in extra_config
+                                if not l.startswith("xsendfile")]
+                f.write("xsendfile = x-accel-redirect\n"
+                        "xsendfile_prefix = /_mediarepo_media\n")
+            elif not chosen:
                 f.write("xsendfile = x-sendfile\n")
             for line in extra_config:
                 f.write(line + "\n")
         self.log_path = os.path.join(self.data_dir, "run.log")
         self.log = open(self.log_path, "w")
+        if self.webserver == "apache" and os.geteuid() == 0:
+            self._let_apache_user_in()
         env = dict(self.env, DATA_DIR=self.data_dir, PORT=str(self.port),
-                   SERVER_NAME=self.server_name, PROCS=str(procs))
+                   SERVER_NAME=self.server_name, PROCS=str(procs),
+                   WEBSERVER=self.webserver)
         self.proc = subprocess.Popen([RUN], env=env, stdout=self.log,
                                      stderr=subprocess.STDOUT,
                                      start_new_session=True)
         self.token = self._wait_ready()
+        if self.webserver == "apache":
+            self._start_every_apache_program()
+
+    def _let_apache_user_in(self):
+        """Apache will not run programs as root: mediarepo-run hands the
+        data directory to www-data, who must be able to reach it. pytest's
+        temp directories are 0700; let others pass through (o+x, not
+        list) every directory above this one."""
+        d = os.path.dirname(os.path.abspath(self.data_dir))
+        while d != "/":
+            mode = os.stat(d).st_mode
+            if not mode & 0o001:
+                os.chmod(d, (mode & 0o7777) | 0o001)
+            d = os.path.dirname(d)
+
+    # One harmless request per program (refused before any work), so that
+    # mod_fcgid, which starts programs on first use, has them all running.
+    WARM_PATHS = [
+        "/_matrix/media/v3/upload", "/_matrix/media/v1/create",
+        "/_matrix/media/v3/download/localhost/warm",
+        "/_matrix/media/v3/thumbnail/localhost/warm",
+        "/_matrix/media/v3/preview_url",
+        "/_matrix/federation/v1/media/download/warm",
+        "/_matrix/federation/v1/media/thumbnail/warm",
+        "/_matrix/key/v2/server", "/_matrix/media/v3/warm",
+    ]
+
+    def _start_every_apache_program(self):
+        for path in self.WARM_PATHS:
+            requests.get(self.base + path, timeout=10)
 
     def _wait_ready(self):
         deadline = time.time() + 20
@@ -107,13 +209,36 @@ class Stack:
         return uri[len("mxc://%s/" % self.server_name):]
 
     def child_pids(self):
-        """PIDs of the FastCGI programs, from spawn-fcgi's pid files."""
+        """PIDs of the FastCGI programs, from spawn-fcgi's pid files.
+
+        Under Apache, mod_fcgid starts programs on demand (and may start
+        more under load), so there are no pid files: the programs running
+        now with this stack's config are found in /proc instead."""
+        if self.webserver == "apache":
+            return self._apache_program_pids()
         pids = []
         run = os.path.join(self.data_dir, "run")
         for name in os.listdir(run):
             if name.endswith(".pids"):
                 with open(os.path.join(run, name)) as f:
                     pids += [int(p) for p in f.read().split()]
+        return pids
+
+    def _apache_program_pids(self):
+        bin_dir = os.path.realpath(os.path.join(TOP, "cgi-bin")) + "/"
+        want = b"MEDIAREPO_CONFIG=" + self.config.encode()
+        pids = []
+        for name in os.listdir("/proc"):
+            if not name.isdigit():
+                continue
+            try:
+                exe = os.readlink("/proc/%s/exe" % name)
+                with open("/proc/%s/environ" % name, "rb") as f:
+                    env = f.read().split(b"\0")
+            except OSError:
+                continue
+            if exe.startswith(bin_dir) and want in env:
+                pids.append(int(name))
         return pids
 
     def stop(self):
