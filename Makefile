@@ -186,10 +186,12 @@ e2e-test-servers: all
 	cd tests/e2e && MR_WEBSERVERS=apache,nginx /usr/bin/python3 -m pytest \
 	  -q -p no:cacheprovider $(E2E_SERVER_SUBSET)
 
-# The whole suite under each web server in turn.
+# The whole suite under each web server in turn, one pytest run each:
+# session-wide fixtures (test_federation's peers) then start fresh per server.
 e2e-test-all: all $(JS_SDK)
-	cd tests/e2e && MR_WEBSERVERS=lighttpd,apache,nginx /usr/bin/python3 \
-	  -m pytest -q -p no:cacheprovider
+	@rc=0; for w in lighttpd apache nginx; do echo "== e2e behind $$w"; \
+	  (cd tests/e2e && MR_WEBSERVERS=$$w /usr/bin/python3 -m pytest -q \
+	    -p no:cacheprovider) || rc=1; done; exit $$rc
 
 $(JS_SDK): tests/e2e/js/package-lock.json
 	@if command -v npm >/dev/null; then \
