@@ -138,6 +138,24 @@ store_fail(struct mr_store *st, struct mr_err *err, const char *what)
 	    what, sqlite3_errmsg(st->db));
 }
 
+/*
+ * Write transactions are IMMEDIATE: the write lock is taken at BEGIN, so
+ * two processes never both read, decide and then write.
+ */
+static int
+store_begin(struct mr_store *st, struct mr_err *err, const char *what)
+{
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(st, err, what);
+	return 0;
+}
+
+static void
+store_rollback(struct mr_store *st)
+{
+	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
 /* Resets and clears a cached statement so it can be bound afresh. */
 static sqlite3_stmt *
 store_stmt(struct mr_store *st, enum store_stmt which)
@@ -179,8 +197,8 @@ store_migrate(struct mr_store *st, struct mr_err *err)
 	int version = 0;
 	char sql[64];
 
-	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return store_fail(st, err, "migration");
+	if (store_begin(st, err, "migration") < 0)
+		return -1;
 	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) !=
 	    SQLITE_OK)
 		goto fail;
@@ -188,7 +206,7 @@ store_migrate(struct mr_store *st, struct mr_err *err)
 		version = sqlite3_column_int(s, 0);
 	sqlite3_finalize(s);
 	if (version > MR_MIGRATIONS_COUNT) {
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		store_rollback(st);
 		return mr_err_set(err, 500, "M_UNKNOWN",
 		    "database schema %d is newer than this program (%d)",
 		    version, MR_MIGRATIONS_COUNT);
@@ -205,7 +223,7 @@ store_migrate(struct mr_store *st, struct mr_err *err)
 	return 0;
 fail:
 	store_fail(st, err, "migration");
-	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	store_rollback(st);
 	return -1;
 }
 
@@ -336,8 +354,8 @@ mr_store_media_create_pending(struct mr_store *st, const struct mr_media *m,
 
 	/* Count and insert in one write transaction so two creates cannot
 	 * both slip under the cap. */
-	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return store_fail(st, err, "create");
+	if (store_begin(st, err, "create") < 0)
+		return -1;
 	s = store_stmt(st, ST_MEDIA_COUNT_PENDING);
 	sqlite3_bind_text(s, 1, m->user_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 2, now_ms);
@@ -363,7 +381,7 @@ mr_store_media_create_pending(struct mr_store *st, const struct mr_media *m,
 	}
 	return 0;
 rollback:
-	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	store_rollback(st);
 	return -1;
 }
 
@@ -536,8 +554,8 @@ mr_store_thumb_put_capped(struct mr_store *st, const struct mr_thumb_row *t,
 	int64_t count;
 	int rc;
 
-	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return store_fail(st, err, "thumbnail insert");
+	if (store_begin(st, err, "thumbnail insert") < 0)
+		return -1;
 	s = store_stmt(st, ST_THUMB_COUNT_DYNAMIC);
 	sqlite3_bind_text(s, 1, t->mxc.server, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, t->mxc.id, -1, SQLITE_STATIC);
@@ -552,7 +570,7 @@ mr_store_thumb_put_capped(struct mr_store *st, const struct mr_thumb_row *t,
 	else if (mr_store_thumb_put(st, t, err) == 0 &&
 	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
 		return 0;
-	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	store_rollback(st);
 	return -1;
 }
 
@@ -606,15 +624,15 @@ mr_store_server_key_claim_fetch(struct mr_store *st, const char *server,
 	int64_t last = 0;
 	int rc;
 
-	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return store_fail(st, err, "key fetch claim");
+	if (store_begin(st, err, "key fetch claim") < 0)
+		return -1;
 	s = store_stmt(st, ST_KEY_FETCH_GET);
 	sqlite3_bind_text(s, 1, server, -1, SQLITE_STATIC);
 	if (sqlite3_step(s) == SQLITE_ROW)
 		last = sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
 	if (last > 0 && now_ms - last < min_interval_ms) {
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		store_rollback(st);
 		return mr_err_set(err, 401, "M_UNAUTHORIZED",
 		    "keys of '%s' were fetched moments ago", server);
 	}
@@ -626,7 +644,7 @@ mr_store_server_key_claim_fetch(struct mr_store *st, const char *server,
 	if (rc != SQLITE_DONE ||
 	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		store_fail(st, err, "key fetch claim");
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		store_rollback(st);
 		return -1;
 	}
 	return 0;
@@ -709,8 +727,8 @@ mr_store_remote_fetch_claim(struct mr_store *st, const struct mr_mxc *m,
 	int64_t until = 0;
 	int status = 0, rc, found;
 
-	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return store_fail(st, err, "remote fetch claim");
+	if (store_begin(st, err, "remote fetch claim") < 0)
+		return -1;
 	s = store_stmt(st, ST_RF_GET);
 	sqlite3_bind_text(s, 1, m->server, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, m->id, -1, SQLITE_STATIC);
@@ -724,7 +742,7 @@ mr_store_remote_fetch_claim(struct mr_store *st, const struct mr_mxc *m,
 	}
 	sqlite3_reset(s);
 	if (found && until > now_ms) {
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		store_rollback(st);
 		if (strcmp(state, "failed") == 0) {
 			mr_err_set(err, status > 0 ? status : 502,
 			    store_errcode(errcode), "%s", msg);
@@ -736,7 +754,7 @@ mr_store_remote_fetch_claim(struct mr_store *st, const struct mr_mxc *m,
 	if (rc < 0 ||
 	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		store_fail(st, err, "remote fetch claim");
-		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		store_rollback(st);
 		return -1;
 	}
 	return 0;
@@ -790,8 +808,8 @@ mr_store_preview_claim(struct mr_store *st, const char *key, int64_t now_ms,
 	int status = 0, found, result = 0;
 
 	*body = NULL;
-	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return store_fail(st, err, "preview claim");
+	if (store_begin(st, err, "preview claim") < 0)
+		return -1;
 	s = store_stmt(st, ST_PV_GET);
 	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
 	found = sqlite3_step(s) == SQLITE_ROW;
@@ -1061,8 +1079,8 @@ mr_store_media_delete(struct mr_store *st, const struct mr_mxc *mxc,
 	};
 	struct mr_media m;
 
-	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return store_fail(st, err, "media delete");
+	if (store_begin(st, err, "media delete") < 0)
+		return -1;
 	if (mr_store_media_get(st, mxc, &m, err) < 0)
 		goto rollback;
 	/* The hashes are read inside the transaction that drops their rows,
@@ -1081,7 +1099,7 @@ mr_store_media_delete(struct mr_store *st, const struct mr_mxc *mxc,
 	}
 	return 0;
 rollback:
-	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	store_rollback(st);
 	return -1;
 }
 
@@ -1182,8 +1200,8 @@ mr_store_quarantine(struct mr_store *st, const struct mr_store_sel *sel,
 	struct mr_media m;
 
 	*count = 0;
-	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return store_fail(st, err, "quarantine");
+	if (store_begin(st, err, "quarantine") < 0)
+		return -1;
 	if (sel->mxc != NULL && mr_store_media_get(st, sel->mxc, &m, err) < 0)
 		goto rollback;
 	if (store_sel_exec(st, on ?
@@ -1219,7 +1237,7 @@ mr_store_quarantine(struct mr_store *st, const struct mr_store_sel *sel,
 	}
 	return 0;
 rollback:
-	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+	store_rollback(st);
 	return -1;
 }
 
