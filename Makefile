@@ -102,7 +102,7 @@ ADMIN = $(O)tools/mediarepo-admin
 HEADERS = $(wildcard common/*.h) common/migrations.h
 MIGRATIONS = $(sort $(wildcard sql/[0-9][0-9][0-9]_*.sql))
 
-.PHONY: all deps run test unit-test asan-test e2e-test cgi-test bench clean \
+.PHONY: all deps run test unit-test asan-test e2e-test cgi-test bench clean fuzz \
 	e2e-test-servers e2e-test-all install
 .DELETE_ON_ERROR:
 # Keep objects of programs, so a rebuild relinks only what changed.
@@ -246,6 +246,45 @@ install: all
 	@# The programs run as www-data; chown only when installing for real.
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && id www-data >/dev/null 2>&1; then \
 	  chown -R www-data:www-data $(STATEDIR); fi
+
+# Fuzzers (libFuzzer): make fuzz [FUZZ_SECONDS=30]. Each runs on a copy of
+# its corpus in build/fuzz, so new inputs do not land in the tree.
+FUZZ_SECONDS ?= 30
+FUZZ_CC = clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
+	-Wno-macro-redefined $(shell pkg-config --cflags libcjson libxml-2.0)
+FUZZ_canonical = common/json.c common/util.c
+FUZZ_image = common/image.c common/util.c
+FUZZ_multipart = common/multipart.c common/util.c
+FUZZ_preview_html = common/preview_html.c common/util.c
+FUZZ_preview_url = common/preview_url.c common/net.c common/util.c
+FUZZ_xmatrix = common/auth.c common/http_client.c common/keys.c \
+	common/json.c common/mxc.c common/net.c common/store.c common/util.c
+FUZZERS = canonical image multipart preview_html preview_url xmatrix
+
+fuzz: common/migrations.h
+	@command -v clang > /dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang; }
+	@mkdir -p build/fuzz
+	@for f in $(FUZZERS); do \
+	  echo "== fuzz_$$f ($(FUZZ_SECONDS) s)"; \
+	  case $$f in \
+	  canonical) src="$(FUZZ_canonical)";; image) src="$(FUZZ_image)";; \
+	  multipart) src="$(FUZZ_multipart)";; \
+	  preview_html) src="$(FUZZ_preview_html)";; \
+	  preview_url) src="$(FUZZ_preview_url)";; xmatrix) src="$(FUZZ_xmatrix)";; \
+	  esac; \
+	  $(FUZZ_CC) -o build/fuzz/fuzz_$$f tests/fuzz/fuzz_$$f.c $$src \
+	    $(shell pkg-config --libs libcjson libxml-2.0 libsodium sqlite3 \
+	    libcurl) \
+	    || exit 1; \
+	  rm -rf build/fuzz/corpus_$$f; mkdir -p build/fuzz/corpus_$$f; \
+	  [ -d tests/fuzz/corpus/$$f ] && cp tests/fuzz/corpus/$$f/* \
+	    build/fuzz/corpus_$$f/ 2>/dev/null; \
+	  build/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    build/fuzz/corpus_$$f > build/fuzz/fuzz_$$f.log 2>&1 || { \
+	    tail -30 build/fuzz/fuzz_$$f.log; exit 1; }; \
+	  grep "number_of_executed_units" build/fuzz/fuzz_$$f.log; \
+	done
 
 bench: deps
 	$(MAKE) all
