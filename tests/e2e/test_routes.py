@@ -191,7 +191,9 @@ def test_web_server_errors_are_matrix_json_with_cors(stack, case):
     (spec.md 2.1) CORS headers on all requests."""
     if case == "nul-in-path":
         r = call(stack, "GET", "/_matrix/media/v3/download/localhost/a%00b")
-        status = 400
+        # lighttpd lets it through to the program; Apache refuses it
+        # itself with 404, nginx with 400 (README "Web servers").
+        status = 404 if stack.webserver == "apache" else 400
     else:
         mid = stack.upload(b"short", "text/plain")
         r = call(stack, "GET", "/_matrix/media/v3/download/%s/%s" %

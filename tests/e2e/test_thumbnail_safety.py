@@ -55,9 +55,17 @@ def assert_refused(r, statuses=(400, 413), errcode=None):
 
 
 def thumbnail_pids(s):
-    path = os.path.join(s.data_dir, "run", "thumbnail.pids")
-    with open(path) as f:
-        return sorted(int(p) for p in f.read().split())
+    """The running thumbnail.fcgi processes: spawn-fcgi's (its pid file) or,
+    under Apache, mod_fcgid's (no pid file; found in /proc)."""
+    pids = []
+    for pid in s.child_pids():
+        try:
+            exe = os.readlink("/proc/%d/exe" % pid)
+        except OSError:
+            continue
+        if os.path.basename(exe) == "thumbnail.fcgi":
+            pids.append(pid)
+    return sorted(pids)
 
 
 def status_field(pid, name):
