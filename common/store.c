@@ -156,6 +156,17 @@ store_rollback(struct mr_store *st)
 	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+/* Commits, or rolls back and fails when the commit does not go through. */
+static int
+store_commit(struct mr_store *st, struct mr_err *err, const char *what)
+{
+	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+		return 0;
+	store_fail(st, err, what);
+	store_rollback(st);
+	return -1;
+}
+
 /* Resets and clears a cached statement so it can be bound afresh. */
 static sqlite3_stmt *
 store_stmt(struct mr_store *st, enum store_stmt which)
@@ -375,11 +386,7 @@ mr_store_media_create_pending(struct mr_store *st, const struct mr_media *m,
 	}
 	if (mr_store_media_insert(st, m, err) < 0)
 		goto rollback;
-	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		store_fail(st, err, "create");
-		goto rollback;
-	}
-	return 0;
+	return store_commit(st, err, "create");
 rollback:
 	store_rollback(st);
 	return -1;
@@ -1093,11 +1100,7 @@ mr_store_media_delete(struct mr_store *st, const struct mr_mxc *mxc,
 	for (size_t i = 0; i < sizeof(del) / sizeof(del[0]); i++)
 		if (store_mxc_exec(st, del[i], mxc, NULL, NULL, err) < 0)
 			goto rollback;
-	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		store_fail(st, err, "media delete");
-		goto rollback;
-	}
-	return 0;
+	return store_commit(st, err, "media delete");
 rollback:
 	store_rollback(st);
 	return -1;
@@ -1231,11 +1234,7 @@ mr_store_quarantine(struct mr_store *st, const struct mr_store_sel *sel,
 		    err) < 0)
 			goto rollback;
 	}
-	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		store_fail(st, err, "quarantine");
-		goto rollback;
-	}
-	return 0;
+	return store_commit(st, err, "quarantine");
 rollback:
 	store_rollback(st);
 	return -1;
