@@ -20,7 +20,7 @@ PKGS = libfcgi-dev libsodium-dev libsqlite3-dev libcjson-dev libcmocka-dev \
        libseccomp-dev zlib1g-dev libcurl4-openssl-dev lighttpd-mod-openssl \
        libxml2-dev \
        openssl python3-nacl python3-signedjson \
-       pkg-config lighttpd spawn-fcgi curl python3-pytest python3-requests \
+       pkg-config lighttpd curl python3-pytest python3-requests \
        python3-matrix-nio python3-pil wrk bc hyperfine libvips-tools \
        libjpeg-turbo-progs libavif-bin libheif-examples \
        apache2 libapache2-mod-fcgid libapache2-mod-xsendfile nginx
@@ -61,6 +61,7 @@ LIB_OBJS += common/preview.o
 LIB_OBJS += common/preview_html.o
 LIB_OBJS += common/preview_url.o
 LIB_OBJS += common/resample.o
+LIB_OBJS += common/slot.o
 LIB_OBJS += common/store.o
 LIB_OBJS += common/thumb.o
 LIB_OBJS += common/thumb_anim.o
@@ -90,6 +91,7 @@ UNIT_TESTS += tests/unit/test_preview_html
 UNIT_TESTS += tests/unit/test_preview_url
 UNIT_TESTS += tests/unit/test_mxc
 UNIT_TESTS += tests/unit/test_resample
+UNIT_TESTS += tests/unit/test_slot
 UNIT_TESTS += tests/unit/test_store
 UNIT_TESTS += tests/unit/test_thumb
 UNIT_TESTS += tests/unit/test_thumb_anim
@@ -99,6 +101,7 @@ UNIT_TESTS += tests/unit/test_xmatrix
 
 LIB = $(O)common/libmediarepo.a
 ADMIN = $(O)tools/mediarepo-admin
+SPAWN = $(O)tools/mediarepo-spawn
 HEADERS = $(wildcard common/*.h) common/migrations.h
 MIGRATIONS = $(sort $(wildcard sql/[0-9][0-9][0-9]_*.sql))
 
@@ -108,7 +111,7 @@ MIGRATIONS = $(sort $(wildcard sql/[0-9][0-9][0-9]_*.sql))
 # Keep objects of programs, so a rebuild relinks only what changed.
 .SECONDARY:
 
-all: $(LIB) $(addprefix $(O),$(PROGRAMS)) $(ADMIN)
+all: $(LIB) $(addprefix $(O),$(PROGRAMS)) $(ADMIN) $(SPAWN)
 
 # The schema is compiled in, so a program never depends on finding sql/.
 common/migrations.h: $(MIGRATIONS) Makefile
@@ -136,6 +139,10 @@ $(O)cgi-bin/%.fcgi: $(O)cgi-bin/%.o $(LIB)
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(ADMIN): $(O)tools/mediarepo-admin.o $(LIB)
+	@echo "  LINK    $@"
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(SPAWN): $(O)tools/mediarepo-spawn.o $(LIB)
 	@echo "  LINK    $@"
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
@@ -181,7 +188,8 @@ e2e-test: all $(JS_SDK)
 # The same programs behind Apache (mod_fcgid) and nginx: the modules that
 # exercise what a web server changes (bodies, file sending, routing, errors).
 E2E_SERVER_SUBSET = test_upload.py test_download.py test_routes.py \
-	test_async.py test_thumbnail.py test_stack.py test_install.py
+	test_async.py test_thumbnail.py test_stack.py test_install.py \
+	test_abuse.py
 e2e-test-servers: all
 	cd tests/e2e && MR_WEBSERVERS=apache,nginx /usr/bin/python3 -m pytest \
 	  -q -p no:cacheprovider $(E2E_SERVER_SUBSET)
@@ -220,14 +228,14 @@ install: all
 	  $(DESTDIR)$(PREFIX)/share/mediarepo/httpd-conf/systemd \
 	  $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(SYSCONFDIR)
 	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/lib/mediarepo/
-	install -m 755 $(ADMIN) tools/mediarepo-run $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(ADMIN) $(SPAWN) tools/mediarepo-run $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 sql/*.sql $(DESTDIR)$(PREFIX)/share/mediarepo/sql/
 	install -m 644 httpd-conf/*.in $(DESTDIR)$(PREFIX)/share/mediarepo/httpd-conf/
 	install -m 644 httpd-conf/errors/* \
 	  $(DESTDIR)$(PREFIX)/share/mediarepo/httpd-conf/errors/
 	install -m 644 httpd-conf/systemd/* \
 	  $(DESTDIR)$(PREFIX)/share/mediarepo/httpd-conf/systemd/
-	sed -e 's|@LIBDIR@|$(PREFIX)/lib/mediarepo|g' \
+	sed -e 's|@LIBDIR@|$(PREFIX)/lib/mediarepo|g' -e 's|@BINDIR@|$(PREFIX)/bin|g' \
 	  -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' httpd-conf/systemd/mediarepo@.service.in \
 	  > $(DESTDIR)$(PREFIX)/lib/systemd/system/mediarepo@.service
 	@# Never overwrite an operator's config; data paths point at STATEDIR.
@@ -237,6 +245,7 @@ install: all
 	  sed -e 's|^#media_store_path = .*|media_store_path = $(STATEDIR)/media_store|' \
 	    -e 's|^#database_path = .*|database_path = $(STATEDIR)/mediarepo.db|' \
 	    -e 's|^#signing_key_path = .*|signing_key_path = $(STATEDIR)/signing.key|' \
+	    -e 's|^#runtime_dir = .*|runtime_dir = /run/mediarepo|' \
 	    $(DESTDIR)$(SYSCONFDIR)/mediarepo.conf.tmp \
 	    > $(DESTDIR)$(SYSCONFDIR)/mediarepo.conf && \
 	  rm -f $(DESTDIR)$(SYSCONFDIR)/mediarepo.conf.tmp && \
@@ -257,7 +266,7 @@ FUZZ_image = common/image.c common/util.c
 FUZZ_multipart = common/multipart.c common/util.c
 FUZZ_preview_html = common/preview_html.c common/util.c
 FUZZ_preview_url = common/preview_url.c common/net.c common/util.c
-FUZZ_xmatrix = common/auth.c common/http_client.c common/keys.c \
+FUZZ_xmatrix = common/auth.c common/http_client.c common/keys.c common/slot.c \
 	common/json.c common/mxc.c common/net.c common/store.c common/util.c
 FUZZERS = canonical image multipart preview_html preview_url xmatrix
 
@@ -293,5 +302,6 @@ bench: deps
 
 clean:
 	rm -rf build common/*.o common/*.a common/migrations.h cgi-bin/*.o \
-	  cgi-bin/*.fcgi tools/*.o tools/mediarepo-admin tests/unit/*.o \
+	  cgi-bin/*.fcgi tools/*.o tools/mediarepo-admin tools/mediarepo-spawn \
+	  tests/unit/*.o \
 	  $(UNIT_TESTS)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../common/http.h"
+#include "../common/media.h"
 
 static int
 create_handle(struct mr_req *req, struct mr_ctx *ctx, struct mr_err *err)
@@ -22,11 +23,12 @@ create_handle(struct mr_req *req, struct mr_ctx *ctx, struct mr_err *err)
 	m.created_ts = now;
 	m.expires_ts = now + ctx->cfg.unused_expiration_time;
 	m.authenticated = ctx->cfg.enable_authenticated_media;
+	if (mr_media_create_ratelimit(ctx, req->user.user_id, err) < 0)
+		return -1;
 	if (mr_store_media_create_pending(ctx->store, &m,
 	    ctx->cfg.max_pending_media_uploads, now, &retry_ms, err) < 0) {
 		if (err->status == 429)
-			mr_resp_header(req, "Retry-After", "%lld",
-			    (long long)((retry_ms + 999) / 1000));
+			err->retry_after_ms = retry_ms;
 		return -1;
 	}
 	mr_mxc_format(&m.mxc, uri, sizeof(uri));

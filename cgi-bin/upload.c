@@ -39,12 +39,35 @@ upload_thumbnails(struct mr_ctx *ctx, const struct mr_media *m)
 		    m->mxc.id, err.msg);
 }
 
+/*
+ * The body into the store, between the checks on what it may be: the
+ * quota once before reading (from Content-Length) and once with the real
+ * size; bytes refused afterwards are released again.
+ */
+static int
+upload_ingest(struct mr_req *req, struct mr_ctx *ctx, struct mr_media *m,
+    struct mr_err *err)
+{
+	struct mr_err ignored;
+
+	if (mr_media_upload_quota(ctx, m->user_id,
+	    req->content_length > 0 ? req->content_length : 0, err) < 0 ||
+	    mr_media_ingest_body(req, &ctx->cfg, m, err) < 0 ||
+	    mr_media_refuse_quarantined(ctx, m, err) < 0)
+		return -1;
+	if (mr_media_upload_quota(ctx, m->user_id, m->size, err) < 0) {
+		(void)mr_media_blob_release(&ctx->cfg, ctx->store, m->sha256,
+		    &ignored);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 upload_new(struct mr_req *req, struct mr_ctx *ctx, struct mr_media *m,
     struct mr_err *err)
 {
-	if (mr_media_ingest_body(req, &ctx->cfg, m, err) < 0 ||
-	    mr_media_refuse_quarantined(ctx, m, err) < 0)
+	if (upload_ingest(req, ctx, m, err) < 0)
 		return -1;
 	mr_mxc_generate(ctx->cfg.server_name, &m->mxc);
 	if (mr_store_media_insert(ctx->store, m, err) < 0)
@@ -73,8 +96,7 @@ upload_reserved(struct mr_req *req, struct mr_ctx *ctx, struct mr_media *m,
 	if (strcmp(row.user_id, req->user.user_id) != 0)
 		return mr_err_set(err, 403, "M_FORBIDDEN",
 		    "media id was created by another user");
-	if (mr_media_ingest_body(req, &ctx->cfg, m, err) < 0 ||
-	    mr_media_refuse_quarantined(ctx, m, err) < 0)
+	if (upload_ingest(req, ctx, m, err) < 0)
 		return -1;
 	m->mxc = req->mxc;
 	if (mr_store_media_complete(ctx->store, m, err) < 0)

@@ -24,6 +24,7 @@ enum config_type {
 	CFG_ENUM,
 	CFG_THUMB_SIZES,	/* "32x32 crop, 320x240 scale" */
 	CFG_IMAGE_FORMATS,	/* "jpeg, png" */
+	CFG_RATE,		/* "10" or "0.5" per second, kept in thousandths */
 };
 
 struct config_key {
@@ -214,6 +215,150 @@ config_check_resolve(const char *value)
 	return 0;
 }
 
+/*
+ * The count after "name:" in a "name:count, ..." list: 0 and *n, 1 when
+ * name is absent, -1 when its entry is malformed.
+ */
+static int
+config_count_of(const char *list, const char *name, int64_t *n)
+{
+	size_t want = strlen(name);
+	const char *p = list;
+
+	while (*p != '\0') {
+		char num[24];
+		size_t len;
+
+		p += strspn(p, " ,");
+		if ((len = strcspn(p, " ,")) == 0)
+			break;
+		if (len > want && p[want] == ':' && memcmp(p, name, want) == 0) {
+			if (len - want - 1 >= sizeof(num))
+				return -1;
+			memcpy(num, p + want + 1, len - want - 1);
+			num[len - want - 1] = '\0';
+			return mr_parse_int64(num, 0, INT64_MAX, n);
+		}
+		p += len;
+	}
+	return 1;
+}
+
+int
+mr_config_upload_limits(const char *text,
+    struct mr_upload_limit out[MR_UPLOAD_LIMITS_MAX])
+{
+	const char *p = text;
+	int count = 0;
+
+	while (*p != '\0') {
+		char item[64], *colon;
+		size_t len;
+
+		p += strspn(p, " ,");
+		if ((len = strcspn(p, " ,")) == 0)
+			break;
+		if (len >= sizeof(item) || count == MR_UPLOAD_LIMITS_MAX)
+			return -1;
+		memcpy(item, p, len);
+		item[len] = '\0';
+		if ((colon = strchr(item, ':')) == NULL)
+			return -1;
+		*colon = '\0';
+		if (mr_parse_duration_ms(item, &out[count].period_ms) < 0 ||
+		    out[count].period_ms < 1000 ||
+		    mr_parse_size(colon + 1, &out[count].bytes) < 0 ||
+		    out[count].bytes < 1)
+			return -1;
+		count++;
+		p += len;
+	}
+	return count;
+}
+
+int64_t
+mr_config_processes(const struct mr_config *cfg, const char *program)
+{
+	const char *env = getenv("MEDIAREPO_PROCESSES");
+	int64_t n;
+
+	if (env != NULL && mr_parse_int64(env, 1, 1024, &n) == 0)
+		return n;
+	if (config_count_of(cfg->processes, program, &n) == 0 && n >= 1)
+		return n;
+	return 2;
+}
+
+/*
+ * A decimal rate such as "10" or "0.25" in thousandths; -1 for anything
+ * else (no sign, no exponent, at most three decimals).
+ */
+static int
+config_parse_rate(const char *s, int64_t *out)
+{
+	int64_t whole = 0, frac = 0;
+	int digits = 0, fdigits = 0;
+
+	for (; *s >= '0' && *s <= '9'; s++, digits++)
+		if ((whole = whole * 10 + (*s - '0')) > INT64_C(1000000000))
+			return -1;
+	if (*s == '.')
+		for (s++; *s >= '0' && *s <= '9'; s++, fdigits++)
+			if (fdigits < 3)
+				frac = frac * 10 + (*s - '0');
+	if (*s != '\0' || digits + fdigits == 0)
+		return -1;
+	for (int i = fdigits < 3 ? fdigits : 3; i < 3; i++)
+		frac *= 10;
+	*out = whole * 1000 + frac;
+	return 0;
+}
+
+/* "program:count, ..." with known program names. */
+static int
+config_check_processes(const char *value)
+{
+	const char *p = value;
+
+	while (*p != '\0') {
+		char name[32];
+		int64_t n;
+		size_t len;
+		const char *colon;
+
+		p += strspn(p, " ,");
+		if ((len = strcspn(p, " ,")) == 0)
+			break;
+		colon = memchr(p, ':', len);
+		if (colon == NULL || colon == p ||
+		    (size_t)(colon - p) >= sizeof(name))
+			return -1;
+		memcpy(name, p, (size_t)(colon - p));
+		name[colon - p] = '\0';
+		if (strspn(name, "abcdefghijklmnopqrstuvwxyz_") != strlen(name) ||
+		    config_count_of(value, name, &n) < 0 || n < 1 || n > 1024)
+			return -1;
+		p += len;
+	}
+	return 0;
+}
+
+static int
+config_check_upload_limits(const char *value)
+{
+	struct mr_upload_limit l[MR_UPLOAD_LIMITS_MAX];
+
+	return mr_config_upload_limits(value, l) < 0 ? -1 : 0;
+}
+
+static int
+config_check_net_list(const char *value)
+{
+	struct mr_net_list l;
+
+	return mr_net_parse_list(value, &l);
+}
+
 #define F(field) offsetof(struct mr_config, field), \
 	sizeof(((struct mr_config *)0)->field)
 #define DAY_MS INT64_C(86400000)
@@ -361,6 +506,40 @@ static const struct config_key config_keys[] = {
 	{ "homeserver_auth_timeout", CFG_DURATION, F(homeserver_auth_timeout),
 	  "10s", 100, 600000, NULL,
 	  "total time of one whoami request; past it 503" },
+	{ "processes", CFG_STRING, F(processes),
+	  "download:16, thumbnail:8, upload:8, federation_download:4, "
+	  "federation_thumbnail:4, preview_url:4, create:2, config:2, keys:2, "
+	  "unrecognized:2", 0, 0, NULL,
+	  "FastCGI processes per program (mediarepo-run, mediarepo-spawn); "
+	  "a quarter of each, at least one, never waits", config_check_processes },
+	{ "runtime_dir", CFG_PATH, F(runtime_dir), "run", 0, 0, NULL,
+	  "sockets and slot files of this host (local, not shared)" },
+	{ "federation_max_fetches_per_origin", CFG_INT,
+	  F(federation_max_fetches_per_origin), "4", 1, 64, NULL,
+	  "remote media fetches from one server at once, per host" },
+	{ "federation_origin_backoff", CFG_DURATION,
+	  F(federation_origin_backoff), "30s", 0, 3600000, NULL,
+	  "a server that timed out or refused is not asked again for this long "
+	  "(doubling while it keeps failing, up to 16 times)" },
+	{ "rc_media_create_per_second", CFG_RATE,
+	  F(rc_media_create_per_second), "10", 1, INT64_C(1000000000), NULL,
+	  "POST /_matrix/media/v1/create per user and second, sustained" },
+	{ "rc_media_create_burst_count", CFG_INT,
+	  F(rc_media_create_burst_count), "50", 1, 1000000, NULL,
+	  "POST /_matrix/media/v1/create per user in a burst" },
+	{ "media_upload_limits", CFG_STRING, F(media_upload_limits), "", 0, 0,
+	  NULL, "bytes a user may upload per period, e.g. '1h:100M, 1w:500M'",
+	  config_check_upload_limits },
+	{ "remote_media_download_burst_count", CFG_SIZE,
+	  F(remote_media_download_burst_count), "500M", 1,
+	  INT64_C(1) << 50, NULL,
+	  "remote media bytes one requester may pull in a burst" },
+	{ "remote_media_download_per_second", CFG_SIZE,
+	  F(remote_media_download_per_second), "87K", 1, INT64_C(1) << 40, NULL,
+	  "remote media bytes per requester and second, sustained" },
+	{ "trusted_proxies", CFG_STRING, F(trusted_proxies), "", 0, 0, NULL,
+	  "proxies (CIDR list) whose X-Forwarded-For names the client",
+	  config_check_net_list },
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -516,6 +695,11 @@ config_apply(struct mr_config *cfg, const struct config_key *k,
 	case CFG_IMAGE_FORMATS:
 		if (config_parse_formats(value, (unsigned *)field) < 0)
 			return (*why = "expected formats such as 'jpeg, png'"), -1;
+		return 0;
+	case CFG_RATE:
+		if (config_parse_rate(value, &v) < 0 || v < k->min || v > k->max)
+			return (*why = "not a rate such as 10 or 0.5"), -1;
+		*(int64_t *)field = v;
 		return 0;
 	case CFG_ENUM:
 		for (int i = 0; k->choices[i] != NULL; i++) {
@@ -676,6 +860,11 @@ mr_config_get_text(const struct mr_config *cfg, const char *key, char *out,
 		break;
 	case CFG_BOOL:
 		snprintf(out, outsz, "%s", *(const int *)field ? "true" : "false");
+		break;
+	case CFG_RATE:
+		snprintf(out, outsz, "%lld.%03lld",
+		    (long long)(*(const int64_t *)field / 1000),
+		    (long long)(*(const int64_t *)field % 1000));
 		break;
 	case CFG_ENUM:
 		snprintf(out, outsz, "%s", k->choices[*(const int *)field]);

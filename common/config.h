@@ -96,7 +96,38 @@ struct mr_config {
 	int64_t homeserver_auth_cache_ttl;	/* ms */
 	int64_t homeserver_auth_negative_ttl;	/* ms */
 	int64_t homeserver_auth_timeout;	/* ms */
+	/* The process budget (README, "Abuse and limits"). */
+	char processes[512];		/* "program:count, ..." */
+	char runtime_dir[PATH_MAX];	/* slot files of this host */
+	int64_t federation_max_fetches_per_origin;
+	int64_t federation_origin_backoff;	/* ms */
+	int64_t rc_media_create_per_second;	/* thousandths */
+	int64_t rc_media_create_burst_count;
+	char media_upload_limits[512];		/* "1h:100M, 1w:500M" */
+	int64_t remote_media_download_burst_count;	/* bytes */
+	int64_t remote_media_download_per_second;	/* bytes */
+	char trusted_proxies[4096];
 };
+
+#define MR_UPLOAD_LIMITS_MAX 8
+
+/* One period of media_upload_limits: at most bytes per period_ms. */
+struct mr_upload_limit {
+	int64_t period_ms, bytes;
+};
+
+/*
+ * media_upload_limits as pairs; the count, or -1 when malformed (the
+ * config load has checked it, so -1 means a caller's own text).
+ */
+int mr_config_upload_limits(const char *text,
+    struct mr_upload_limit out[MR_UPLOAD_LIMITS_MAX]);
+/*
+ * How many processes the program runs with: MEDIAREPO_PROCESSES (set by
+ * whoever spawned it: mediarepo-spawn, mod_fcgid's FcgidCmdOptions) or
+ * else its entry in 'processes' (2 when it has none).
+ */
+int64_t mr_config_processes(const struct mr_config *cfg, const char *program);
 
 /*
  * federation_resolve's entry for server_name: 1 and host/port when there

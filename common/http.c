@@ -3,14 +3,18 @@
  */
 #include "http.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -20,6 +24,8 @@
 #include "http_client.h"
 #include "json.h"
 #include "multipart.h"
+#include "net.h"
+#include "slot.h"
 
 extern char **environ;
 
@@ -514,6 +520,63 @@ http_parse_query(struct mr_req *req, const char *q, struct mr_err *err)
 	return 0;
 }
 
+/* addr as 16 bytes (IPv4 mapped); -1 when it is not an address. */
+static int
+http_addr16(const char *addr, uint8_t out[16])
+{
+	struct in_addr v4;
+
+	if (inet_pton(AF_INET6, addr, out) == 1)
+		return 0;
+	if (inet_pton(AF_INET, addr, &v4) != 1)
+		return -1;
+	memset(out, 0, 10);
+	out[10] = out[11] = 0xff;
+	memcpy(out + 12, &v4, 4);
+	return 0;
+}
+
+void
+mr_req_client_addr(const struct mr_req *req, const struct mr_config *cfg,
+    char *out, size_t outsz)
+{
+	const char *peer = mr_req_env(req, "REMOTE_ADDR");
+	const char *xff = mr_req_env(req, "HTTP_X_FORWARDED_FOR");
+	struct mr_net_list trusted;
+	uint8_t a[16];
+	size_t end;
+
+	snprintf(out, outsz, "%s", peer && peer[0] ? peer : "-");
+	if (xff == NULL || cfg->trusted_proxies[0] == '\0' ||
+	    mr_net_parse_list(cfg->trusted_proxies, &trusted) < 0 ||
+	    http_addr16(out, a) < 0 || !mr_net_in_list(a, &trusted))
+		return;
+	/* Right to left: each hop appended the address it saw; the first
+	 * one that is not a trusted proxy is the client. */
+	end = strlen(xff);
+	while (end > 0) {
+		size_t start = end;
+		char hop[64];
+
+		while (start > 0 && xff[start - 1] != ',')
+			start--;
+		snprintf(hop, sizeof(hop), "%.*s", (int)(end - start),
+		    xff + start);
+		end = start > 0 ? start - 1 : 0;
+		{
+			char *h = hop + strspn(hop, " \t");
+			size_t hl = strcspn(h, " \t");
+
+			h[hl] = '\0';
+			if (http_addr16(h, a) < 0)
+				return;		/* garbage: keep the peer */
+			snprintf(out, outsz, "%s", h);
+			if (!mr_net_in_list(a, &trusted))
+				return;
+		}
+	}
+}
+
 ssize_t
 mr_req_read(struct mr_req *req, void *buf, size_t n)
 {
@@ -682,8 +745,15 @@ mr_resp_error(struct mr_req *req, const struct mr_err *err)
 	char *body = mr_json_error_body(err);
 	int rc;
 
-	snprintf(req->error_cause, sizeof(req->error_cause), "%s %s",
-	    err->errcode ? err->errcode : "M_UNKNOWN", err->msg);
+	snprintf(req->error_cause, sizeof(req->error_cause), "%s %s%s%s",
+	    err->errcode ? err->errcode : "M_UNKNOWN", err->msg,
+	    err->limit_name ? " limit=" : "",
+	    err->limit_name ? err->limit_name : "");
+	/* Both forms: retry_after_ms in the body (the spec), Retry-After
+	 * in whole seconds for HTTP clients and proxies. */
+	if (err->retry_after_ms > 0)
+		mr_resp_header(req, "Retry-After", "%lld",
+		    (long long)((err->retry_after_ms + 999) / 1000));
 	if (body == NULL)
 		return http_resp_text(req, 500,
 		    "{\"errcode\":\"M_UNKNOWN\",\"error\":\"out of memory\"}");
@@ -1067,6 +1137,36 @@ http_log(const struct mr_req *req, const struct mr_ctx *ctx)
 	    cause[0] ? " " : "", cause);
 }
 
+/*
+ * Whether the web server has given up on this request (the client hung
+ * up). lighttpd and nginx close the FastCGI connection, or send
+ * FCGI_ABORT_REQUEST, so anything readable after the request's own
+ * (empty) stdin means the answer is no longer wanted. Only bodiless
+ * requests wait, so reading stdin to its end first costs nothing.
+ */
+static int
+http_client_gone(void *arg)
+{
+	struct mr_req *req = arg;
+	struct pollfd pfd;
+	char sink[256];
+
+	/* A request with a body never waits (and its body is not ours to
+	 * drain here): only GET and HEAD are watched. */
+	if (req->fcgx == NULL ||
+	    !(req->method_bit & (MR_METHOD_GET | MR_METHOD_HEAD)))
+		return 0;
+	if (!req->stdin_drained) {
+		while (FCGX_GetStr(sink, sizeof(sink), req->fcgx->in) > 0)
+			;
+		req->stdin_drained = 1;
+	}
+	pfd.fd = req->fcgx->ipcFd;
+	pfd.events = POLLIN | POLLRDHUP;
+	pfd.revents = 0;
+	return poll(&pfd, 1, 0) > 0;
+}
+
 static void
 http_handle(struct mr_req *req, struct mr_ctx *ctx)
 {
@@ -1074,6 +1174,7 @@ http_handle(struct mr_req *req, struct mr_ctx *ctx)
 	int rc;
 
 	mr_err_clear(&err);
+	mr_wait_set_cancel(http_client_gone, req);
 	rc = http_prepare(req, ctx, &err);
 	if (rc == 0)
 		rc = ctx->prog->handler(req, ctx, &err);
@@ -1088,6 +1189,7 @@ http_handle(struct mr_req *req, struct mr_ctx *ctx)
 		if (err.status == 499 && req->status == 0)
 			req->status = 499;
 	}
+	mr_wait_set_cancel(NULL, NULL);
 	if (req->fcgx == NULL)
 		fflush(stdout);
 	http_log(req, ctx);
@@ -1111,7 +1213,34 @@ http_setup(struct mr_ctx *ctx, const struct mr_program *prog)
 		fprintf(stderr, "%s: %s\n", prog->name, err.msg);
 		return -1;
 	}
+	ctx->procs = mr_config_processes(&ctx->cfg, prog->name);
+	ctx->wait_slots = mr_slot_waiters(ctx->procs);
+	/* The slot files live here; a missing directory would make every
+	 * wait refuse. */
+	if (mkdir(ctx->cfg.runtime_dir, 0750) < 0 && errno != EEXIST)
+		fprintf(stderr, "%s: cannot create runtime_dir '%s': %s\n",
+		    prog->name, ctx->cfg.runtime_dir, strerror(errno));
 	return 0;
+}
+
+/*
+ * As slowcgi: descriptors 0 to 2 are open before anything else is, so no
+ * file the program opens can become "stderr" and receive log lines.
+ */
+static void
+http_safe_fds(void)
+{
+	for (int fd = 0; fd <= 2; fd++) {
+		int nul;
+
+		if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		if ((nul = open("/dev/null", fd == 0 ? O_RDONLY : O_WRONLY)) >= 0
+		    && nul != fd) {
+			dup2(nul, fd);
+			close(nul);
+		}
+	}
 }
 
 int
@@ -1121,6 +1250,7 @@ mr_http_serve(const struct mr_program *prog)
 	struct mr_req *req;
 	FCGX_Request fcgx;
 
+	http_safe_fds();
 	if (http_setup(&ctx, prog) < 0)
 		return 1;
 	/* Too big for the stack of a small thread; one per process is plenty. */

@@ -109,6 +109,7 @@ struct mr_req {
 	int64_t content_length;		/* -1 when the client sent none */
 	int64_t body_read;
 	int body_error;
+	int stdin_drained;		/* FastCGI stdin read to its end */
 	/* response */
 	int status;
 	char resp_headers[8192];
@@ -143,6 +144,8 @@ struct mr_ctx {
 	struct mr_fed *fed;		/* made on first use: mr_http_fed() */
 	const struct mr_program *prog;
 	uint64_t requests;
+	int64_t procs;			/* this program's processes here */
+	int64_t wait_slots;		/* how many of them may wait at once */
 };
 
 /* The process's federation client, made on first use. */
@@ -153,6 +156,13 @@ int mr_http_serve(const struct mr_program *prog);
 
 /* --- request --- */
 const char *mr_req_env(const struct mr_req *req, const char *name);
+/*
+ * The client's address: REMOTE_ADDR, or the nearest address in
+ * X-Forwarded-For that is not one of trusted_proxies, when the peer is.
+ * "-" when the web server gave none.
+ */
+void mr_req_client_addr(const struct mr_req *req, const struct mr_config *cfg,
+    char *out, size_t outsz);
 /* Decoded query value, or NULL. */
 const char *mr_req_query(const struct mr_req *req, const char *name);
 /*

@@ -2,6 +2,7 @@
  * http_client: guarded outbound GETs with libcurl (see http_client.h).
  */
 #include "http_client.h"
+#include "slot.h"
 
 #include <stddef.h>
 #include <stdio.h>
@@ -164,6 +165,16 @@ hc_write_cb(char *buf, size_t size, size_t nitems, void *arg)
 	return n;
 }
 
+/* Called about once a second at least: a transfer nobody waits for
+ * any more stops, freeing the process. */
+static int
+hc_progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+    curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)arg, (void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return mr_wait_cancelled();
+}
+
 static void
 hc_setup(CURL *h, const struct mr_hc_request *rq, struct hc_call *c)
 {
@@ -183,6 +194,8 @@ hc_setup(CURL *h, const struct mr_hc_request *rq, struct hc_call *c)
 	curl_easy_setopt(h, CURLOPT_HEADERDATA, c);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, hc_write_cb);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, hc_progress_cb);
+	curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(h, CURLOPT_USERAGENT,
 	    "mediarepo/0.1 (Matrix media repository; +previews)");
 	if (rq->decode)
@@ -236,12 +249,19 @@ mr_hc_get(struct mr_hc *hc, const struct mr_hc_request *rq,
 	}
 	if (rc == CURLE_OK)
 		return 0;
+	if (rc == CURLE_ABORTED_BY_CALLBACK)
+		return mr_err_set(err, 499, "M_UNKNOWN",
+		    "client went away during an outbound request");
 	if (rs->blocked)
 		return mr_err_set(err, 502, "M_UNKNOWN",
 		    "refused to connect to a blocked address");
-	return mr_err_set(err, rc == CURLE_OPERATION_TIMEDOUT ? 504 : 502,
+	mr_err_set(err, rc == CURLE_OPERATION_TIMEDOUT ? 504 : 502,
 	    "M_UNKNOWN", "remote server unreachable: %s",
 	    curl_easy_strerror(rc));
+	/* No answer at all, as opposed to an answer we did not like: what
+	 * the breaker of a remote server counts. */
+	err->remote_down = rs->status == 0 || rc == CURLE_OPERATION_TIMEDOUT;
+	return -1;
 }
 
 void

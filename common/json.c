@@ -21,7 +21,9 @@ mr_json_error_body(const struct mr_err *err)
 	    err->errcode ? err->errcode : "M_UNKNOWN") != NULL &&
 	    cJSON_AddStringToObject(o, "error", err->msg) != NULL &&
 	    (!err->soft_logout ||
-	    cJSON_AddTrueToObject(o, "soft_logout") != NULL))
+	    cJSON_AddTrueToObject(o, "soft_logout") != NULL) &&
+	    (err->retry_after_ms <= 0 || cJSON_AddNumberToObject(o,
+	    "retry_after_ms", (double)err->retry_after_ms) != NULL))
 		s = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
 	return s;

@@ -16,6 +16,7 @@
 
 #include "blob.h"
 #include "fed.h"
+#include "slot.h"
 #include "thumb.h"
 
 #define MEDIA_DEFAULT_TYPE "application/octet-stream"
@@ -74,39 +75,40 @@ mr_media_ingest_body(struct mr_req *req, const struct mr_config *cfg,
 	return mr_blob_commit(cfg->media_store_path, &w, m->sha256, err);
 }
 
-static void
-media_sleep_ms(int64_t ms)
-{
-	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
-
-int
-mr_media_lookup(struct mr_ctx *ctx, const struct mr_mxc *mxc,
-    const struct mr_media_want *want, struct mr_media *out,
+/*
+ * A waiting slot of this program (slot.h): 1 taken, 0 none free, -1 the
+ * pool failed. A process that may not wait must answer at once instead.
+ */
+static int
+media_take_wait_slot(struct mr_ctx *ctx, struct mr_slot *slot,
     struct mr_err *err)
 {
-	int64_t deadline, timeout_ms = want->timeout_ms;
+	return mr_slot_take(ctx->cfg.runtime_dir, ctx->prog->name, 0,
+	    ctx->wait_slots, slot, err);
+}
 
-	if (strcmp(mxc->server, ctx->cfg.server_name) != 0) {
-		/* Cached remote media is served like local; the rest is
-		 * fetched unless the caller forbids it. */
-		if (mr_store_media_get(ctx->store, mxc, out, err) < 0) {
-			if (err->status != 404)
-				return -1;
-			if (!want->allow_remote)
-				return mr_err_set(err, 404, "M_NOT_FOUND",
-				    "remote media and allow_remote is false");
-			if (mr_media_fetch_remote(ctx, mxc, out, err) < 0)
-				return -1;
-		}
-	}
-	if (timeout_ms < 0)
-		timeout_ms = MEDIA_DEFAULT_WAIT_MS;
-	if (timeout_ms > ctx->cfg.max_pending_media_wait)
-		timeout_ms = ctx->cfg.max_pending_media_wait;
-	deadline = mr_mono_ms() + timeout_ms;
+static int
+media_busy(struct mr_err *err, const char *what)
+{
+	mr_err_set(err, 429, "M_LIMIT_EXCEEDED", "too many requests are %s; "
+	    "try again shortly", what);
+	err->retry_after_ms = 1000;
+	return -1;
+}
+
+static int
+media_abandoned(struct mr_err *err)
+{
+	return mr_err_set(err, 499, "M_UNKNOWN",
+	    "client went away while waiting");
+}
+
+/* Waits, holding slot, for a pending upload to complete or lapse. */
+static int
+media_wait_pending(struct mr_ctx *ctx, const struct mr_mxc *mxc,
+    const struct mr_media_want *want, int64_t deadline, struct mr_media *out,
+    struct mr_err *err)
+{
 	for (;;) {
 		if (mr_store_media_get(ctx->store, mxc, out, err) < 0)
 			return -1;
@@ -125,8 +127,83 @@ mr_media_lookup(struct mr_ctx *ctx, const struct mr_mxc *mxc,
 			    "content has not yet been uploaded");
 		/* Polling the row is cheap and needs no channel between
 		 * processes; the upload may come through any of them. */
-		media_sleep_ms(MEDIA_POLL_MS);
+		if (mr_wait_sleep_ms(MEDIA_POLL_MS) < 0)
+			return media_abandoned(err);
 	}
+}
+
+/*
+ * remote_media_download_*: a leaky bucket of remote bytes per requester.
+ * Checked before a fetch (a full bucket refuses) and charged with what the
+ * fetch brought, as the size is known only then.
+ */
+static int
+media_remote_bucket(struct mr_ctx *ctx, const char *requester, int64_t bytes,
+    struct mr_err *err)
+{
+	char key[320];
+	int64_t retry_ms;
+	int rc;
+
+	if (requester == NULL || requester[0] == '\0')
+		return 0;
+	snprintf(key, sizeof(key), "remote_media:%s", requester);
+	rc = mr_store_bucket_take(ctx->store, key, bytes,
+	    ctx->cfg.remote_media_download_per_second * 1000,
+	    ctx->cfg.remote_media_download_burst_count, mr_now_ms(), bytes > 0,
+	    &retry_ms, err);
+	if (rc != 1)
+		return rc;
+	mr_err_set(err, 429, "M_LIMIT_EXCEEDED",
+	    "too much remote media downloaded; try again later");
+	err->retry_after_ms = retry_ms;
+	err->limit_name = "remote_media_download";
+	return -1;
+}
+
+int
+mr_media_lookup(struct mr_ctx *ctx, const struct mr_mxc *mxc,
+    const struct mr_media_want *want, struct mr_media *out,
+    struct mr_err *err)
+{
+	int64_t timeout_ms = want->timeout_ms;
+	struct mr_slot slot;
+	int rc;
+
+	if (strcmp(mxc->server, ctx->cfg.server_name) != 0) {
+		/* Cached remote media is served like local; the rest is
+		 * fetched unless the caller forbids it. */
+		if (mr_store_media_get(ctx->store, mxc, out, err) < 0) {
+			if (err->status != 404)
+				return -1;
+			if (!want->allow_remote)
+				return mr_err_set(err, 404, "M_NOT_FOUND",
+				    "remote media and allow_remote is false");
+			if (media_remote_bucket(ctx, want->requester, 0, err) < 0 ||
+			    mr_media_fetch_remote(ctx, mxc, out, err) < 0)
+				return -1;
+			if (media_remote_bucket(ctx, want->requester, out->size,
+			    err) < 0)
+				return -1;
+		}
+	}
+	if (timeout_ms < 0)
+		timeout_ms = MEDIA_DEFAULT_WAIT_MS;
+	if (timeout_ms > ctx->cfg.max_pending_media_wait)
+		timeout_ms = ctx->cfg.max_pending_media_wait;
+	/* Most lookups find complete media and never wait: only a pending
+	 * id with time to wait takes a slot. */
+	rc = media_wait_pending(ctx, mxc, want, mr_mono_ms(), out, err);
+	if (rc == 0 || err->status != 504 || timeout_ms == 0)
+		return rc;
+	if ((rc = media_take_wait_slot(ctx, &slot, err)) <= 0)
+		return rc < 0 ? -1 : mr_err_set(err, 504, "M_NOT_YET_UPLOADED",
+		    "content has not yet been uploaded (too many requests "
+		    "are waiting to wait for it)");
+	rc = media_wait_pending(ctx, mxc, want, mr_mono_ms() + timeout_ms, out,
+	    err);
+	mr_slot_release(&slot);
+	return rc;
 }
 
 /* Records a fetched remote media item as a row like a local one. */
@@ -152,21 +229,59 @@ media_record_remote(struct mr_ctx *ctx, const struct mr_mxc *mxc,
 	return 0;
 }
 
-int
-mr_media_fetch_remote(struct mr_ctx *ctx, const struct mr_mxc *mxc,
-    struct mr_media *out, struct mr_err *err)
+/*
+ * The fetch itself, once this process holds the media's claim: behind the
+ * origin's circuit breaker and its cap on concurrent fetches, so that a
+ * dead or slow server costs at most a few processes, and for a short while
+ * none at all.
+ */
+static int
+media_fetch_from_origin(struct mr_ctx *ctx, struct mr_fed *f,
+    const struct mr_mxc *mxc, struct mr_fed_media *fm, struct mr_err *err)
+{
+	int64_t cap = ctx->cfg.federation_max_fetches_per_origin, until_ts;
+	struct mr_slot origin_slot;
+	struct mr_err ignored;
+	int rc;
+
+	if ((rc = mr_store_origin_down(ctx->store, mxc->server, mr_now_ms(),
+	    &until_ts, err)) != 0) {
+		if (rc < 0)
+			return -1;
+		mr_err_set(err, 502, "M_UNKNOWN", "'%s' did not answer recently; "
+		    "not asked again for %lld s", mxc->server,
+		    (long long)((until_ts - mr_now_ms()) / 1000 + 1));
+		err->remote_down = 1;
+		return -1;
+	}
+	if ((rc = mr_slot_take(ctx->cfg.runtime_dir, "origins",
+	    mr_slot_origin_bucket(mxc->server) * 64, cap, &origin_slot,
+	    err)) <= 0)
+		return rc < 0 ? -1 : media_busy(err, "fetching from this server");
+	rc = mr_fed_fetch_media(f, mxc, fm, err);
+	mr_slot_release(&origin_slot);
+	if (rc == 0 || err->status != 499)
+		mr_store_origin_result(ctx->store, mxc->server,
+		    rc == 0 || !err->remote_down, mr_now_ms(),
+		    ctx->cfg.federation_origin_backoff, &ignored);
+	if (rc == 0)
+		rc = media_record_remote(ctx, mxc, fm, err);
+	return rc;
+}
+
+/* With this program's waiting slot held: one fetch per media. */
+static int
+media_fetch_claimed(struct mr_ctx *ctx, struct mr_fed *f,
+    const struct mr_mxc *mxc, struct mr_media *out, struct mr_err *err)
 {
 	int64_t lock_ms = ctx->cfg.federation_timeout * 4 + 10000;
 	int64_t deadline = mr_mono_ms() + lock_ms;
 	struct mr_fed_media fm;
-	struct mr_fed *f;
 	struct mr_err ignored;
 	int rc;
 
-	if ((f = mr_http_fed(ctx, err)) == NULL)
-		return -1;
-	/* One fetch per media: the first caller takes the row, the others
-	 * wait for the media row it will write. */
+	/* The first caller takes the row, the others wait for the media
+	 * row it will write. */
 	while ((rc = mr_store_remote_fetch_claim(ctx->store, mxc, mr_now_ms(),
 	    lock_ms, err)) == 1) {
 		if (mr_store_media_get(ctx->store, mxc, out, &ignored) == 0)
@@ -174,7 +289,8 @@ mr_media_fetch_remote(struct mr_ctx *ctx, const struct mr_mxc *mxc,
 		if (mr_mono_ms() >= deadline)
 			return mr_err_set(err, 504, "M_UNKNOWN",
 			    "timed out waiting for another fetch of this media");
-		media_sleep_ms(MEDIA_POLL_MS);
+		if (mr_wait_sleep_ms(MEDIA_POLL_MS) < 0)
+			return media_abandoned(err);
 	}
 	if (rc != 0)
 		return -1;		/* a cached failure, or the store */
@@ -183,20 +299,84 @@ mr_media_fetch_remote(struct mr_ctx *ctx, const struct mr_mxc *mxc,
 		mr_store_remote_fetch_done(ctx->store, mxc, NULL, 0, &ignored);
 		return 0;
 	}
-	rc = mr_fed_fetch_media(f, mxc, &fm, err);
-	if (rc == 0)
-		rc = media_record_remote(ctx, mxc, &fm, err);
-	if (rc < 0) {
+	if (media_fetch_from_origin(ctx, f, mxc, &fm, err) < 0) {
 		/* Failures are remembered briefly so a missing file is not
-		 * asked for again with every request. */
-		mr_store_remote_fetch_done(ctx->store, mxc, err,
-		    err->status >= 500 || err->status == 404 ?
-		    mr_now_ms() + ctx->cfg.remote_media_failure_cache : 0,
+		 * asked for again with every request; a refusal for lack of
+		 * a slot, or a client that left, is nobody's failure. */
+		int keep = err->status != 429 && err->status != 499 &&
+		    (err->status >= 500 || err->status == 404);
+
+		mr_store_remote_fetch_done(ctx->store, mxc, keep ? err : NULL,
+		    keep ? mr_now_ms() + ctx->cfg.remote_media_failure_cache : 0,
 		    &ignored);
 		return -1;
 	}
 	mr_store_remote_fetch_done(ctx->store, mxc, NULL, 0, &ignored);
 	return mr_store_media_get(ctx->store, mxc, out, err);
+}
+
+int
+mr_media_fetch_remote(struct mr_ctx *ctx, const struct mr_mxc *mxc,
+    struct mr_media *out, struct mr_err *err)
+{
+	struct mr_slot slot;
+	struct mr_fed *f;
+	int rc;
+
+	if ((f = mr_http_fed(ctx, err)) == NULL)
+		return -1;
+	/* Fetching, or waiting on another process's fetch, is waiting. */
+	if ((rc = media_take_wait_slot(ctx, &slot, err)) <= 0)
+		return rc < 0 ? -1 :
+		    media_busy(err, "waiting on other servers");
+	rc = media_fetch_claimed(ctx, f, mxc, out, err);
+	mr_slot_release(&slot);
+	return rc;
+}
+
+int
+mr_media_create_ratelimit(struct mr_ctx *ctx, const char *user_id,
+    struct mr_err *err)
+{
+	char key[320];
+	int64_t retry_ms;
+	int rc;
+
+	snprintf(key, sizeof(key), "media_create:%s", user_id);
+	rc = mr_store_bucket_take(ctx->store, key, 1,
+	    ctx->cfg.rc_media_create_per_second,
+	    ctx->cfg.rc_media_create_burst_count, mr_now_ms(), 0, &retry_ms,
+	    err);
+	if (rc != 1)
+		return rc;
+	mr_err_set(err, 429, "M_LIMIT_EXCEEDED", "too many requests");
+	err->retry_after_ms = retry_ms;
+	err->limit_name = "rc_media_create";
+	return -1;
+}
+
+int
+mr_media_upload_quota(struct mr_ctx *ctx, const char *user_id,
+    int64_t incoming, struct mr_err *err)
+{
+	struct mr_upload_limit lim[MR_UPLOAD_LIMITS_MAX];
+	int n = mr_config_upload_limits(ctx->cfg.media_upload_limits, lim);
+	int64_t now = mr_now_ms(), used;
+
+	for (int i = 0; i < n; i++) {
+		if (mr_store_user_upload_bytes(ctx->store, user_id,
+		    now - lim[i].period_ms, &used, err) < 0)
+			return -1;
+		if (used + incoming > lim[i].bytes) {
+			mr_err_set(err, 400, "M_RESOURCE_LIMIT_EXCEEDED",
+			    "upload exceeds the limit of %lld bytes per %lld s",
+			    (long long)lim[i].bytes,
+			    (long long)(lim[i].period_ms / 1000));
+			err->limit_name = "media_upload_limits";
+			return -1;
+		}
+	}
+	return 0;
 }
 
 void
@@ -725,6 +905,13 @@ media_want(const struct mr_req *req, const struct mr_ctx *ctx,
 	want->allow_remote = !federation &&
 	    (!allow_remote->present || allow_remote->n);
 	want->authenticated = req->authenticated;
+	/* Whose bucket remote bytes fill: the user when there is one. */
+	if (req->authenticated && req->user.user_id[0] != '\0')
+		snprintf(want->requester, sizeof(want->requester), "%s",
+		    req->user.user_id);
+	else
+		mr_req_client_addr(req, &ctx->cfg, want->requester,
+		    sizeof(want->requester));
 	return 0;
 }
 

@@ -31,6 +31,7 @@ struct mr_media_want {
 	int64_t timeout_ms;	/* wait for a pending upload; < 0: default */
 	int allow_remote;	/* 0: never fetch from another server */
 	int authenticated;	/* asked on a route that checked a token */
+	char requester[256];	/* user id or client address; "" = no limit */
 };
 
 /*
@@ -108,6 +109,16 @@ int mr_media_send_blob(struct mr_req *req, struct mr_ctx *ctx,
 
 /* Removes temp files left by crashed or vanished uploads. */
 void mr_media_sweep_temp(struct mr_ctx *ctx);
+
+/* rc_media_create_*: 429 M_LIMIT_EXCEEDED with retry_after_ms past it. */
+int mr_media_create_ratelimit(struct mr_ctx *ctx, const char *user_id,
+    struct mr_err *err);
+/*
+ * media_upload_limits: 400 M_RESOURCE_LIMIT_EXCEEDED when incoming more
+ * bytes would take user_id past any period's limit.
+ */
+int mr_media_upload_quota(struct mr_ctx *ctx, const char *user_id,
+    int64_t incoming, struct mr_err *err);
 
 /*
  * An upload whose bytes an operator quarantined is refused with 403

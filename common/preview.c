@@ -2,6 +2,7 @@
  * preview: URL previews behind the guarded fetcher (see preview.h).
  */
 #include "preview.h"
+#include "slot.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -437,13 +438,9 @@ done:
 	    mr_err_set(err, 500, "M_UNKNOWN", "out of memory");
 }
 
-static void
-preview_sleep_ms(int64_t ms)
-{
-	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000 };
-
-	nanosleep(&ts, NULL);
-}
+static int preview_claimed(struct mr_ctx *ctx, struct preview_state *ps,
+    const struct mr_user *user, const char *url, const char *key, int rc,
+    int64_t lock_ms, char **json, struct mr_err *err);
 
 int
 mr_preview_get(struct mr_ctx *ctx, const struct mr_user *user,
@@ -454,9 +451,9 @@ mr_preview_get(struct mr_ctx *ctx, const struct mr_user *user,
 	char key[MR_PREVIEW_URL_MAX + 300];
 	/* oEmbed, the page and its image: three fetches at most. */
 	int64_t lock_ms = ctx->cfg.url_preview_timeout * 3 + 5000;
-	int64_t deadline = mr_mono_ms() + lock_ms;
 	struct mr_err ignored;
-	int rc;
+	struct mr_slot slot;
+	int rc, got;
 
 	*json = NULL;
 	if (!ctx->cfg.url_preview_enabled)
@@ -469,12 +466,50 @@ mr_preview_get(struct mr_ctx *ctx, const struct mr_user *user,
 	snprintf(key, sizeof(key), "%lld\n%s\n%s",
 	    (long long)((ts > 0 ? ts : mr_now_ms()) / PREVIEW_CACHE_MS),
 	    ctx->cfg.url_preview_accept_language, url);
-	while ((rc = mr_store_preview_claim(ctx->store, key, mr_now_ms(),
-	    lock_ms, json, err)) == 1) {
+	rc = mr_store_preview_claim(ctx->store, key, mr_now_ms(), lock_ms, json,
+	    err);
+	if (rc == 2)
+		return 0;
+	if (rc != 0 && rc != 1)
+		return -1;
+	/* Fetching a page, or waiting for another process to, is waiting:
+	 * it needs one of this program's slots (slot.h). */
+	if ((got = mr_slot_take(ctx->cfg.runtime_dir, ctx->prog->name, 0,
+	    ctx->wait_slots, &slot, err)) <= 0) {
+		if (got == 0) {
+			mr_err_set(err, 429, "M_LIMIT_EXCEEDED", "too many "
+			    "previews are being made; try again shortly");
+			err->retry_after_ms = 1000;
+		}
+		/* A claim we cannot use expires at once for the others. */
+		if (rc == 0)
+			mr_store_preview_done(ctx->store, key, NULL, err,
+			    mr_now_ms(), &ignored);
+		return -1;
+	}
+	rc = preview_claimed(ctx, ps, user, url, key, rc, lock_ms, json, err);
+	mr_slot_release(&slot);
+	return rc;
+}
+
+/* With a slot held: waits for another process's preview, or makes it. */
+static int
+preview_claimed(struct mr_ctx *ctx, struct preview_state *ps,
+    const struct mr_user *user, const char *url, const char *key, int rc,
+    int64_t lock_ms, char **json, struct mr_err *err)
+{
+	int64_t deadline = mr_mono_ms() + lock_ms;
+	struct mr_err ignored;
+
+	while (rc == 1) {
 		if (mr_mono_ms() >= deadline)
 			return mr_err_set(err, 504, "M_UNKNOWN",
 			    "timed out waiting for the same preview");
-		preview_sleep_ms(PREVIEW_POLL_MS);
+		if (mr_wait_sleep_ms(PREVIEW_POLL_MS) < 0)
+			return mr_err_set(err, 499, "M_UNKNOWN",
+			    "client went away while waiting");
+		rc = mr_store_preview_claim(ctx->store, key, mr_now_ms(),
+		    lock_ms, json, err);
 	}
 	if (rc == 2)
 		return 0;

@@ -38,6 +38,12 @@ enum store_stmt {
 	ST_HS_AUTH_PUT,
 	ST_HS_AUTH_EXPIRE,
 	ST_QH_CHECK,
+	ST_BUCKET_GET,
+	ST_BUCKET_PUT,
+	ST_USER_BYTES,
+	ST_ORIGIN_GET,
+	ST_ORIGIN_PUT,
+	ST_ORIGIN_DELETE,
 	ST__MAX
 };
 
@@ -124,6 +130,23 @@ static const char *const store_sql[ST__MAX] = {
 	/* Every upload asks, so this one is prepared at open. */
 	[ST_QH_CHECK] =
 	    "SELECT 1 FROM quarantined_hashes WHERE sha256 = ?1",
+	[ST_BUCKET_GET] =
+	    "SELECT level, updated_ms FROM rate_buckets WHERE bucket_key = ?1",
+	[ST_BUCKET_PUT] =
+	    "INSERT OR REPLACE INTO rate_buckets (bucket_key, level, updated_ms) "
+	    "VALUES (?1, ?2, ?3)",
+	/* Pending ids (no bytes yet) count nothing; remote rows have no user. */
+	[ST_USER_BYTES] =
+	    "SELECT coalesce(sum(size), 0) FROM media WHERE user_id = ?1 "
+	    "AND created_ts > ?2 AND sha256 IS NOT NULL",
+	[ST_ORIGIN_GET] =
+	    "SELECT failures, down_until_ts FROM origin_health "
+	    "WHERE server_name = ?1",
+	[ST_ORIGIN_PUT] =
+	    "INSERT OR REPLACE INTO origin_health (server_name, failures, "
+	    "down_until_ts) VALUES (?1, ?2, ?3)",
+	[ST_ORIGIN_DELETE] =
+	    "DELETE FROM origin_health WHERE server_name = ?1",
 };
 
 struct mr_store {
@@ -1440,4 +1463,133 @@ out:
 	sqlite3_finalize(s);
 	sqlite3_close(db);
 	return result;
+}
+
+/* --- shared limits --- */
+
+/* The level of a bucket now: what it held, drained since. */
+static double
+store_bucket_level(double level, int64_t updated_ms, int64_t now_ms,
+    int64_t rate_milli)
+{
+	double drained = (double)(now_ms - updated_ms) * (double)rate_milli /
+	    1e6;
+
+	if (now_ms < updated_ms)
+		return level;		/* a clock step back drains nothing */
+	return level > drained ? level - drained : 0.0;
+}
+
+int
+mr_store_bucket_take(struct mr_store *st, const char *key, int64_t cost,
+    int64_t rate_milli, int64_t burst, int64_t now_ms, int force,
+    int64_t *retry_after_ms, struct mr_err *err)
+{
+	sqlite3_stmt *s;
+	double level = 0.0;
+	int rc;
+
+	*retry_after_ms = 0;
+	if (store_begin(st, err, "rate limit") < 0)
+		return -1;
+	s = store_stmt(st, ST_BUCKET_GET);
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		level = store_bucket_level(sqlite3_column_double(s, 0),
+		    sqlite3_column_int64(s, 1), now_ms, rate_milli);
+	sqlite3_reset(s);
+	if (!force && level + (double)cost > (double)burst) {
+		double over = level + (double)cost - (double)burst;
+
+		store_rollback(st);
+		*retry_after_ms = (int64_t)(over * 1e6 / (double)rate_milli) + 1;
+		return 1;
+	}
+	s = store_stmt(st, ST_BUCKET_PUT);
+	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_double(s, 2, level + (double)cost);
+	sqlite3_bind_int64(s, 3, now_ms);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		store_fail(st, err, "rate limit");
+		store_rollback(st);
+		return -1;
+	}
+	return store_commit(st, err, "rate limit");
+}
+
+int
+mr_store_user_upload_bytes(struct mr_store *st, const char *user_id,
+    int64_t since_ts, int64_t *bytes, struct mr_err *err)
+{
+	sqlite3_stmt *s = store_stmt(st, ST_USER_BYTES);
+	int rc;
+
+	sqlite3_bind_text(s, 1, user_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, since_ts);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*bytes = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return rc == SQLITE_ROW ? 0 : store_fail(st, err, "upload usage");
+}
+
+int
+mr_store_origin_down(struct mr_store *st, const char *origin, int64_t now_ms,
+    int64_t *until_ts, struct mr_err *err)
+{
+	sqlite3_stmt *s = store_stmt(st, ST_ORIGIN_GET);
+	int rc, down = 0;
+
+	(void)err;
+	*until_ts = 0;
+	sqlite3_bind_text(s, 1, origin, -1, SQLITE_STATIC);
+	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		*until_ts = sqlite3_column_int64(s, 1);
+		down = *until_ts > now_ms;
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return store_fail(st, err, "origin health");
+	return down;
+}
+
+int
+mr_store_origin_result(struct mr_store *st, const char *origin, int ok,
+    int64_t now_ms, int64_t backoff_ms, struct mr_err *err)
+{
+	sqlite3_stmt *s;
+	int64_t failures = 0;
+	int rc;
+
+	if (ok) {
+		s = store_stmt(st, ST_ORIGIN_DELETE);
+		sqlite3_bind_text(s, 1, origin, -1, SQLITE_STATIC);
+		rc = sqlite3_step(s);
+		sqlite3_reset(s);
+		return rc == SQLITE_DONE ? 0 : store_fail(st, err, "origin health");
+	}
+	if (store_begin(st, err, "origin health") < 0)
+		return -1;
+	s = store_stmt(st, ST_ORIGIN_GET);
+	sqlite3_bind_text(s, 1, origin, -1, SQLITE_STATIC);
+	if (sqlite3_step(s) == SQLITE_ROW)
+		failures = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	failures++;
+	/* Doubling while it keeps failing, up to 16 times the backoff. */
+	backoff_ms <<= failures - 1 < 4 ? failures - 1 : 4;
+	s = store_stmt(st, ST_ORIGIN_PUT);
+	sqlite3_bind_text(s, 1, origin, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, failures);
+	sqlite3_bind_int64(s, 3, now_ms + backoff_ms);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		store_fail(st, err, "origin health");
+		store_rollback(st);
+		return -1;
+	}
+	return store_commit(st, err, "origin health");
 }

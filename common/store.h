@@ -267,4 +267,28 @@ int mr_store_hs_auth_put(struct mr_store *st, const char *token_hash,
     const struct mr_hs_auth *a, int64_t now_ms, int64_t expires_ts,
     struct mr_err *err);
 
+/* --- shared limits (rate limits, quotas, the origin breaker) --- */
+
+/*
+ * Leaky bucket key: its level drains at rate_milli / 1000 units a second.
+ * 0: cost added; 1: level + cost would pass burst, nothing added, and
+ * *retry_after_ms says when it would fit. With force the cost is added
+ * whatever the level (charging for work already done).
+ */
+int mr_store_bucket_take(struct mr_store *st, const char *key, int64_t cost,
+    int64_t rate_milli, int64_t burst, int64_t now_ms, int force,
+    int64_t *retry_after_ms, struct mr_err *err);
+/* Bytes of the media user_id uploaded after since_ts. */
+int mr_store_user_upload_bytes(struct mr_store *st, const char *user_id,
+    int64_t since_ts, int64_t *bytes, struct mr_err *err);
+/* 1 and *until_ts while origin's breaker is open, 0 when closed. */
+int mr_store_origin_down(struct mr_store *st, const char *origin,
+    int64_t now_ms, int64_t *until_ts, struct mr_err *err);
+/*
+ * Records a fetch's outcome: ok closes the breaker; a failure opens it for
+ * backoff_ms, doubled for each failure in a row (at most 16 times).
+ */
+int mr_store_origin_result(struct mr_store *st, const char *origin, int ok,
+    int64_t now_ms, int64_t backoff_ms, struct mr_err *err);
+
 #endif

@@ -23,6 +23,9 @@ mr_err_set(struct mr_err *err, int status, const char *errcode,
 	err->status = status;
 	err->errcode = errcode;
 	err->soft_logout = 0;
+	err->remote_down = 0;
+	err->retry_after_ms = 0;
+	err->limit_name = NULL;
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);

@@ -20,6 +20,9 @@ struct mr_err {
 	const char *errcode;
 	char msg[256];
 	int soft_logout;	/* 401 M_UNKNOWN_TOKEN: add "soft_logout": true */
+	int remote_down;	/* a remote server did not answer at all */
+	int64_t retry_after_ms;	/* 429: sent as retry_after_ms and Retry-After */
+	const char *limit_name;	/* 429: which limit refused, for the log */
 };
 
 /* Fills err and returns -1, so callers can `return mr_err_set(...)`. */

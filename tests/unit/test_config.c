@@ -746,12 +746,98 @@ test_write_default_values_valid(void **state)
 	assert_true(n >= 15);
 }
 
+/* --- the process budget and shared limits --- */
+
+static void
+test_limits_keys(void **state)
+{
+	struct mr_upload_limit lim[MR_UPLOAD_LIMITS_MAX];
+	struct fixture *fx = *state;
+	struct mr_config cfg;
+	struct mr_err err;
+	char text[64];
+
+	assert_int_equal(load_text(fx, "server_name = a.test\n", &cfg, &err), 0);
+	/* Synapse's defaults. */
+	assert_int_equal(cfg.rc_media_create_per_second, 10000);
+	assert_int_equal(cfg.rc_media_create_burst_count, 50);
+	assert_int_equal(cfg.remote_media_download_burst_count,
+	    INT64_C(500) << 20);
+	assert_int_equal(cfg.remote_media_download_per_second, 87 << 10);
+	assert_int_equal(mr_config_upload_limits(cfg.media_upload_limits, lim),
+	    0);
+	unsetenv("MEDIAREPO_PROCESSES");
+	assert_int_equal(mr_config_processes(&cfg, "download"), 16);
+	assert_int_equal(mr_config_processes(&cfg, "upload"), 8);
+	assert_int_equal(mr_config_processes(&cfg, "no_such"), 2);
+	setenv("MEDIAREPO_PROCESSES", "5", 1);
+	assert_int_equal(mr_config_processes(&cfg, "download"), 5);
+	setenv("MEDIAREPO_PROCESSES", "junk", 1);
+	assert_int_equal(mr_config_processes(&cfg, "download"), 16);
+	unsetenv("MEDIAREPO_PROCESSES");
+
+	assert_int_equal(load_text(fx, "server_name = a.test\n"
+	    "rc_media_create_per_second = 0.25\n"
+	    "media_upload_limits = 1h:100M, 1w:500M\n"
+	    "processes = download:3, thumbnail:1\n", &cfg, &err), 0);
+	assert_int_equal(cfg.rc_media_create_per_second, 250);
+	assert_int_equal(mr_config_get_text(&cfg, "rc_media_create_per_second",
+	    text, sizeof(text)), 0);
+	assert_string_equal(text, "0.250");
+	assert_int_equal(mr_config_upload_limits(cfg.media_upload_limits, lim),
+	    2);
+	assert_int_equal(lim[0].period_ms, 3600000);
+	assert_int_equal(lim[0].bytes, INT64_C(100) << 20);
+	assert_int_equal(lim[1].period_ms, INT64_C(7) * 86400000);
+	assert_int_equal(mr_config_processes(&cfg, "download"), 3);
+	assert_int_equal(mr_config_processes(&cfg, "upload"), 2);
+}
+
+static void
+test_limits_keys_refused(void **state)
+{
+	static const char *const bad[] = {
+		"rc_media_create_per_second = 0\n",
+		"rc_media_create_per_second = -1\n",
+		"rc_media_create_per_second = 1e3\n",
+		"rc_media_create_per_second = .\n",
+		"rc_media_create_burst_count = 0\n",
+		"media_upload_limits = 1h\n",
+		"media_upload_limits = 1h:0\n",
+		"media_upload_limits = 10ms:1M\n",
+		"media_upload_limits = x:1M\n",
+		"processes = download\n",
+		"processes = download:0\n",
+		"processes = download:2000\n",
+		"processes = Download:2\n",
+		"processes = :2\n",
+		"trusted_proxies = 10.0.0.0/33\n",
+		"trusted_proxies = proxy.example\n",
+		"federation_max_fetches_per_origin = 0\n",
+		"federation_max_fetches_per_origin = 65\n",
+	};
+	struct fixture *fx = *state;
+	struct mr_config cfg;
+	struct mr_err err;
+	char text[256];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "server_name = a.test\n%s", bad[i]);
+		if (load_text(fx, text, &cfg, &err) != -1)
+			fail_msg("accepted: %s", bad[i]);
+		assert_non_null(strstr(err.msg, ":2:"));
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test_setup_teardown(test_minimal_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limits_keys, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_limits_keys_refused, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_every_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_range_limits, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_comments_and_blank_lines,

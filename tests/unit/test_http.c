@@ -804,11 +804,75 @@ test_resp_header_overflow(void **state)
 	free(req);
 }
 
+/* --- the client address --- */
+
+static void
+test_client_addr(void **state)
+{
+	static const struct {
+		const char *peer, *xff, *trusted, *want;
+	} cases[] = {
+		{ "192.0.2.1", NULL, "", "192.0.2.1" },
+		/* An untrusted peer's X-Forwarded-For is anyone's word. */
+		{ "192.0.2.1", "203.0.113.9", "", "192.0.2.1" },
+		{ "192.0.2.1", "203.0.113.9", "10.0.0.0/8", "192.0.2.1" },
+		{ "10.1.1.1", "203.0.113.9", "10.0.0.0/8", "203.0.113.9" },
+		/* Right to left, past every trusted hop. */
+		{ "10.1.1.1", "198.51.100.7, 203.0.113.9, 10.2.2.2",
+		  "10.0.0.0/8", "203.0.113.9" },
+		{ "10.1.1.1", " 203.0.113.9 ,10.2.2.2 ", "10.0.0.0/8",
+		  "203.0.113.9" },
+		{ "::1", "2001:db8::5", "::1/128", "2001:db8::5" },
+		/* All trusted: the leftmost one. */
+		{ "10.1.1.1", "10.3.3.3, 10.2.2.2", "10.0.0.0/8", "10.3.3.3" },
+		/* Garbage ends the walk at the last good address. */
+		{ "10.1.1.1", "203.0.113.9, nonsense", "10.0.0.0/8", "10.1.1.1" },
+		{ "10.1.1.1", "", "10.0.0.0/8", "10.1.1.1" },
+		{ NULL, NULL, "", "-" },
+	};
+	struct mr_config cfg;
+	FCGX_Request fake;
+	struct mr_req req;
+	char out[64];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char peer[64], xff[128];
+		char *env[3];
+		size_t n = 0;
+
+		mr_config_defaults(&cfg);
+		snprintf(cfg.trusted_proxies, sizeof(cfg.trusted_proxies), "%s",
+		    cases[i].trusted);
+		if (cases[i].peer) {
+			snprintf(peer, sizeof(peer), "REMOTE_ADDR=%s",
+			    cases[i].peer);
+			env[n++] = peer;
+		}
+		if (cases[i].xff) {
+			snprintf(xff, sizeof(xff), "HTTP_X_FORWARDED_FOR=%s",
+			    cases[i].xff);
+			env[n++] = xff;
+		}
+		env[n] = NULL;
+		memset(&req, 0, sizeof(req));
+		memset(&fake, 0, sizeof(fake));
+		fake.envp = env;
+		req.fcgx = &fake;	/* read the environment from envp */
+		req.envp = env;
+		mr_req_client_addr(&req, &cfg, out, sizeof(out));
+		if (strcmp(out, cases[i].want) != 0)
+			fail_msg("case %zu: got '%s', want '%s'", i, out,
+			    cases[i].want);
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_route_valid),
+		cmocka_unit_test(test_client_addr),
 		cmocka_unit_test(test_route_invalid),
 		cmocka_unit_test(test_route_path_len),
 		cmocka_unit_test(test_pct_decode),

@@ -727,11 +727,119 @@ test_stats_and_lists(void **state)
 	assert_int_equal(n, 0);
 }
 
+/* --- shared limits --- */
+
+static void
+test_bucket_burst_and_drain(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t t = INT64_C(1700000000000), retry;
+	struct mr_err err;
+
+	/* 2 a second (2000 thousandths), burst 3. */
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(mr_store_bucket_take(fx->st, "u:a", 1, 2000, 3,
+		    t, 0, &retry, &err), 0);
+	assert_int_equal(mr_store_bucket_take(fx->st, "u:a", 1, 2000, 3, t, 0,
+	    &retry, &err), 1);
+	/* One unit drains in 500 ms. */
+	assert_in_range(retry, 499, 501);
+	/* Another key is another bucket. */
+	assert_int_equal(mr_store_bucket_take(fx->st, "u:b", 1, 2000, 3, t, 0,
+	    &retry, &err), 0);
+	assert_int_equal(mr_store_bucket_take(fx->st, "u:a", 1, 2000, 3,
+	    t + 499, 0, &retry, &err), 1);
+	assert_int_equal(mr_store_bucket_take(fx->st, "u:a", 1, 2000, 3,
+	    t + 500, 0, &retry, &err), 0);
+	/* A cost larger than the burst never fits; force charges anyway. */
+	assert_int_equal(mr_store_bucket_take(fx->st, "u:c", 4, 2000, 3, t, 0,
+	    &retry, &err), 1);
+	assert_int_equal(mr_store_bucket_take(fx->st, "u:c", 4, 2000, 3, t, 1,
+	    &retry, &err), 0);
+	assert_int_equal(mr_store_bucket_take(fx->st, "u:c", 0, 2000, 3, t, 0,
+	    &retry, &err), 1);
+	/* A clock that steps back drains nothing and breaks nothing. */
+	assert_int_equal(mr_store_bucket_take(fx->st, "u:c", 0, 2000, 3,
+	    t - 10000, 0, &retry, &err), 1);
+}
+
+static void
+test_user_upload_bytes(void **state)
+{
+	struct fixture *fx = *state;
+	struct mr_media m;
+	struct mr_err err;
+	int64_t bytes;
+
+	media_fill(&m, "example.org", "q1");
+	m.size = 100;
+	assert_int_equal(mr_store_media_insert(fx->st, &m, &err), 0);
+	media_fill(&m, "example.org", "q2");
+	m.size = 50;
+	m.created_ts += 10000;
+	assert_int_equal(mr_store_media_insert(fx->st, &m, &err), 0);
+	/* Pending ids hold no bytes and count nothing. */
+	pending_fill(&m, "q3", "@alice:example.org", m.created_ts + 1000);
+	assert_int_equal(mr_store_media_insert(fx->st, &m, &err), 0);
+	assert_int_equal(mr_store_user_upload_bytes(fx->st, "@alice:example.org",
+	    0, &bytes, &err), 0);
+	assert_int_equal(bytes, 150);
+	assert_int_equal(mr_store_user_upload_bytes(fx->st, "@alice:example.org",
+	    INT64_C(1700000000000), &bytes, &err), 0);
+	assert_int_equal(bytes, 50);
+	assert_int_equal(mr_store_user_upload_bytes(fx->st, "@bob:example.org",
+	    0, &bytes, &err), 0);
+	assert_int_equal(bytes, 0);
+}
+
+static void
+test_origin_breaker(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t t = INT64_C(1700000000000), until;
+	struct mr_err err;
+
+	assert_int_equal(mr_store_origin_down(fx->st, "dead.test", t, &until,
+	    &err), 0);
+	assert_int_equal(mr_store_origin_result(fx->st, "dead.test", 0, t,
+	    1000, &err), 0);
+	assert_int_equal(mr_store_origin_down(fx->st, "dead.test", t + 999,
+	    &until, &err), 1);
+	assert_int_equal(until, t + 1000);
+	assert_int_equal(mr_store_origin_down(fx->st, "dead.test", t + 1000,
+	    &until, &err), 0);
+	assert_int_equal(mr_store_origin_down(fx->st, "other.test", t, &until,
+	    &err), 0);
+	/* Failures in a row double the backoff, up to 16 times. */
+	for (int i = 2; i <= 7; i++)
+		assert_int_equal(mr_store_origin_result(fx->st, "dead.test", 0, t,
+		    1000, &err), 0);
+	assert_int_equal(mr_store_origin_down(fx->st, "dead.test", t, &until,
+	    &err), 1);
+	assert_int_equal(until, t + 16000);
+	/* One answer closes the breaker and forgets the failures. */
+	assert_int_equal(mr_store_origin_result(fx->st, "dead.test", 1, t,
+	    1000, &err), 0);
+	assert_int_equal(mr_store_origin_down(fx->st, "dead.test", t, &until,
+	    &err), 0);
+	assert_int_equal(mr_store_origin_result(fx->st, "dead.test", 0, t,
+	    1000, &err), 0);
+	assert_int_equal(mr_store_origin_down(fx->st, "dead.test", t, &until,
+	    &err), 1);
+	assert_int_equal(until, t + 1000);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_open_twice, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bucket_burst_and_drain, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_user_upload_bytes, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_origin_breaker, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_open_newer_schema_refused,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_bad_path, setup, teardown),
