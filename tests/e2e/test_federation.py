@@ -176,7 +176,9 @@ STACK_CONFIG = {
     "lim": ["max_remote_media_size = 4096", "federation_timeout = 2s",
             "ip_range_whitelist = 127.0.0.3/32"],
 }
-STACK_PROCS = {"hs2": 4}
+# hs2: 8 processes, 6 of which may wait (README, "Abuse and limits"):
+# room for the five concurrent requests of test_parallel_requests_make_one_fetch.
+STACK_PROCS = {"hs2": 8}
 PEERS = ["peer", "expired", "prevented", "slow", "wrongname", "otherca"]
 
 

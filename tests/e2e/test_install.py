@@ -25,7 +25,7 @@ def test_install_tree(tmp_path):
     for name in PROGRAMS:
         f = "%s/lib/mediarepo/%s.fcgi" % (p, name)
         assert os.access(f, os.X_OK), f
-    for tool in ["mediarepo-admin", "mediarepo-run"]:
+    for tool in ["mediarepo-admin", "mediarepo-run", "mediarepo-spawn"]:
         assert os.access("%s/bin/%s" % (p, tool), os.X_OK), tool
     share = p + "/share/mediarepo"
     assert os.listdir(share + "/sql")
@@ -35,7 +35,7 @@ def test_install_tree(tmp_path):
     with open(p + "/lib/systemd/system/mediarepo@.service") as f:
         unit = f.read()
     assert "@" not in unit.replace("%i", "").replace("mediarepo@", "")
-    assert "spawn-fcgi -n" in unit
+    assert "/usr/local/bin/mediarepo-spawn -s /run/mediarepo/%i.sock" in unit
     assert "/usr/local/lib/mediarepo/%i.fcgi" in unit
     assert "MEDIAREPO_CONFIG=/etc/mediarepo/mediarepo.conf" in unit
     conf = dest + "/etc/mediarepo/mediarepo.conf"
@@ -43,6 +43,7 @@ def test_install_tree(tmp_path):
         text = f.read()
     assert "media_store_path = /var/lib/mediarepo/media_store" in text
     assert "database_path = /var/lib/mediarepo/mediarepo.db" in text
+    assert "runtime_dir = /run/mediarepo" in text
     assert os.path.isdir(dest + "/var/lib/mediarepo/media_store")
     # The example config is valid: the installed admin tool reads it.
     r = subprocess.run([p + "/bin/mediarepo-admin", "-c", conf,

@@ -122,7 +122,9 @@ def pv(tmp_path_factory, web, blocked_port_server, canary):
         "url_preview_accept_language = " + LANGUAGE,
         "url_preview_timeout = 2s",
         "oembed_providers_path = " + providers,
-    ])
+    # 8 processes, 6 of which may wait for a page (README, "Abuse and
+    # limits"): room for test_concurrent_requests_make_one_fetch's five.
+    ], procs=8)
     yield s
     s.stop()
 
