@@ -266,9 +266,11 @@ FUZZ_image = common/image.c common/util.c
 FUZZ_multipart = common/multipart.c common/util.c
 FUZZ_preview_html = common/preview_html.c common/util.c
 FUZZ_preview_url = common/preview_url.c common/net.c common/util.c
+FUZZ_server_name = common/mxc.c common/util.c
 FUZZ_xmatrix = common/auth.c common/http_client.c common/keys.c common/slot.c \
 	common/json.c common/mxc.c common/net.c common/store.c common/util.c
-FUZZERS = canonical image multipart preview_html preview_url xmatrix
+FUZZERS = canonical image multipart preview_html preview_url server_name \
+	xmatrix
 
 fuzz: common/migrations.h
 	@command -v clang > /dev/null || { apt-get update -qq && \
@@ -280,7 +282,8 @@ fuzz: common/migrations.h
 	  canonical) src="$(FUZZ_canonical)";; image) src="$(FUZZ_image)";; \
 	  multipart) src="$(FUZZ_multipart)";; \
 	  preview_html) src="$(FUZZ_preview_html)";; \
-	  preview_url) src="$(FUZZ_preview_url)";; xmatrix) src="$(FUZZ_xmatrix)";; \
+	  preview_url) src="$(FUZZ_preview_url)";; \
+	  server_name) src="$(FUZZ_server_name)";; xmatrix) src="$(FUZZ_xmatrix)";; \
 	  esac; \
 	  $(FUZZ_CC) -o build/fuzz/fuzz_$$f tests/fuzz/fuzz_$$f.c $$src \
 	    $(shell pkg-config --libs libcjson libxml-2.0 libsodium sqlite3 \

@@ -110,6 +110,7 @@ config_check_servers(const char *value)
 	return 0;
 }
 
+/* Names are compared as servers, not bytes: "PEER.TEST" is "peer.test". */
 int
 mr_config_list_has(const char *list, const char *name)
 {
@@ -122,7 +123,7 @@ mr_config_list_has(const char *list, const char *name)
 		n = strcspn(list, " ,");
 		if (n == 0)
 			break;
-		if (n == want && memcmp(list, name, n) == 0)
+		if (mr_mxc_same_server(list, n, name, want))
 			return 1;
 		list += n;
 	}
@@ -153,7 +154,7 @@ mr_config_resolve_lookup(const struct mr_config *cfg, const char *server_name,
 			}
 		if (eq == NULL || colon == NULL)
 			return -1;
-		if ((size_t)(eq - p) == want && memcmp(p, server_name, want) == 0) {
+		if (mr_mxc_same_server(p, (size_t)(eq - p), server_name, want)) {
 			int64_t v;
 			char portbuf[8];
 			size_t hl = (size_t)(colon - eq - 1), pl = (size_t)(p + n -

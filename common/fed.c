@@ -220,7 +220,8 @@ fed_get(struct mr_fed *f, const char *server_name, const char *path,
 	char auth[1024];
 	int trusted;
 
-	if (strcmp(server_name, f->cfg->server_name) == 0)
+	if (mr_mxc_same_server(server_name, strlen(server_name),
+	    f->cfg->server_name, strlen(f->cfg->server_name)))
 		return mr_err_set(err, 502, "M_UNKNOWN",
 		    "refusing to fetch from ourselves");
 	if (fed_target(f, server_name, &t, &trusted, err) < 0)
@@ -643,7 +644,9 @@ mr_fed_fetch_media(struct mr_fed *f, const struct mr_mxc *mxc,
     struct mr_fed_media *out, struct mr_err *err)
 {
 	memset(out, 0, sizeof(*out));
-	if (strcmp(mxc->server, f->cfg->server_name) == 0)
+	/* "mxc://OUR.NAME/x" is ours too: never a fetch from ourselves. */
+	if (mr_mxc_same_server(mxc->server, strlen(mxc->server),
+	    f->cfg->server_name, strlen(f->cfg->server_name)))
 		return mr_err_set(err, 404, "M_NOT_FOUND", "media not found");
 	if (mr_config_list_has(f->cfg->prevent_media_downloads_from,
 	    mxc->server))

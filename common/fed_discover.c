@@ -18,7 +18,7 @@
 
 /* --- server names --- */
 
-/* Decimal dotted quad of the 2.2 grammar, leading zeros allowed. */
+/* Decimal dotted quad (mxc's grammar has refused leading zeros). */
 static int
 fed_parse_ipv4(const char *s, unsigned char out[4])
 {
@@ -107,7 +107,6 @@ mr_fed_split_server_name(const char *name, char *host, size_t hostsz,
 	}
 	if (fed_copy(raw, sizeof(raw), name, (size_t)(hend - name)) < 0)
 		return -1;
-	/* "1.2.3.256" fails here and stays a dns-name, as mxc.c reads it. */
 	*is_ip = fed_parse_ipv4(raw, quad) == 0;
 	if (*is_ip)
 		return fed_canon_ip(raw, 0, host, hostsz);

@@ -12,13 +12,13 @@
  *   that fails falls through to the next step, ending at <hostname>:8448.
  *   It fails (400 M_INVALID_PARAM) only for a name outside spec.md 2.2,
  *   or with port 0, which nothing can connect to.
- * - IP literals come out in their canonical text form (inet_ntop): "010.1.1.1"
- *   is decimal in the grammar and must not reach a resolver that reads it
- *   as octal, and "[2001:DB8::1]" becomes "2001:db8::1" with no brackets.
- * - connect_host, when not an IP, is a dns-name for A/AAAA resolution.
- *   glibc's getaddrinfo() reads all-numeric names such as "127.1" as
- *   addresses, and the grammar lets them through as dns-names, so the
- *   caller must check the addresses it resolves, not the names.
+ * - IP literals come out as text without brackets ("[2001:db8::1]"
+ *   becomes "2001:db8::1"). mxc's grammar admits only canonical literals
+ *   and refuses hosts that end in a number but are not a dotted quad
+ *   ("127.1", "010.1.1.1"), which resolvers would read as addresses.
+ * - connect_host, when not an IP, is a dns-name for A/AAAA resolution;
+ *   a name can still resolve to any address, so the caller must check the
+ *   addresses it resolves, not the names.
  * - Only one level of .well-known delegation is followed (spec.md 4.8
  *   step 3 works on the delegated name; it does not fetch again).
  * - mr_fed_srv_lookup() is the only function that touches the network: a

@@ -6,8 +6,10 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "json.h"
@@ -94,28 +96,186 @@ mr_keys_parse_line(const char *line, struct mr_signing_key *key,
 }
 
 int
-mr_keys_load(const char *path, struct mr_signing_key *key, struct mr_err *err)
+mr_keys_read_file(const char *path, char text[MR_KEYS_FILE_MAX + 1],
+    size_t *len, struct mr_err *err)
 {
-	char line[512];
 	FILE *f = fopen(path, "r");
+	size_t n;
 
 	if (f == NULL)
 		return mr_err_set(err, 500, "M_UNKNOWN", "cannot open key '%s': %s",
 		    path, strerror(errno));
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strncmp(line, "ed25519 ", 8) != 0)
-			continue;
+	n = fread(text, 1, MR_KEYS_FILE_MAX + 1, f);
+	if (ferror(f)) {
 		fclose(f);
-		if (mr_keys_parse_line(line, key, err) < 0) {
-			char why[sizeof(err->msg)];
-
-			snprintf(why, sizeof(why), "%s", err->msg);
-			return mr_err_set(err, 500, "M_UNKNOWN", "%s: %s", path, why);
-		}
-		return 0;
+		return mr_err_set(err, 500, "M_UNKNOWN", "cannot read key '%s'",
+		    path);
 	}
 	fclose(f);
-	return mr_err_set(err, 500, "M_UNKNOWN", "%s: no ed25519 key", path);
+	if (n > MR_KEYS_FILE_MAX) {
+		sodium_memzero(text, MR_KEYS_FILE_MAX + 1);
+		return mr_err_set(err, 500, "M_UNKNOWN",
+		    "key '%s' is over %d bytes", path, MR_KEYS_FILE_MAX);
+	}
+	text[n] = '\0';
+	*len = n;
+	return 0;
+}
+
+int
+mr_keys_parse_text(const char *text, struct mr_signing_key *key,
+    struct mr_err *err)
+{
+	char line[512];
+
+	for (const char *p = text; *p != '\0'; p += strcspn(p, "\n"),
+	    p += *p == '\n') {
+		size_t n = strcspn(p, "\n");
+		int rc;
+
+		if (strncmp(p, "ed25519 ", 8) != 0)
+			continue;
+		snprintf(line, sizeof(line), "%.*s", (int)n, p);
+		rc = mr_keys_parse_line(line, key, err);
+		sodium_memzero(line, sizeof(line));
+		return rc;
+	}
+	return mr_err_set(err, 500, "M_UNKNOWN", "no ed25519 key");
+}
+
+int
+mr_keys_load(const char *path, struct mr_signing_key *key, struct mr_err *err)
+{
+	char text[MR_KEYS_FILE_MAX + 1];
+	size_t len;
+	int rc;
+
+	if (mr_keys_read_file(path, text, &len, err) < 0)
+		return -1;
+	rc = mr_keys_parse_text(text, key, err);
+	sodium_memzero(text, sizeof(text));
+	if (rc < 0) {
+		char why[sizeof(err->msg)];
+
+		snprintf(why, sizeof(why), "%s", err->msg);
+		return mr_err_set(err, 500, "M_UNKNOWN", "%s: %s", path, why);
+	}
+	return 0;
+}
+
+/* Gives fd the owner of the regular file at path, when it has one. */
+static int
+keys_keep_owner(int fd, const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	if (st.st_uid == geteuid() && st.st_gid == getegid())
+		return 0;
+	return fchown(fd, st.st_uid, st.st_gid);
+}
+
+/* Writes all of data to fd and syncs it. */
+static int
+keys_write_all(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, data, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		data += n;
+		len -= (size_t)n;
+	}
+	return fsync(fd);
+}
+
+/* Makes the new name durable: fsync of the directory holding path. */
+static int
+keys_sync_dir(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	int fd, rc;
+
+	if (slash == NULL)
+		snprintf(dir, sizeof(dir), ".");
+	else
+		snprintf(dir, sizeof(dir), "%.*s", slash == path ? 1 :
+		    (int)(slash - path), path);
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/*
+ * A temporary file beside path: new (O_EXCL), never through a link
+ * (O_NOFOLLOW) and 0600 from its first byte, so the seed is never in a
+ * file anyone else can read or in one someone planted.
+ */
+static int
+keys_create_tmp(const char *path, char tmp[PATH_MAX])
+{
+	for (int tries = 0; tries < 8; tries++) {
+		char rnd[13];
+		int fd, n;
+
+		mr_random_id(rnd, 12);
+		n = snprintf(tmp, PATH_MAX, "%s.tmp-%s", path, rnd);
+		if (n < 0 || n >= PATH_MAX)
+			return (errno = ENAMETOOLONG), -1;
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		    0600);
+		if (fd >= 0 || errno != EEXIST)
+			return fd;
+	}
+	return -1;
+}
+
+int
+mr_keys_write_file(const char *path, const char *data, size_t len,
+    int replace, struct mr_err *err)
+{
+	char tmp[PATH_MAX];
+	const char *what = NULL;
+	int fd, rc, saved;
+
+	if ((fd = keys_create_tmp(path, tmp)) < 0)
+		return mr_err_set(err, 500, "M_UNKNOWN",
+		    "cannot create a file beside '%s': %s", path, strerror(errno));
+	/* --force on a key the service owns: it must still read it. */
+	if (replace && keys_keep_owner(fd, path) < 0)
+		what = "give the key its old owner";
+	else if (keys_write_all(fd, data, len) < 0)
+		what = "write the key";
+	saved = errno;
+	close(fd);
+	if (what != NULL) {
+		unlink(tmp);
+		return mr_err_set(err, 500, "M_UNKNOWN", "cannot %s at '%s': %s",
+		    what, tmp, strerror(saved));
+	}
+	/*
+	 * rename replaces whatever is at path, a symlink included, without
+	 * following it; link refuses anything there, a dangling symlink too.
+	 * Either way path never holds a half-written key.
+	 */
+	rc = replace ? rename(tmp, path) : link(tmp, path);
+	saved = errno;
+	if (rc < 0 || !replace)
+		unlink(tmp);
+	if (rc < 0)
+		return mr_err_set(err, 500, "M_UNKNOWN", "cannot create key '%s': %s",
+		    path, strerror(saved));
+	if (keys_sync_dir(path) < 0)
+		return mr_err_set(err, 500, "M_UNKNOWN",
+		    "cannot sync the directory of '%s': %s", path, strerror(errno));
+	return 0;
 }
 
 int
@@ -123,7 +283,7 @@ mr_keys_generate(const char *path, struct mr_signing_key *key,
     struct mr_err *err)
 {
 	char seed_b64[64], line[160];
-	int fd, n;
+	int n, rc;
 
 	memcpy(key->version, "a_", 2);
 	mr_random_id(key->version + 2, 4);
@@ -137,18 +297,10 @@ mr_keys_generate(const char *path, struct mr_signing_key *key,
 	    sizeof(key->seed), sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
 	n = snprintf(line, sizeof(line), "ed25519 %s %s\n", key->version,
 	    seed_b64);
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
-		return mr_err_set(err, 500, "M_UNKNOWN", "cannot create key '%s': %s",
-		    path, strerror(errno));
-	if (write(fd, line, (size_t)n) != n || fsync(fd) < 0) {
-		close(fd);
-		unlink(path);
-		return mr_err_set(err, 500, "M_UNKNOWN", "cannot write key '%s'",
-		    path);
-	}
+	rc = mr_keys_write_file(path, line, (size_t)n, 0, err);
+	sodium_memzero(seed_b64, sizeof(seed_b64));
 	sodium_memzero(line, sizeof(line));
-	close(fd);
-	return 0;
+	return rc;
 }
 
 void

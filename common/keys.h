@@ -23,13 +23,34 @@ struct mr_signing_key {
 	unsigned char sk[crypto_sign_SECRETKEYBYTES];
 };
 
+/* Key files hold a line or a few; anything bigger is not one. */
+#define MR_KEYS_FILE_MAX (16 * 1024)
+
 /* Reads the first ed25519 key of a key file. */
 int mr_keys_load(const char *path, struct mr_signing_key *key,
+    struct mr_err *err);
+/*
+ * A whole key file into text (NUL-terminated, *len bytes); refused over
+ * MR_KEYS_FILE_MAX. The caller wipes text when done.
+ */
+int mr_keys_read_file(const char *path, char text[MR_KEYS_FILE_MAX + 1],
+    size_t *len, struct mr_err *err);
+/* The first "ed25519 " line of a key file's text, parsed. */
+int mr_keys_parse_text(const char *text, struct mr_signing_key *key,
     struct mr_err *err);
 /* Parses one "ed25519 VERSION SEED" line. */
 int mr_keys_parse_line(const char *line, struct mr_signing_key *key,
     struct mr_err *err);
-/* A new random key "a_XXXX", written with mode 0600; never overwrites. */
+/*
+ * Writes len bytes of data as the key file path, mode 0600 from the
+ * first byte: into a new temporary file beside path (O_EXCL|O_NOFOLLOW),
+ * fsync'd, then renamed over path when replace is set (keeping a regular
+ * file's owner), else linked to path, which fails when anything is there.
+ * A symlink at path is never followed. On failure nothing is left behind.
+ */
+int mr_keys_write_file(const char *path, const char *data, size_t len,
+    int replace, struct mr_err *err);
+/* A new random key "a_XXXX", written as above; never overwrites. */
 int mr_keys_generate(const char *path, struct mr_signing_key *key,
     struct mr_err *err);
 /* Unpadded base64 of the public key (43 characters and NUL). */

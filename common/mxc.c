@@ -5,17 +5,25 @@
  */
 #include "mxc.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
+/* "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", the longest RFC 5952 text. */
+#define MXC_IPV6_TEXT_MAX 39
+
+/*
+ * 1*5DIGIT up to 65535 without leading zeros: "8448" and "08448" reach the
+ * same port, and two spellings of one server would slip past a block list.
+ */
 static int
 mxc_valid_port(const char *p)
 {
 	size_t n = strlen(p);
 	long v = 0;
 
-	if (n < 1 || n > 5)
+	if (n < 1 || n > 5 || (p[0] == '0' && n > 1))
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		if (!isdigit((unsigned char)p[i]))
@@ -25,101 +33,130 @@ mxc_valid_port(const char *p)
 	return v <= 65535;
 }
 
-/* IPv4address = 1*3DIGIT "." x4, each octet 0-255. */
+/* Four decimal octets 0-255, each without leading zeros. */
 static int
-mxc_valid_ipv4(const char *s, size_t len)
+mxc_canonical_ipv4(const char *s, size_t len)
 {
 	int octets = 0;
 	size_t i = 0;
 
 	while (i < len) {
-		int digits = 0, v = 0;
+		size_t start = i;
+		int v = 0;
 
-		while (i < len && isdigit((unsigned char)s[i])) {
-			v = v * 10 + (s[i] - '0');
-			digits++;
-			i++;
-		}
-		if (digits < 1 || digits > 3 || v > 255)
+		while (i < len && isdigit((unsigned char)s[i]) && i - start < 3)
+			v = v * 10 + (s[i++] - '0');
+		if (i == start || v > 255 || (s[start] == '0' && i - start > 1))
 			return 0;
-		octets++;
-		if (i == len)
-			break;
-		if (s[i] != '.' || octets == 4)
+		if (++octets == 4)
+			return i == len;
+		if (i == len || s[i] != '.')
 			return 0;
 		i++;
-		if (i == len)
-			return 0;
 	}
-	return octets == 4;
+	return 0;
 }
 
 /*
- * RFC 3513 text form: up to eight hex groups, at most one "::", and an
- * optional dotted IPv4 tail taking two groups.
+ * WHATWG URL's "ends in a number": the last label is all digits, or "0x"
+ * and hex digits. Resolvers (inet_aton, curl) read such a host as an IPv4
+ * address however it is written: "127.1", "2130706433", "0x7f.0.0.1",
+ * "0177.0.0.1" all reach 127.0.0.1.
  */
 static int
-mxc_valid_ipv6(const char *s, size_t len)
+mxc_ends_in_number(const char *s, size_t len)
 {
-	int groups = 0, double_colon = 0;
-	size_t i = 0;
+	size_t start = len;
 
-	if (len < 2 || len > 45)
-		return 0;
-	if (s[0] == ':') {
-		if (s[1] != ':')
-			return 0;
-		double_colon = 1;
-		i = 2;
-		if (i == len)
-			return 1;
-	}
-	while (i < len) {
-		size_t start = i;
-		int hex = 0;
-
-		while (i < len && isxdigit((unsigned char)s[i]) && hex < 5) {
-			i++;
-			hex++;
-		}
-		if (i < len && s[i] == '.') {
-			/* IPv4 tail: must run to the end and counts as two groups. */
-			if (!mxc_valid_ipv4(s + start, len - start))
+	while (start > 0 && s[start - 1] != '.')
+		start--;
+	s += start;
+	len -= start;
+	if (len >= 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		for (size_t i = 2; i < len; i++)
+			if (!isxdigit((unsigned char)s[i]))
 				return 0;
-			groups += 2;
-			i = len;
-			break;
-		}
-		if (hex < 1 || hex > 4)
-			return 0;
-		groups++;
-		if (i == len)
-			break;
-		if (s[i] != ':')
-			return 0;
-		i++;
-		if (i < len && s[i] == ':') {
-			if (double_colon)
-				return 0;
-			double_colon = 1;
-			i++;
-			if (i == len)
-				break;
-		} else if (i == len) {
-			return 0;
-		}
+		return 1;
 	}
-	return double_colon ? groups <= 7 : groups == 8;
+	for (size_t i = 0; i < len; i++)
+		if (!isdigit((unsigned char)s[i]))
+			return 0;
+	return len > 0;
 }
 
+/*
+ * RFC 5952 text of an address: lower-case hex without leading zeros, the
+ * longest run of two or more zero groups (the first of equals) as "::".
+ */
+static void
+mxc_ipv6_text(const unsigned char a[16], char out[MXC_IPV6_TEXT_MAX + 1])
+{
+	int best = -1, best_len = 1, pos = 0;
+
+	for (int i = 0; i < 8; i++) {
+		int n = 0;
+
+		while (i + n < 8 && a[2 * (i + n)] == 0 && a[2 * (i + n) + 1] == 0)
+			n++;
+		if (n > best_len) {
+			best = i;
+			best_len = n;
+		}
+	}
+	for (int i = 0; i < 8; i++) {
+		if (i == best) {
+			pos += snprintf(out + pos, MXC_IPV6_TEXT_MAX + 1 - pos, "::");
+			i += best_len - 1;
+			continue;
+		}
+		pos += snprintf(out + pos, MXC_IPV6_TEXT_MAX + 1 - pos, "%s%x",
+		    pos > 0 && out[pos - 1] != ':' ? ":" : "",
+		    (unsigned)(a[2 * i] << 8 | a[2 * i + 1]));
+	}
+}
+
+/*
+ * An IPv6 literal (between the brackets) in its one RFC 5952 spelling,
+ * and not IPv4-mapped (::ffff:0:0/96): "[::ffff:127.0.0.1]" and
+ * "[::ffff:7f00:1]" connect to 127.0.0.1 and would pass a block list
+ * naming "127.0.0.1". Upper case, leading zeros, an uncompressed run and
+ * a dotted tail are other spellings of a canonical address: refused
+ * rather than rewritten, because the name is also the key of stored
+ * media and keys.
+ */
+static int
+mxc_canonical_ipv6(const char *s, size_t len)
+{
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	    0xff, 0xff };
+	char in[MXC_IPV6_TEXT_MAX + 1], text[MXC_IPV6_TEXT_MAX + 1];
+	unsigned char a[16];
+
+	if (len < 2 || len > MXC_IPV6_TEXT_MAX)
+		return 0;
+	memcpy(in, s, len);
+	in[len] = '\0';
+	if (inet_pton(AF_INET6, in, a) != 1 || memcmp(a, mapped, 12) == 0)
+		return 0;
+	mxc_ipv6_text(a, text);
+	return strcmp(in, text) == 0;
+}
+
+/*
+ * dns-name of spec.md 2.2, in labels: no empty label, so no trailing dot,
+ * which would be one more spelling of the same host for DNS.
+ */
 static int
 mxc_valid_dns_name(const char *s, size_t len)
 {
-	if (len < 1 || len > 255)
+	if (len < 1 || len > 255 || s[0] == '.' || s[len - 1] == '.')
 		return 0;
-	for (size_t i = 0; i < len; i++)
+	for (size_t i = 0; i < len; i++) {
 		if (!isalnum((unsigned char)s[i]) && s[i] != '-' && s[i] != '.')
 			return 0;
+		if (s[i] == '.' && s[i + 1] == '.')
+			return 0;
+	}
 	return 1;
 }
 
@@ -134,7 +171,8 @@ mr_mxc_valid_server_name(const char *s)
 	if (s[0] == '[') {
 		const char *close = strchr(s, ']');
 
-		if (close == NULL || !mxc_valid_ipv6(s + 1, (size_t)(close - s - 1)))
+		if (close == NULL ||
+		    !mxc_canonical_ipv6(s + 1, (size_t)(close - s - 1)))
 			return 0;
 		if (close[1] == '\0')
 			return 1;
@@ -146,8 +184,34 @@ mr_mxc_valid_server_name(const char *s)
 			return 0;
 		len = (size_t)(colon - s);
 	}
-	/* A dotted quad is an IPv4 literal; other digit strings are dns-names. */
-	return mxc_valid_dns_name(s, len) || mxc_valid_ipv4(s, len);
+	if (!mxc_valid_dns_name(s, len))
+		return 0;
+	/* Looks like an address: then it must be the one spelling of one. */
+	return !mxc_ends_in_number(s, len) || mxc_canonical_ipv4(s, len);
+}
+
+int
+mr_mxc_same_server(const char *a, size_t alen, const char *b, size_t blen)
+{
+	if (alen != blen)
+		return 0;
+	/*
+	 * Valid names differ in spelling only by the case of DNS letters:
+	 * IPv6 hex must be lower case and a port is digits, so folding the
+	 * whole name compares the host without case and the port exactly.
+	 * ASCII by hand: strncasecmp would follow the locale.
+	 */
+	for (size_t i = 0; i < alen; i++) {
+		unsigned char x = (unsigned char)a[i], y = (unsigned char)b[i];
+
+		if (x >= 'A' && x <= 'Z')
+			x = (unsigned char)(x - 'A' + 'a');
+		if (y >= 'A' && y <= 'Z')
+			y = (unsigned char)(y - 'A' + 'a');
+		if (x != y)
+			return 0;
+	}
+	return 1;
 }
 
 int

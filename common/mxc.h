@@ -2,6 +2,14 @@
  * mxc: the grammar of server names and media ids (spec.md 2.2), and the one
  * checked type, struct mr_mxc, that blob, store and media accept. Anything
  * that reached a struct mr_mxc has passed the allow-lists below.
+ *
+ * A valid server name is also canonical, so that block and allow lists
+ * cannot be passed by spelling one server another way: IP literals have
+ * one spelling (dotted quad without leading zeros; RFC 5952 IPv6, lower
+ * case, never IPv4-mapped), a host that ends in a number must be such a
+ * quad ("127.1" and "0x7f.0.0.1" are refused), a port has no leading
+ * zeros and a DNS name no empty label (no trailing dot). What is left is
+ * the case of DNS letters, which mr_mxc_same_server() ignores.
  */
 #ifndef MR_MXC_H
 #define MR_MXC_H
@@ -21,8 +29,15 @@ struct mr_mxc {
 	char id[MR_MEDIA_ID_MAX + 1];
 };
 
-/* 1 when s is a valid server name: hostname [":" port]. */
+/* 1 when s is a valid, canonical server name: hostname [":" port]. */
 int mr_mxc_valid_server_name(const char *s);
+/*
+ * 1 when the valid names a (alen bytes) and b (blen bytes) name the same
+ * server: the host compared without ASCII case, the port exactly. Every
+ * comparison of a name against configured names goes through here.
+ */
+int mr_mxc_same_server(const char *a, size_t alen, const char *b,
+    size_t blen);
 /* 1 when s is 1..MR_MEDIA_ID_MAX characters of [A-Za-z0-9_-]. */
 int mr_mxc_valid_media_id(const char *s);
 

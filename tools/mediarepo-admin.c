@@ -152,46 +152,46 @@ cmd_generate_key(int argc, char **argv, struct mr_config *cfg,
 
 /*
  * Takes a homeserver's key file (Synapse's "ed25519 VERSION SEED"), so
- * this server signs as the homeserver does; checked before it is copied.
+ * this server signs as the homeserver does. The bytes checked are the
+ * bytes written, through mr_keys_write_file: 0600 from the first byte,
+ * and a symlink at the key's path is replaced, never written through.
  */
 static int
 cmd_import_key(int argc, char **argv, struct mr_config *cfg,
     struct mr_store *st)
 {
+	static char text[MR_KEYS_FILE_MAX + 1];	/* large: not on stack */
 	struct mr_signing_key key;
 	struct mr_err err;
-	char line[256];
-	FILE *in, *out;
-	int force = argc == 3 && strcmp(argv[2], "--force") == 0;
+	struct stat sb;
+	size_t len;
+	int force = argc == 3 && strcmp(argv[2], "--force") == 0, rc;
 
 	(void)st;
 	if (argc != 2 && !force)
 		return 2;
-	if (mr_keys_load(argv[1], &key, &err) < 0)
-		return admin_fail(&err);
-	if (!force && access(cfg->signing_key_path, F_OK) == 0) {
+	/* lstat: a dangling symlink is something there too. */
+	if (!force && lstat(cfg->signing_key_path, &sb) == 0) {
 		fprintf(stderr, "mediarepo-admin: '%s' exists (use --force to "
 		    "replace it)\n", cfg->signing_key_path);
 		return 1;
 	}
-	if ((in = fopen(argv[1], "r")) == NULL ||
-	    (out = fopen(cfg->signing_key_path, "w")) == NULL) {
-		if (in != NULL)
-			fclose(in);
-		fprintf(stderr, "mediarepo-admin: cannot copy the key\n");
-		return 1;
+	if (mr_keys_read_file(argv[1], text, &len, &err) < 0)
+		return admin_fail(&err);
+	if ((rc = mr_keys_parse_text(text, &key, &err)) < 0) {
+		char why[sizeof(err.msg)];
+
+		snprintf(why, sizeof(why), "%s", err.msg);
+		mr_err_set(&err, 500, "M_UNKNOWN", "%s: %s", argv[1], why);
+	} else {
+		rc = mr_keys_write_file(cfg->signing_key_path, text, len, force,
+		    &err);
 	}
-	chmod(cfg->signing_key_path, 0600);
-	while (fgets(line, sizeof(line), in) != NULL)
-		fputs(line, out);
-	fclose(in);
-	if (fclose(out) != 0) {
-		fprintf(stderr, "mediarepo-admin: cannot write '%s'\n",
-		    cfg->signing_key_path);
-		return 1;
-	}
+	sodium_memzero(text, sizeof(text));
+	if (rc < 0)
+		return admin_fail(&err);
 	admin_print_key(&key);
-	sodium_memzero(line, sizeof(line));
+	sodium_memzero(&key, sizeof(key));
 	return 0;
 }
 

@@ -468,9 +468,11 @@ class PlainServer:
 
 class SilentServer:
     """Accepts connections and never answers (nor reads): a peer that hangs.
-    connections counts the accepted ones."""
+    connections counts the accepted ones. With close, each connection is
+    closed at once: a canary that only counts who came."""
 
-    def __init__(self, addr, port):
+    def __init__(self, addr, port, close=False):
+        self.close = close
         self.sock = socket.socket()
         self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.sock.bind((addr, port))
@@ -489,7 +491,10 @@ class SilentServer:
             except (socket.timeout, OSError):
                 continue
             self.connections += 1
-            self.conns.append(c)
+            if self.close:
+                c.close()
+            else:
+                self.conns.append(c)
 
     def stop(self):
         self._stop.set()

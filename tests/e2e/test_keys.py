@@ -1,5 +1,6 @@
 """This server's signing key: the admin commands and /_matrix/key/v2/server."""
 import os
+import stat
 import time
 
 import requests
@@ -70,3 +71,43 @@ def test_generate_key_never_overwrites(stack):
     r = stack.admin("generate-key", check=False)
     assert r.returncode == 1
     assert stack.admin("show-key").stdout == before
+
+
+def test_import_key_never_writes_through_a_symlink(make_stack, tmp_path):
+    """import-key writes a new 0600 file and renames it into place: a
+    symlink at the key's path is replaced, and what it points to is never
+    written (issue 10, point 6)."""
+    s = make_stack()
+    path = s.admin("config-get", "signing_key_path").stdout.strip()
+    key_file = tmp_path / "homeserver.signing.key"
+    key_file.write_text(SPEC_SEED_LINE)
+
+    # A dangling link: something is there, so no import without --force,
+    # and the file it names is not created (generate-key neither).
+    planted = tmp_path / "planted"
+    os.unlink(path)
+    os.symlink(planted, path)
+    r = s.admin("import-key", str(key_file), check=False)
+    assert r.returncode == 1 and "exists" in r.stderr, r.stderr
+    assert s.admin("generate-key", check=False).returncode == 1
+    assert not os.path.lexists(planted)
+
+    # A link to a readable file: --force replaces the link itself.
+    victim = tmp_path / "victim"
+    victim.write_text("not a key\n")
+    os.chmod(victim, 0o644)
+    os.unlink(path)
+    os.symlink(victim, path)
+    r = s.admin("import-key", str(key_file), "--force")
+    assert r.stdout.split() == ["ed25519:1", SPEC_PUBLIC]
+    assert victim.read_text() == "not a key\n"
+    assert stat.S_IMODE(os.stat(victim).st_mode) == 0o644
+    st = os.lstat(path)
+    assert stat.S_ISREG(st.st_mode)
+    assert stat.S_IMODE(st.st_mode) == 0o600
+    with open(path) as f:
+        assert f.read() == SPEC_SEED_LINE
+    assert s.admin("show-key").stdout.split() == ["ed25519:1", SPEC_PUBLIC]
+    # No temporary file is left beside the key.
+    d, base = os.path.split(path)
+    assert [n for n in os.listdir(d) if n.startswith(base + ".")] == []

@@ -89,6 +89,68 @@ assert_in_dir(const struct fixture *fx, const char *got, const char *name)
 	assert_string_equal(got, want);
 }
 
+/* --- server-name lists --- */
+
+/*
+ * Lists hold server names and are compared as names (issue 10): another
+ * case of a DNS name is the same server, another port is not.
+ */
+static void
+test_server_lists(void **state)
+{
+	static const struct {
+		const char *name;
+		int blocked;
+	} cases[] = {
+		{ "localhost:18210", 1 },
+		{ "LOCALHOST:18210", 1 },
+		{ "LocalHost:18210", 1 },
+		{ "127.0.0.1:18210", 1 },
+		{ "peer.test", 1 },
+		{ "PEER.TEST", 1 },
+		{ "Peer.Test", 1 },
+		{ "[::1]:8448", 1 },
+		{ "localhost:18211", 0 },
+		{ "localhost", 0 },
+		{ "peer.test:8448", 0 },
+		{ "other.test", 0 },
+		{ "127.0.0.2:18210", 0 },
+	};
+	struct fixture *fx = *state;
+	struct mr_config cfg;
+	struct mr_err err;
+	char host[64];
+	uint16_t port;
+
+	if (load_text(fx, "server_name = a\n"
+	    "federation_blocked_servers = localhost:18210, 127.0.0.1:18210,"
+	    "peer.test,[::1]:8448\n"
+	    "federation_resolve = PEER.TEST:8448=127.0.0.5:1234,"
+	    " other.test=[::1]:99\n", &cfg, &err) != 0)
+		fail_msg("load failed: %s", err.msg);
+	for (size_t i = 0; i < NELEM(cases); i++)
+		if (mr_config_list_has(cfg.federation_blocked_servers,
+		    cases[i].name) != cases[i].blocked)
+			fail_msg("'%s': want %d", cases[i].name, cases[i].blocked);
+	assert_int_equal(mr_config_list_has("", "peer.test"), 0);
+
+	/* federation_resolve: the same comparison. */
+	assert_int_equal(mr_config_resolve_lookup(&cfg, "peer.test:8448", host,
+	    sizeof(host), &port), 1);
+	assert_string_equal(host, "127.0.0.5");
+	assert_int_equal(port, 1234);
+	assert_int_equal(mr_config_resolve_lookup(&cfg, "Peer.Test:8448", host,
+	    sizeof(host), &port), 1);
+	assert_int_equal(mr_config_resolve_lookup(&cfg, "OTHER.test", host,
+	    sizeof(host), &port), 1);
+	assert_string_equal(host, "::1");
+	assert_int_equal(port, 99);
+	assert_int_equal(mr_config_resolve_lookup(&cfg, "peer.test", host,
+	    sizeof(host), &port), 0);
+	assert_int_equal(mr_config_resolve_lookup(&cfg, "peer.test:8449", host,
+	    sizeof(host), &port), 0);
+}
+
 /* --- defaults --- */
 
 static void
@@ -376,6 +438,13 @@ test_bad_values(void **state)
 		"xsendfile = X-Sendfile",
 		"xsendfile = ",
 		"xsendfile = on",
+		/* server names that are not canonical can never match */
+		"federation_blocked_servers = a, 127.000.000.001:18210",
+		"federation_domain_whitelist = [::ffff:127.0.0.1]:18210",
+		"prevent_media_downloads_from = peer.test.",
+		"prevent_media_downloads_from = peer.test:08448",
+		"federation_resolve = 127.1:80=127.0.0.1:80",
+		"federation_resolve = [::FFFF:7F00:1]=127.0.0.1:80",
 	};
 	struct fixture *fx = *state;
 	struct mr_config cfg;
@@ -844,6 +913,8 @@ main(void)
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unknown_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_server_lists, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_lines, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate_key, setup, teardown),

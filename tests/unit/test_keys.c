@@ -1,15 +1,21 @@
 /*
  * test_keys: key lines, the spec's signing key and JSON signing vectors
  * (spec.md 5.2, 5.3), detached signatures and their checks, public key
- * decoding and key ids, with valid/invalid tables.
+ * decoding and key ids, with valid/invalid tables; and writing the key
+ * file: 0600 from the start, never through a symlink, never half-written.
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <dirent.h>
+#include <ftw.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <sodium.h>
@@ -384,6 +390,266 @@ test_valid_key_id(void **state)
 	assert_false(mr_keys_valid_key_id(NULL));
 }
 
+/* --- the key file --- */
+
+#define SPEC_LINE "ed25519 1 " SPEC_SEED "\n"
+
+struct dir_fixture {
+	char dir[PATH_MAX];
+	char key[PATH_MAX + 16];	/* dir/signing.key */
+	char victim[PATH_MAX + 16];	/* dir/victim: a symlink's target */
+};
+
+static int
+rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static int
+dir_setup(void **state)
+{
+	struct dir_fixture *fx = calloc(1, sizeof(*fx));
+
+	if (fx == NULL)
+		return -1;
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/mr-test-keys-XXXXXX");
+	if (mkdtemp(fx->dir) == NULL)
+		return -1;
+	snprintf(fx->key, sizeof(fx->key), "%s/signing.key", fx->dir);
+	snprintf(fx->victim, sizeof(fx->victim), "%s/victim", fx->dir);
+	*state = fx;
+	return 0;
+}
+
+static int
+dir_teardown(void **state)
+{
+	struct dir_fixture *fx = *state;
+
+	nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	free(fx);
+	return 0;
+}
+
+static void
+put_file(const char *path, const char *text, mode_t mode)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(chmod(path, mode), 0);
+}
+
+/* The file's whole text, into a static buffer. */
+static const char *
+file_text(const char *path)
+{
+	static char buf[4096];
+	FILE *f = fopen(path, "r");
+	size_t n;
+
+	assert_non_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* A regular file (not a link) of mode 0600 holding want. */
+static void
+assert_key_file(const char *path, const char *want)
+{
+	struct stat st;
+
+	assert_int_equal(lstat(path, &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_int_equal(st.st_mode & 07777, 0600);
+	assert_string_equal(file_text(path), want);
+}
+
+/* Nothing in the directory but the names given (no temp files left). */
+static void
+assert_dir_holds(const char *dir, int n, const char *const names[])
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int seen = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		int known = 0;
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		for (int i = 0; i < n; i++)
+			known |= strcmp(e->d_name, names[i]) == 0;
+		if (!known)
+			fail_msg("unexpected '%s' in '%s'", e->d_name, dir);
+		seen++;
+	}
+	closedir(d);
+	assert_int_equal(seen, n);
+}
+
+static void
+test_write_file_mode(void **state)
+{
+	struct dir_fixture *fx = *state;
+	static const char *const names[] = { "signing.key" };
+	struct mr_err err;
+	mode_t old = umask(0);	/* what a careless shell might have */
+
+	assert_int_equal(mr_keys_write_file(fx->key, SPEC_LINE,
+	    strlen(SPEC_LINE), 0, &err), 0);
+	assert_key_file(fx->key, SPEC_LINE);
+	/* Replacing a loose file leaves a 0600 one. */
+	assert_int_equal(chmod(fx->key, 0644), 0);
+	assert_int_equal(mr_keys_write_file(fx->key, "ed25519 2 x\n", 12, 1,
+	    &err), 0);
+	assert_key_file(fx->key, "ed25519 2 x\n");
+	umask(old);
+	assert_dir_holds(fx->dir, 1, names);
+}
+
+static void
+test_write_file_never_follows_a_symlink(void **state)
+{
+	struct dir_fixture *fx = *state;
+	static const char *const names[] = { "signing.key", "victim" };
+	struct mr_err err;
+	struct stat st;
+
+	put_file(fx->victim, "keep me\n", 0644);
+	assert_int_equal(symlink(fx->victim, fx->key), 0);
+	/* Without replace: refused, the link and its target as they were. */
+	assert_int_equal(mr_keys_write_file(fx->key, SPEC_LINE,
+	    strlen(SPEC_LINE), 0, &err), -1);
+	assert_int_equal(lstat(fx->key, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	assert_string_equal(file_text(fx->victim), "keep me\n");
+	/* With replace: the link is replaced, its target untouched. */
+	assert_int_equal(mr_keys_write_file(fx->key, SPEC_LINE,
+	    strlen(SPEC_LINE), 1, &err), 0);
+	assert_key_file(fx->key, SPEC_LINE);
+	assert_string_equal(file_text(fx->victim), "keep me\n");
+	assert_int_equal(stat(fx->victim, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0644);
+	assert_dir_holds(fx->dir, 2, names);
+}
+
+static void
+test_write_file_dangling_symlink(void **state)
+{
+	struct dir_fixture *fx = *state;
+	static const char *const names[] = { "signing.key" };
+	struct mr_signing_key key;
+	struct mr_err err;
+
+	/* A link to where the attacker would like the seed. */
+	assert_int_equal(symlink(fx->victim, fx->key), 0);
+	assert_int_equal(mr_keys_write_file(fx->key, SPEC_LINE,
+	    strlen(SPEC_LINE), 0, &err), -1);
+	assert_non_null(strstr(err.msg, "signing.key"));
+	assert_int_equal(access(fx->victim, F_OK), -1);
+	assert_int_equal(mr_keys_generate(fx->key, &key, &err), -1);
+	assert_int_equal(access(fx->victim, F_OK), -1);
+	assert_dir_holds(fx->dir, 1, names);
+}
+
+/* --force over a key the service owns leaves it the service's (as root). */
+static void
+test_write_file_keeps_the_owner(void **state)
+{
+	struct dir_fixture *fx = *state;
+	struct mr_err err;
+	struct stat st;
+
+	if (geteuid() != 0)
+		skip();
+	put_file(fx->key, "ed25519 0 old\n", 0600);
+	assert_int_equal(chown(fx->key, 65534, 65534), 0);
+	assert_int_equal(mr_keys_write_file(fx->key, SPEC_LINE,
+	    strlen(SPEC_LINE), 1, &err), 0);
+	assert_key_file(fx->key, SPEC_LINE);
+	assert_int_equal(stat(fx->key, &st), 0);
+	assert_int_equal(st.st_uid, 65534);
+	assert_int_equal(st.st_gid, 65534);
+	/* A link's owner is not copied: the new file is ours. */
+	assert_int_equal(unlink(fx->key), 0);
+	put_file(fx->victim, "keep me\n", 0644);
+	assert_int_equal(symlink(fx->victim, fx->key), 0);
+	assert_int_equal(lchown(fx->key, 65534, 65534), 0);
+	assert_int_equal(chown(fx->victim, 65534, 65534), 0);
+	assert_int_equal(mr_keys_write_file(fx->key, SPEC_LINE,
+	    strlen(SPEC_LINE), 1, &err), 0);
+	assert_int_equal(lstat(fx->key, &st), 0);
+	assert_int_equal(st.st_uid, 0);
+	assert_string_equal(file_text(fx->victim), "keep me\n");
+}
+
+static void
+test_generate_writes_a_key_that_loads(void **state)
+{
+	struct dir_fixture *fx = *state;
+	static const char *const names[] = { "signing.key" };
+	struct mr_signing_key key, back;
+	struct mr_err err;
+	char line[256];
+
+	assert_int_equal(mr_keys_generate(fx->key, &key, &err), 0);
+	assert_int_equal(mr_keys_load(fx->key, &back, &err), 0);
+	assert_string_equal(back.version, key.version);
+	assert_memory_equal(back.pk, key.pk, sizeof(key.pk));
+	snprintf(line, sizeof(line), "%s", file_text(fx->key));
+	assert_key_file(fx->key, line);
+	/* Never overwrites. */
+	assert_int_equal(mr_keys_generate(fx->key, &back, &err), -1);
+	assert_key_file(fx->key, line);
+	assert_dir_holds(fx->dir, 1, names);
+}
+
+static void
+test_parse_text(void **state)
+{
+	struct dir_fixture *fx = *state;
+	static char big[MR_KEYS_FILE_MAX + 2];
+	struct mr_signing_key key;
+	struct mr_err err;
+	char text[MR_KEYS_FILE_MAX + 1];
+	size_t len;
+
+	/* The first ed25519 line counts; others are skipped. */
+	assert_int_equal(mr_keys_parse_text("# comment\ncurve 1 x\n" SPEC_LINE
+	    "ed25519 2 not-base64\n", &key, &err), 0);
+	assert_string_equal(key.version, "1");
+	assert_int_equal(mr_keys_parse_text("ed25519 1 " SPEC_SEED, &key, &err),
+	    0);
+	assert_int_equal(mr_keys_parse_text("ed25519 2 not-base64\n" SPEC_LINE,
+	    &key, &err), -1);
+	assert_int_equal(mr_keys_parse_text("", &key, &err), -1);
+	assert_int_equal(mr_keys_parse_text("ed25519\n", &key, &err), -1);
+
+	put_file(fx->key, SPEC_LINE, 0600);
+	assert_int_equal(mr_keys_read_file(fx->key, text, &len, &err), 0);
+	assert_int_equal(len, strlen(SPEC_LINE));
+	assert_string_equal(text, SPEC_LINE);
+	/* A file over the limit is not a key file. */
+	memset(big, '#', sizeof(big) - 1);
+	put_file(fx->key, big, 0600);
+	assert_int_equal(mr_keys_read_file(fx->key, text, &len, &err), -1);
+	assert_int_equal(mr_keys_load(fx->key, &key, &err), -1);
+	big[MR_KEYS_FILE_MAX] = '\0';
+	put_file(fx->key, big, 0600);
+	assert_int_equal(mr_keys_read_file(fx->key, text, &len, &err), 0);
+	assert_int_equal(len, MR_KEYS_FILE_MAX);
+}
+
 int
 main(void)
 {
@@ -397,6 +663,20 @@ main(void)
 		cmocka_unit_test(test_verify_bad_b64),
 		cmocka_unit_test(test_decode_public),
 		cmocka_unit_test(test_valid_key_id),
+		cmocka_unit_test_setup_teardown(test_write_file_mode, dir_setup,
+		    dir_teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_write_file_never_follows_a_symlink, dir_setup,
+		    dir_teardown),
+		cmocka_unit_test_setup_teardown(test_write_file_dangling_symlink,
+		    dir_setup, dir_teardown),
+		cmocka_unit_test_setup_teardown(test_write_file_keeps_the_owner,
+		    dir_setup, dir_teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_generate_writes_a_key_that_loads, dir_setup,
+		    dir_teardown),
+		cmocka_unit_test_setup_teardown(test_parse_text, dir_setup,
+		    dir_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);

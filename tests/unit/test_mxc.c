@@ -56,48 +56,51 @@ test_server_name_valid(void **state)
 		"example.com:443",
 		"example.com:65535",
 		"example.com:0",		/* port = 1*5DIGIT */
-		"example.com:00080",
+		"example.com:1",
 		"xn--bcher-kva.example",
 		"my-server.example.org",
 		"Matrix.ORG",			/* upper case: not recommended, valid */
-		/*
-		 * The grammar's dns-name is 1*255 of [A-Za-z0-9.-]; it does not
-		 * require labels. So a dotted quad with an octet over 255 is not
-		 * an IPv4address but is still a dns-name, and so are "..", "-"
-		 * and a bare number. None of them can reach a file path: blobs
-		 * are named by their hash.
-		 */
-		"1.2.3.256",
-		"999.999.999.999",
-		"1.2.3",
-		"1.2.3.4.5",
-		"12345",
-		"..",
-		".",
+		"LOCALHOST:18210",
 		"-",
-		"1.2.3.256:80",
-		/* IPv4 */
+		"a-.-b",
+		/* A numeric label is fine where it is not the last one. */
+		"1.2.3.example",
+		"0x7f.example",
+		"example.123a",			/* ends in a letter */
+		"example.0xg",			/* not hex: a name */
+		"deadbeef",			/* hex without 0x is a name */
+		/* IPv4: the one spelling, no leading zeros */
 		"0.0.0.0",
 		"255.255.255.255",
+		"127.0.0.1",
 		"127.0.0.1:8448",
-		/* IPv6 (RFC 3513 2.2) */
+		"10.0.100.200",
+		/* IPv6: RFC 5952 only */
 		"[::]",
 		"[::1]",
 		"[::1]:8448",
 		"[::1]:65535",
 		"[1::]",
 		"[fe80::1]",
-		"[2001:DB8::1]",
-		"[2001:db8:0:0:0:0:2:1]",
+		"[2001:db8::1]",
+		"[2001:db8::2:1]",
+		"[2001:db8:0:1:1:1:1:1]",	/* one zero group is not "::" */
+		"[2001:0:0:1::1]",		/* the longest run is "::" */
+		"[1:0:0:2::]",
+		"[1::2:0:0:3]",
+		"[1::2:0:0:3:4]",		/* of equal runs, the first */
+		"[2001:db8::1:0:0:1]",
+		"[1::2:0:0:0]",
 		"[1:2:3:4:5:6:7:8]",
-		"[1:2:3:4:5:6:7::]",
-		"[::2:3:4:5:6:7:8]",
-		"[1:2:3:4:5:6::8]",
-		"[0000:0000:0000:0000:0000:0000:0000:0001]",
-		"[::ffff:1.2.3.4]",
-		"[::1.2.3.4]",
-		"[1:2:3:4:5:6:1.2.3.4]",
-		"[::ffff:1.2.3.4]:8448",
+		"[1:2:3:4:5:6:7:0]",
+		"[0:1:2:3:4:5:6:7]",
+		"[0:2:3:4:5:6:7:8]",
+		"[1:2:3:4:5:6::]",
+		"[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff]",
+		"[::7f00:1]",			/* IPv4-compatible: not routed as v4 */
+		"[::fffe:7f00:1]",
+		"[::1:ffff:7f00:1]",
+		"[64:ff9b::7f00:1]",
 	};
 	char *s;
 
@@ -188,6 +191,85 @@ test_server_name_invalid(void **state)
 		"[matrix.org]",
 		"[::1] ",
 		"[ ::1]",
+		/* dns-names with an empty label: "a." is "a" to DNS */
+		".",
+		"..",
+		"a.",
+		"a.:80",
+		".a",
+		"a..b",
+		"localhost.:18210",
+	};
+	/*
+	 * Other spellings of a server that a byte comparison with a block
+	 * list would miss (issue 10): refused, never rewritten.
+	 */
+	static const char *const non_canonical[] = {
+		/* ports with leading zeros */
+		"example.com:00080",
+		"example.com:08448",
+		"example.com:00",
+		"[::1]:08448",
+		"1.2.3.4:01234",
+		/* IPv4 with leading zeros, or not four decimal parts */
+		"127.000.000.001",
+		"127.000.000.001:18210",
+		"010.001.000.001",
+		"0177.0.0.1",
+		"127.0.0.01",
+		"00.0.0.0",
+		"127.1",
+		"127.0.1",
+		"1.2.3",
+		"12345",
+		"2130706433",
+		"2130706433:80",
+		"0",
+		"1.2.3.4.5",
+		"1.2.3.256",
+		"999.999.999.999",
+		"1.2.3.256:80",
+		"1000.1.1.1",
+		"0x7f.0.0.1",
+		"0x7f000001",
+		"0X7F000001",
+		"127.0.0.0x1",
+		"example.0x1f",
+		"example.123",
+		"a.b.0x",
+		/* IPv4-mapped IPv6, in every form */
+		"[::ffff:127.0.0.1]",
+		"[::ffff:127.0.0.1]:18210",
+		"[::FFFF:127.0.0.1]:18210",
+		"[::ffff:7f00:1]",
+		"[::ffff:7f00:1]:18210",
+		"[0:0:0:0:0:ffff:7f00:1]",
+		"[::ffff:1.2.3.4]",
+		"[::ffff:0:0]",
+		/* IPv6 not in RFC 5952 text */
+		"[2001:DB8::1]",
+		"[FE80::1]",
+		"[::A]",
+		"[0::1]",
+		"[::01]",
+		"[::0001]",
+		"[2001:db8:0:0:0:0:2:1]",
+		"[2001:db8::0:1]",
+		"[0000:0000:0000:0000:0000:0000:0000:0001]",
+		"[2001::1:0:0:0:1]",		/* the longest run is "::" */
+		"[1::2:0:0:0:0]",
+		"[1:0:0:2:0:0::]",
+		"[1:0:0:2::3:4]",		/* of equal runs, the first */
+		"[2001:db8:0:0:1::1]",
+		"[1:0:0:0:2::]",
+		"[1:2:3:4:5:6:7::]",		/* "::" for a single zero group */
+		"[::2:3:4:5:6:7:8]",
+		"[::2:3:4:5:6:7:8:9]",
+		"[1:2:3:4:5:6::0]",
+		"[::1.2.3.4]",			/* dotted tails: not RFC 5952 */
+		"[1:2:3:4:5:6:1.2.3.4]",
+		"[64:ff9b::127.0.0.1]",
+		"[::0.0.0.1]",
 	};
 	char *s;
 
@@ -195,6 +277,10 @@ test_server_name_invalid(void **state)
 	for (size_t i = 0; i < NELEM(invalids); i++)
 		if (mr_mxc_valid_server_name(invalids[i]) != 0)
 			fail_msg("accepted invalid server name '%s'", invalids[i]);
+	for (size_t i = 0; i < NELEM(non_canonical); i++)
+		if (mr_mxc_valid_server_name(non_canonical[i]) != 0)
+			fail_msg("accepted non-canonical server name '%s'",
+			    non_canonical[i]);
 	assert_int_equal(mr_mxc_valid_server_name(NULL), 0);
 
 	/* Over-long: a dns-name of 256, and names past MR_SERVER_NAME_MAX. */
@@ -214,6 +300,51 @@ test_server_name_invalid(void **state)
 	s[0] = '[';
 	assert_int_equal(mr_mxc_valid_server_name(s), 0);
 	free(s);
+}
+
+/* --- comparing names --- */
+
+static void
+test_same_server(void **state)
+{
+	static const struct {
+		const char *a, *b;
+		int same;
+	} cases[] = {
+		{ "peer.test", "peer.test", 1 },
+		{ "PEER.TEST", "peer.test", 1 },
+		{ "Peer.Test:8448", "pEER.tEST:8448", 1 },
+		{ "LOCALHOST:18210", "localhost:18210", 1 },
+		{ "[::1]:8448", "[::1]:8448", 1 },
+		{ "127.0.0.1:1", "127.0.0.1:1", 1 },
+		/* the port is part of the name, and exact */
+		{ "peer.test", "peer.test:8448", 0 },
+		{ "peer.test:8448", "peer.test:8449", 0 },
+		{ "peer.test:1", "peer.test:11", 0 },
+		{ "peer.test", "peer.tes", 0 },
+		{ "peer.test", "peer.tesu", 0 },
+		{ "a-b", "a_b", 0 },
+		/* only ASCII letters fold: '@' and '`' are not 'A'-1/'a'-1 */
+		{ "a@", "a`", 0 },
+		{ "a[", "a{", 0 },
+		{ "", "", 1 },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < NELEM(cases); i++) {
+		const char *a = cases[i].a, *b = cases[i].b;
+
+		if (mr_mxc_same_server(a, strlen(a), b, strlen(b)) !=
+		    cases[i].same ||
+		    mr_mxc_same_server(b, strlen(b), a, strlen(a)) !=
+		    cases[i].same)
+			fail_msg("'%s' vs '%s': want %d", a, b, cases[i].same);
+	}
+	/* Lengths bound the comparison: a list entry is not NUL-terminated. */
+	assert_int_equal(mr_mxc_same_server("PEER.TEST, other", 9, "peer.test",
+	    9), 1);
+	assert_int_equal(mr_mxc_same_server("PEER.TEST, other", 10,
+	    "peer.test", 9), 0);
 }
 
 /* --- media ids --- */
@@ -328,6 +459,8 @@ test_parse_uri(void **state)
 		{ "mxc://1.2.3.4:1234/x_y-z", "1.2.3.4:1234", "x_y-z" },
 		{ "mxc://[1234:5678::abcd]:5678/id", "[1234:5678::abcd]:5678", "id" },
 		{ "mxc://[::1]/-", "[::1]", "-" },
+		/* Case is kept as written; comparisons ignore it. */
+		{ "mxc://PEER.TEST/x", "PEER.TEST", "x" },
 	};
 	static const char *const invalids[] = {
 		"",
@@ -356,6 +489,10 @@ test_parse_uri(void **state)
 		"mxc:/matrix.org/abc",
 		"mxc://matrix.org:99999/abc",
 		"mxc://[::1/abc",
+		"mxc://127.000.000.001:18210/abc",
+		"mxc://[::ffff:127.0.0.1]:18210/abc",
+		"mxc://127.1/abc",
+		"mxc://peer.test./abc",
 	};
 	struct mr_mxc m;
 	struct mr_err err;
@@ -461,6 +598,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_server_name_valid),
 		cmocka_unit_test(test_server_name_invalid),
+		cmocka_unit_test(test_same_server),
 		cmocka_unit_test(test_media_id),
 		cmocka_unit_test(test_from_parts),
 		cmocka_unit_test(test_parse_uri),
