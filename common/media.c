@@ -33,12 +33,11 @@ mr_media_check_upload(struct mr_req *req, const struct mr_config *cfg,
 	if (strlen(ct) > MR_CONTENT_TYPE_MAX)
 		return mr_err_set(err, 400, "M_INVALID_PARAM",
 		    "Content-Type longer than %d bytes", MR_CONTENT_TYPE_MAX);
-	/* It is sent back verbatim later, so only printable ASCII. */
-	for (const char *p = ct; *p != '\0'; p++)
-		if (*p < 0x20 || *p > 0x7E)
-			return mr_err_set(err, 400, "M_INVALID_PARAM",
-			    "invalid Content-Type");
-	snprintf(m->content_type, sizeof(m->content_type), "%s", ct);
+	/* The rules remote types follow too: see mr_http_content_type_clean. */
+	if (mr_http_content_type_clean(ct, m->content_type,
+	    sizeof(m->content_type)) < 0)
+		return mr_err_set(err, 400, "M_INVALID_PARAM",
+		    "invalid Content-Type");
 	snprintf(m->upload_name, sizeof(m->upload_name), "%s",
 	    filename ? filename : "");
 	if (req->content_length > cfg->max_upload_size)
@@ -746,8 +745,9 @@ mr_media_serve_download(struct mr_req *req, struct mr_ctx *ctx,
 	    req->path_param[2] : m.upload_name;
 	if (name != m.upload_name && mr_valid_filename(name, NULL) < 0)
 		return mr_err_set(err, 400, "M_INVALID_PARAM", "invalid file name");
-	content_type = m.content_type[0] ? m.content_type :
-	    "application/octet-stream";
+	/* A row stored before remote types were checked may hold any byte. */
+	content_type = mr_http_content_type_clean(m.content_type, m.content_type,
+	    sizeof(m.content_type)) == 0 ? m.content_type : MEDIA_DEFAULT_TYPE;
 	if (mr_http_content_disposition(content_type, 0, name, disposition,
 	    sizeof(disposition)) < 0)
 		return mr_err_set(err, 400, "M_INVALID_PARAM", "file name too long");
