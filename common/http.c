@@ -507,16 +507,21 @@ mr_http_disposition_filename(const char *value, char *out, size_t outsz)
 		return -1;
 	if ((p = http_find_param(value, "filename*=")) != NULL) {
 		const char *q = strchr(p, '\'');
+		/* Encoded, a name may take three times the room it needs. */
+		char name[3 * MR_UPLOAD_NAME_MAX + 1];
+		ssize_t n;
 
 		/* charset'language'percent-encoded; we read UTF-8 only. */
 		if (strncasecmp(p, "utf-8'", 6) == 0 && q != NULL &&
 		    (q = strchr(q + 1, '\'')) != NULL) {
 			size_t len = strcspn(q + 1, "; \t");
 
-			if (len < outsz &&
-			    mr_http_pct_decode(q + 1, len, out, 0) >= 0 &&
-			    mr_valid_filename(out, NULL) == 0 && out[0] != '\0')
+			if (len < sizeof(name) &&
+			    (n = mr_http_pct_decode(q + 1, len, name, 0)) > 0 &&
+			    (size_t)n < outsz && mr_valid_filename(name, NULL) == 0) {
+				memcpy(out, name, (size_t)n + 1);
 				return 0;
+			}
 		}
 	}
 	if ((p = http_find_param(value, "filename=")) == NULL)

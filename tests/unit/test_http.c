@@ -852,6 +852,81 @@ test_content_disposition_small_buffers(void **state)
 	}
 }
 
+/* --- mr_http_disposition_filename --- */
+
+static const struct {
+	const char *value;
+	const char *want;	/* NULL: no usable filename */
+} dfn_cases[] = {
+	{ "attachment; filename=\"a b.txt\"", "a b.txt" },
+	{ "inline; filename=plain.bin", "plain.bin" },
+	{ "attachment;filename=x.bin;size=3", "x.bin" },
+	{ "attachment; filename=\"say \\\"hi\\\".txt\"", "say \"hi\".txt" },
+	{ "attachment; filename=\"a;b\"; x=y", "a;b" },
+	/* filename* wins, whatever the order */
+	{ "inline; filename*=utf-8''%F0%9F%90%94.png; filename=\"x.png\"",
+	  "\xf0\x9f\x90\x94.png" },
+	{ "inline; filename=\"x.png\"; filename*=UTF-8'en'caf%C3%A9",
+	  "caf\xc3\xa9" },
+	/* a bad filename* falls back to filename= */
+	{ "inline; filename*=utf-8''%FF; filename=\"ok\"", "ok" },
+	{ "inline; filename*=iso-8859-1''caf%E9; filename=ok", "ok" },
+	/* inside a quoted string it is not a parameter */
+	{ "attachment; x=\"filename=evil\"; filename=\"good\"", "good" },
+	{ "attachment; x=\"; filename*=utf-8''evil\"; filename=good", "good" },
+	{ "attachment", NULL },
+	{ "attachment; filename=", NULL },
+	{ "attachment; filename=\"\"", NULL },
+	{ "attachment; filename=\"open", NULL },
+	{ "attachment; filename*=utf-8''%FF%FE", NULL },
+	{ "attachment; filename*=utf-8''%0A", NULL },
+	{ "attachment; filename*=utf-8''", NULL },
+	{ "attachment; filename=\"a\x01b\"", NULL },
+	{ "attachment; myfilename=x", NULL },
+};
+
+static void
+test_disposition_filename(void **state)
+{
+	char out[MR_UPLOAD_NAME_MAX + 1], value[4 * MR_UPLOAD_NAME_MAX];
+	size_t o;
+
+	(void)state;
+	for (size_t i = 0; i < NELEM(dfn_cases); i++) {
+		const char *v = dfn_cases[i].value;
+		char *copy = exact_copy(v, strlen(v) + 1);
+		int rc = mr_http_disposition_filename(copy, out, sizeof(out));
+
+		free(copy);
+		if (dfn_cases[i].want == NULL) {
+			if (rc != -1)
+				fail_msg("case %zu: read '%s'", i, out);
+			continue;
+		}
+		if (rc != 0)
+			fail_msg("case %zu refused", i);
+		assert_string_equal(out, dfn_cases[i].want);
+	}
+	assert_int_equal(mr_http_disposition_filename(NULL, out, sizeof(out)),
+	    -1);
+
+	/* A name that fits, though its encoded form is longer than out. */
+	o = (size_t)snprintf(value, sizeof(value), "inline; filename*=utf-8''");
+	for (int i = 0; i < 400; i++)
+		o += (size_t)snprintf(value + o, sizeof(value) - o, "%%C3%%A9");
+	assert_int_equal(mr_http_disposition_filename(value, out, sizeof(out)),
+	    0);
+	assert_int_equal(strlen(out), 800);
+	assert_memory_equal(out, "\xc3\xa9\xc3\xa9", 4);
+	/* One that does not fit is refused, not cut. */
+	assert_int_equal(mr_http_disposition_filename(value, out, 800), -1);
+	assert_int_equal(mr_http_disposition_filename(value, out, 801), 0);
+	assert_int_equal(mr_http_disposition_filename(
+	    "a; filename=\"abc\"", out, 3), -1);
+	assert_int_equal(mr_http_disposition_filename(
+	    "a; filename=\"abc\"", out, 4), 0);
+}
+
 /* --- validators --- */
 
 static void
@@ -1018,6 +1093,7 @@ main(void)
 		cmocka_unit_test(test_inline_safe),
 		cmocka_unit_test(test_content_disposition),
 		cmocka_unit_test(test_content_disposition_small_buffers),
+		cmocka_unit_test(test_disposition_filename),
 		cmocka_unit_test(test_valid_uint),
 		cmocka_unit_test(test_valid_bool),
 		cmocka_unit_test(test_valid_filename),
