@@ -35,7 +35,8 @@ mxc_valid_ipv4(const char *s, size_t len)
 	while (i < len) {
 		int digits = 0, v = 0;
 
-		while (i < len && isdigit((unsigned char)s[i])) {
+		/* A fourth digit is refused below: v never overflows. */
+		while (i < len && isdigit((unsigned char)s[i]) && digits < 4) {
 			v = v * 10 + (s[i] - '0');
 			digits++;
 			i++;
