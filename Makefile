@@ -259,17 +259,32 @@ install: all
 # Any crash, leak, timeout or sanitizer report fails the run; the input
 # that did it is left in build/fuzz/ (crash-*, leak-*, timeout-*).
 FUZZERS += canonical
+FUZZERS += config
+FUZZERS += content_type
 FUZZERS += image
 FUZZERS += multipart
 FUZZERS += preview_html
 FUZZERS += preview_url
+FUZZERS += route
 FUZZERS += xmatrix
 
+# What common/http.c needs besides itself.
+FUZZ_HTTP_DEPS = common/auth.c common/blob.c common/config.c common/fed.c \
+	common/fed_discover.c common/http_client.c common/image.c common/json.c \
+	common/keys.c common/multipart.c common/mxc.c common/net.c \
+	common/preview_url.c common/store.c common/util.c
+
 FUZZ_canonical = common/json.c common/util.c
+# fuzz_config.c includes common/config.c to reach its line parser.
+FUZZ_config = common/image.c common/mxc.c common/net.c common/preview_url.c \
+	common/util.c
+FUZZ_content_type = common/http.c $(FUZZ_HTTP_DEPS)
 FUZZ_image = common/image.c common/util.c
 FUZZ_multipart = common/multipart.c common/util.c
 FUZZ_preview_html = common/preview_html.c common/util.c
 FUZZ_preview_url = common/preview_url.c common/net.c common/util.c
+# fuzz_route.c includes common/http.c to reach its query and path parsers.
+FUZZ_route = $(FUZZ_HTTP_DEPS)
 FUZZ_xmatrix = common/auth.c common/http_client.c common/keys.c \
 	common/json.c common/mxc.c common/net.c common/store.c common/util.c
 
