@@ -227,6 +227,13 @@ blob_writer_gone(const char *name)
 int
 mr_blob_sweep(const char *root, int64_t max_age_ms, struct mr_err *err)
 {
+	return mr_blob_sweep_grace(root, MR_BLOB_SWEEP_GRACE_MS, max_age_ms, err);
+}
+
+int
+mr_blob_sweep_grace(const char *root, int64_t grace_ms, int64_t max_age_ms,
+    struct mr_err *err)
+{
 	char dir[PATH_MAX], path[PATH_MAX * 2];
 	struct dirent *de;
 	int removed = 0;
@@ -248,11 +255,11 @@ mr_blob_sweep(const char *root, int64_t max_age_ms, struct mr_err *err)
 		int64_t idle_ms = (int64_t)(now - sb.st_mtime) * 1000;
 
 		/*
-		 * A dead writer's file goes after a minute's grace (its pid may
-		 * be from another host sharing the store, which still writes);
-		 * anything idle past max_age goes regardless.
+		 * A dead writer's file goes after the grace (its pid may be from
+		 * another host sharing the store, which still writes); anything
+		 * idle past max_age goes regardless.
 		 */
-		if ((blob_writer_gone(de->d_name) && idle_ms > 60000) ||
+		if ((blob_writer_gone(de->d_name) && idle_ms >= grace_ms) ||
 		    idle_ms > max_age_ms) {
 			if (unlink(path) == 0)
 				removed++;

@@ -526,6 +526,34 @@ test_sweep_keeps_open_writer(void **state)
 	assert_string_equal(hex, HELLO_HEX);
 }
 
+/* The grace chosen: a dead writer's files go as soon as it allows. */
+static void
+test_sweep_grace(void **state)
+{
+	struct fixture *fx = *state;
+	struct mr_err err;
+	char live[64];
+
+	snprintf(live, sizeof(live), "%ld-fresh", (long)getpid());
+	make_temp(fx, "999999999-new", 0);
+	make_temp(fx, "999999999-ten", 10);
+	make_temp(fx, "junk", 0);
+	make_temp(fx, live, 0);
+	make_temp(fx, "1-old", 7200);		/* pid 1 runs: max_age decides */
+
+	assert_int_equal(mr_blob_sweep_grace(fx->root, 5000, 3600000, &err), 2);
+	assert_false(temp_exists(fx, "999999999-ten"));
+	assert_false(temp_exists(fx, "1-old"));
+	assert_true(temp_exists(fx, "999999999-new"));
+	assert_true(temp_exists(fx, "junk"));
+
+	assert_int_equal(mr_blob_sweep_grace(fx->root, 0, 3600000, &err), 2);
+	assert_false(temp_exists(fx, "999999999-new"));
+	assert_false(temp_exists(fx, "junk"));
+	/* Never a live writer's file within max_age, whatever the grace. */
+	assert_true(temp_exists(fx, live));
+}
+
 static void
 test_sweep_without_tmp(void **state)
 {
@@ -556,6 +584,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sweep_keeps_open_writer, setup,
 		    teardown),
+		cmocka_unit_test_setup_teardown(test_sweep_grace, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sweep_without_tmp, setup,
 		    teardown),
 	};
