@@ -10,12 +10,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -554,6 +556,36 @@ test_sweep_grace(void **state)
 	assert_true(temp_exists(fx, live));
 }
 
+/* A killed writer nobody reaps is a zombie: kill() finds it, yet it is gone. */
+static void
+test_sweep_zombie_writer(void **state)
+{
+	struct fixture *fx = *state;
+	struct mr_err err;
+	char name[64];
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(0);
+	/* Not reaped yet: wait until it is a zombie, then sweep. */
+	for (int i = 0; i < 1000; i++) {
+		siginfo_t si;
+
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+		    si.si_pid == pid)
+			break;
+		usleep(1000);
+	}
+	assert_int_equal(kill(pid, 0), 0);
+	snprintf(name, sizeof(name), "%ld-zombie", (long)pid);
+	make_temp(fx, name, 0);
+	assert_int_equal(mr_blob_sweep_grace(fx->root, 0, 3600000, &err), 1);
+	assert_false(temp_exists(fx, name));
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+}
+
 static void
 test_sweep_without_tmp(void **state)
 {
@@ -585,6 +617,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_sweep_keeps_open_writer, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_sweep_grace, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sweep_zombie_writer, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_sweep_without_tmp, setup,
 		    teardown),
 	};
