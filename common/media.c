@@ -448,24 +448,32 @@ media_thumb_row(const struct mr_media *m, const struct mr_thumb_spec *box,
 }
 
 /*
- * Stores one generated thumbnail: the row first (an on-demand one only
- * while under the cap), then the bytes. A reader that finds the row
- * before the file regenerates it, which is harmless.
+ * Stores one generated thumbnail: the bytes, then the row (an on-demand
+ * one only while under the cap). In that order, as an upload's, a crash
+ * between the two leaves a file no row names, which gc removes, and never
+ * a row naming no file, which verify would report. Bytes that get no row
+ * (past the cap above all, or each refused request would leave a file)
+ * go again at once, unless something else names the same bytes.
  */
 static int
 media_store_thumb(struct mr_ctx *ctx, const struct mr_thumb_row *row,
     const struct mr_thumb_result *r, struct mr_err *err)
 {
 	char sha[MR_SHA256_HEX];
-	int rc = row->dynamic ?
-	    mr_store_thumb_put_capped(ctx->store, row,
+	struct mr_err ignored;
+	int rc;
+
+	if (mr_blob_put(ctx->cfg.media_store_path, r->data, r->len, sha,
+	    err) < 0)
+		return -1;
+	rc = row->dynamic ? mr_store_thumb_put_capped(ctx->store, row,
 	    ctx->cfg.max_thumbnails_per_media, err) :
 	    mr_store_thumb_put(ctx->store, row, err);
-
-	if (rc < 0)
-		return -1;
-	return mr_blob_put(ctx->cfg.media_store_path, r->data, r->len, sha,
-	    err);
+	if (rc < 0 && mr_media_blob_release(&ctx->cfg, ctx->store, sha,
+	    &ignored) < 0)
+		fprintf(stderr, "mediarepo: thumbnail not kept: %s\n",
+		    ignored.msg);
+	return rc;
 }
 
 int
