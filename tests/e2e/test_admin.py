@@ -360,11 +360,12 @@ def test_cached_remote_row_with_a_bad_type_is_served_as_bytes(stack, ctype):
     byte: it is served as application/octet-stream, not echoed."""
     data = unique(b"old remote row")
     mid = "oldtype%d" % next(_n)
-    plant_remote(stack, "remote.example", mid, data, 0)
+    # Not *.example: test_purge_remote_before counts those rows.
+    plant_remote(stack, "old-row.test", mid, data, 0)
     with db(stack) as c:
         c.execute("UPDATE media SET content_type = ? WHERE media_id = ?",
                   (ctype, mid))
-    r = requests.get(stack.url(V3 + "/download/remote.example/" + mid),
+    r = requests.get(stack.url(V3 + "/download/old-row.test/" + mid),
                      timeout=10)
     assert r.status_code == 200, r.text
     assert r.content == data
