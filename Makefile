@@ -23,7 +23,8 @@ PKGS = libfcgi-dev libsodium-dev libsqlite3-dev libcjson-dev libcmocka-dev \
        pkg-config lighttpd curl python3-pytest python3-requests \
        python3-matrix-nio python3-pil wrk bc hyperfine libvips-tools \
        libjpeg-turbo-progs libavif-bin libheif-examples \
-       apache2 libapache2-mod-fcgid libapache2-mod-xsendfile nginx
+       apache2 libapache2-mod-fcgid libapache2-mod-xsendfile nginx \
+       clang
 # libgd is opened with dlopen by common/thumb.c (see there); only its
 # headers are needed at build time.
 PKG_LIBS = libsodium sqlite3 libcjson libcurl libxml-2.0 libjpeg libpng libwebp \
@@ -210,6 +211,7 @@ test: deps
 	$(MAKE) all
 	$(MAKE) unit-test
 	$(MAKE) asan-test
+	$(MAKE) fuzz-replay
 	$(MAKE) cgi-test
 	$(MAKE) e2e-test
 	$(MAKE) e2e-test-servers
@@ -256,47 +258,96 @@ install: all
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && id www-data >/dev/null 2>&1; then \
 	  chown -R www-data:www-data $(STATEDIR); fi
 
-# Fuzzers (libFuzzer): make fuzz [FUZZ_SECONDS=30]. Each runs on a copy of
-# its corpus in build/fuzz, so new inputs do not land in the tree.
-FUZZ_SECONDS ?= 30
-FUZZ_CC = clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
-	-Wno-macro-redefined $(shell pkg-config --cflags libcjson libxml-2.0)
+# Fuzzers (libFuzzer). Each NAME in FUZZERS is tests/fuzz/fuzz_NAME.c
+# linked with the sources FUZZ_NAME lists, seeded from tests/fuzz/corpus/NAME/;
+# a new one is a FUZZERS line and a FUZZ_NAME line. Objects are built once,
+# under build/fuzz/obj with clang and the sanitizers, for every target.
+#   make fuzz [FUZZ_SECONDS=30]   each target fuzzes a copy of its corpus
+#   make fuzz-replay              as make test: replays every corpus, then
+#                                 fuzzes each for FUZZ_REPLAY_SECONDS (3)
+# Any crash, leak, timeout or sanitizer report fails the run; the input
+# that did it is left in build/fuzz/ (crash-*, leak-*, timeout-*).
+FUZZERS += canonical
+FUZZERS += config
+FUZZERS += content_type
+FUZZERS += image
+FUZZERS += multipart
+FUZZERS += preview_html
+FUZZERS += preview_url
+FUZZERS += route
+FUZZERS += server_name
+FUZZERS += xmatrix
+
+# What common/http.c needs besides itself.
+FUZZ_HTTP_DEPS = common/auth.c common/blob.c common/config.c common/fed.c \
+	common/fed_discover.c common/http_client.c common/image.c common/json.c \
+	common/keys.c common/multipart.c common/mxc.c common/net.c \
+	common/preview_url.c common/slot.c common/store.c common/util.c
+
 FUZZ_canonical = common/json.c common/util.c
+# fuzz_config.c includes common/config.c to reach its line parser.
+FUZZ_config = common/image.c common/mxc.c common/net.c common/preview_url.c \
+	common/util.c
+FUZZ_content_type = common/http.c $(FUZZ_HTTP_DEPS)
 FUZZ_image = common/image.c common/util.c
 FUZZ_multipart = common/multipart.c common/util.c
 FUZZ_preview_html = common/preview_html.c common/util.c
 FUZZ_preview_url = common/preview_url.c common/net.c common/util.c
+# fuzz_route.c includes common/http.c to reach its query and path parsers.
+FUZZ_route = $(FUZZ_HTTP_DEPS)
 FUZZ_server_name = common/mxc.c common/util.c
 FUZZ_xmatrix = common/auth.c common/http_client.c common/keys.c common/slot.c \
 	common/json.c common/mxc.c common/net.c common/store.c common/util.c
-FUZZERS = canonical image multipart preview_html preview_url server_name \
-	xmatrix
 
-fuzz: common/migrations.h
-	@command -v clang > /dev/null || { apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang; }
-	@mkdir -p build/fuzz
+FUZZ_DIR = build/fuzz
+FUZZ_SECONDS ?= 30
+FUZZ_REPLAY_SECONDS ?= 3
+FUZZ_CFLAGS = -g -O1 -D_GNU_SOURCE -Wno-macro-redefined \
+	-fsanitize=address,undefined -fno-sanitize-recover=all \
+	$(shell pkg-config --cflags $(PKG_LIBS) gdlib 2>/dev/null)
+FUZZ_BINS = $(addprefix $(FUZZ_DIR)/fuzz_,$(FUZZERS))
+
+.PHONY: fuzz-build fuzz-replay fuzz-clang
+
+fuzz-clang:
+	@command -v clang > /dev/null || $(MAKE) deps
+
+fuzz-build: $(FUZZ_BINS)
+
+$(FUZZ_DIR)/obj/%.o: %.c $(HEADERS) | fuzz-clang
+	@mkdir -p $(dir $@)
+	@echo "  FUZZCC  $@"
+	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+# The objects of fuzz_NAME, looked up by name when the rule is used (so
+# after every FUZZ_NAME is set).
+fuzz_objs = $(addprefix $(FUZZ_DIR)/obj/,tests/fuzz/fuzz_$(1).o \
+	$(FUZZ_$(1):.c=.o))
+.SECONDEXPANSION:
+$(FUZZ_DIR)/fuzz_%: $$(call fuzz_objs,$$*)
+	@echo "  LINK    $@"
+	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+
+# $(call fuzz_run,SECONDS): per target, the corpus is copied, replayed
+# (-runs=0: every input once, no mutation), then fuzzed for SECONDS.
+define fuzz_run
 	@for f in $(FUZZERS); do \
-	  echo "== fuzz_$$f ($(FUZZ_SECONDS) s)"; \
-	  case $$f in \
-	  canonical) src="$(FUZZ_canonical)";; image) src="$(FUZZ_image)";; \
-	  multipart) src="$(FUZZ_multipart)";; \
-	  preview_html) src="$(FUZZ_preview_html)";; \
-	  preview_url) src="$(FUZZ_preview_url)";; \
-	  server_name) src="$(FUZZ_server_name)";; xmatrix) src="$(FUZZ_xmatrix)";; \
-	  esac; \
-	  $(FUZZ_CC) -o build/fuzz/fuzz_$$f tests/fuzz/fuzz_$$f.c $$src \
-	    $(shell pkg-config --libs libcjson libxml-2.0 libsodium sqlite3 \
-	    libcurl) \
-	    || exit 1; \
-	  rm -rf build/fuzz/corpus_$$f; mkdir -p build/fuzz/corpus_$$f; \
-	  [ -d tests/fuzz/corpus/$$f ] && cp tests/fuzz/corpus/$$f/* \
-	    build/fuzz/corpus_$$f/ 2>/dev/null; \
-	  build/fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	    build/fuzz/corpus_$$f > build/fuzz/fuzz_$$f.log 2>&1 || { \
-	    tail -30 build/fuzz/fuzz_$$f.log; exit 1; }; \
-	  grep "number_of_executed_units" build/fuzz/fuzz_$$f.log; \
+	  bin=$(FUZZ_DIR)/fuzz_$$f; c=$(FUZZ_DIR)/corpus_$$f; log=$$bin.log; \
+	  echo "== fuzz_$$f: replay, then $(1) s"; \
+	  rm -rf $$c && mkdir -p $$c && cp tests/fuzz/corpus/$$f/* $$c/ || exit 1; \
+	  { $$bin -runs=0 -artifact_prefix=$(FUZZ_DIR)/ $$c && \
+	    $$bin -max_total_time=$(1) -print_final_stats=1 \
+	      -artifact_prefix=$(FUZZ_DIR)/ $$c; } > $$log 2>&1 || { \
+	    tail -40 $$log; echo "fuzz_$$f failed: see $$log"; exit 1; }; \
+	  grep "number_of_executed_units" $$log; \
 	done
+endef
+
+fuzz: fuzz-build
+	$(call fuzz_run,$(FUZZ_SECONDS))
+
+fuzz-replay: fuzz-build
+	$(call fuzz_run,$(FUZZ_REPLAY_SECONDS))
 
 bench: deps
 	$(MAKE) all

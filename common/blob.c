@@ -212,6 +212,33 @@ mr_blob_open(const char *root, const char *sha256_hex, int *fd, int64_t *size,
 	return 0;
 }
 
+/*
+ * 1 when pid is a zombie: killed but not reaped, which lasts for good
+ * where the programs' parent is an init that reaps nothing (a container's
+ * pid 1 often is). It writes no more, though kill() still finds it.
+ */
+static int
+blob_pid_zombie(long pid)
+{
+	char path[64], stat[256];
+	const char *state;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, stat, sizeof(stat) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	stat[n] = '\0';
+	/* "pid (comm) S ...": comm may hold ')', so the last one counts. */
+	state = strrchr(stat, ')');
+	return state != NULL && state[1] == ' ' &&
+	    (state[2] == 'Z' || state[2] == 'X');
+}
+
 /* 1 when a temp file named "<pid>-..." belongs to a dead process. */
 static int
 blob_writer_gone(const char *name)
@@ -221,11 +248,19 @@ blob_writer_gone(const char *name)
 
 	if (end == name || *end != '-' || pid <= 0)
 		return 1;
-	return kill((pid_t)pid, 0) < 0 && errno == ESRCH;
+	return (kill((pid_t)pid, 0) < 0 && errno == ESRCH) ||
+	    blob_pid_zombie(pid);
 }
 
 int
 mr_blob_sweep(const char *root, int64_t max_age_ms, struct mr_err *err)
+{
+	return mr_blob_sweep_grace(root, MR_BLOB_SWEEP_GRACE_MS, max_age_ms, err);
+}
+
+int
+mr_blob_sweep_grace(const char *root, int64_t grace_ms, int64_t max_age_ms,
+    struct mr_err *err)
 {
 	char dir[PATH_MAX], path[PATH_MAX * 2];
 	struct dirent *de;
@@ -248,11 +283,11 @@ mr_blob_sweep(const char *root, int64_t max_age_ms, struct mr_err *err)
 		int64_t idle_ms = (int64_t)(now - sb.st_mtime) * 1000;
 
 		/*
-		 * A dead writer's file goes after a minute's grace (its pid may
-		 * be from another host sharing the store, which still writes);
-		 * anything idle past max_age goes regardless.
+		 * A dead writer's file goes after the grace (its pid may be from
+		 * another host sharing the store, which still writes); anything
+		 * idle past max_age goes regardless.
 		 */
-		if ((blob_writer_gone(de->d_name) && idle_ms > 60000) ||
+		if ((blob_writer_gone(de->d_name) && idle_ms >= grace_ms) ||
 		    idle_ms > max_age_ms) {
 			if (unlink(path) == 0)
 				removed++;

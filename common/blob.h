@@ -55,9 +55,18 @@ int mr_blob_open(const char *root, const char *sha256_hex, int *fd,
     int64_t *size, struct mr_err *err);
 /*
  * Removes temp files whose writer is gone: the pid in the name no longer
- * runs, or the file has not been written for max_age_ms. Returns how many
- * were removed, or -1.
+ * runs and the file has been idle for MR_BLOB_SWEEP_GRACE_MS, or the file
+ * has not been written for max_age_ms. Returns how many were removed, or
+ * -1.
  */
 int mr_blob_sweep(const char *root, int64_t max_age_ms, struct mr_err *err);
+/*
+ * A dead writer's file may still be written by a live process of the same
+ * pid on another host sharing the store: it is left this long.
+ */
+#define MR_BLOB_SWEEP_GRACE_MS 60000
+/* mr_blob_sweep with that grace chosen (0: as soon as the writer is gone). */
+int mr_blob_sweep_grace(const char *root, int64_t grace_ms,
+    int64_t max_age_ms, struct mr_err *err);
 
 #endif

@@ -541,8 +541,11 @@ static void
 fed_fill_media(struct mr_fed_media *out, const char *type,
     const char *disposition)
 {
-	snprintf(out->content_type, sizeof(out->content_type), "%s",
-	    type && type[0] ? type : "application/octet-stream");
+	/* Checked as an upload's type is; what fails is plain bytes. */
+	if (mr_http_content_type_clean(type, out->content_type,
+	    sizeof(out->content_type)) < 0)
+		snprintf(out->content_type, sizeof(out->content_type), "%s",
+		    "application/octet-stream");
 	out->filename[0] = '\0';
 	if (disposition != NULL && disposition[0] != '\0' &&
 	    mr_http_disposition_filename(disposition, out->filename,

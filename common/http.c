@@ -322,17 +322,118 @@ static const char *const http_inline_types[] = {
 	"audio/x-pn-wav", "audio/flac", "audio/x-flac",
 };
 
+/* RFC 9110 5.6.2 tchar, spelt out so no locale widens it. */
+static int
+http_tchar(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9') ||
+	    (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static size_t
+http_token_len(const char *s)
+{
+	size_t n = 0;
+
+	while (http_tchar((unsigned char)s[n]))
+		n++;
+	return n;
+}
+
+/*
+ * Length of the quoted-string s opens (s[0] is '"'), or 0 when it is not
+ * one. obs-text is refused with the other non-ASCII: we store and send
+ * back printable ASCII only.
+ */
+static size_t
+http_quoted_len(const char *s)
+{
+	size_t n = 1;
+
+	for (;;) {
+		unsigned char c = (unsigned char)s[n];
+
+		if (c == '"')
+			return n + 1;
+		if (c == '\\') {
+			c = (unsigned char)s[++n];
+			if (c != '\t' && (c < 0x20 || c > 0x7E))
+				return 0;
+		} else if (c != '\t' && (c < 0x20 || c > 0x7E)) {
+			return 0;	/* also the NUL of an open string */
+		}
+		n++;
+	}
+}
+
 int
-mr_http_inline_safe(const char *content_type)
+mr_http_media_type(const char *value, char *essence, size_t essence_sz)
+{
+	const char *p = value;
+	size_t t, st, n;
+
+	if (value == NULL || (t = http_token_len(p)) == 0 || p[t] != '/' ||
+	    (st = http_token_len(p + t + 1)) == 0)
+		return -1;
+	p += t + 1 + st;
+	while (*p != '\0') {
+		p += strspn(p, " \t");
+		/* Anything but ';' here, a ',' above all, makes a second
+		 * type, which a browser may read in place of the first. */
+		if (*p++ != ';')
+			return -1;
+		p += strspn(p, " \t");
+		if ((n = http_token_len(p)) == 0)
+			continue;	/* an empty parameter: ";;" or a final ";" */
+		if (p[n] != '=')
+			return -1;
+		p += n + 1;
+		n = *p == '"' ? http_quoted_len(p) : http_token_len(p);
+		if (n == 0)
+			return -1;
+		p += n;
+	}
+	if (essence != NULL) {
+		if (t + 1 + st >= essence_sz)
+			return -1;
+		for (size_t i = 0; i < t + 1 + st; i++)
+			essence[i] = (char)tolower((unsigned char)value[i]);
+		essence[t + 1 + st] = '\0';
+	}
+	return 0;
+}
+
+int
+mr_http_content_type_clean(const char *value, char *out, size_t outsz)
 {
 	size_t n;
 
-	if (content_type == NULL)
+	if (value == NULL)
+		return -1;
+	value += strspn(value, " \t");
+	n = strlen(value);
+	while (n > 0 && (value[n - 1] == ' ' || value[n - 1] == '\t'))
+		n--;
+	if (n == 0 || n > MR_CONTENT_TYPE_MAX || n >= outsz)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (value[i] < 0x20 || value[i] > 0x7E)
+			return -1;
+	memmove(out, value, n);	/* out may be value itself */
+	out[n] = '\0';
+	return 0;
+}
+
+int
+mr_http_inline_safe(const char *content_type)
+{
+	char essence[MR_CONTENT_TYPE_MAX + 1];
+
+	if (mr_http_media_type(content_type, essence, sizeof(essence)) < 0)
 		return 0;
-	n = strcspn(content_type, "; \t");
 	for (size_t i = 0; i < NELEM(http_inline_types); i++)
-		if (strlen(http_inline_types[i]) == n &&
-		    strncasecmp(http_inline_types[i], content_type, n) == 0)
+		if (strcmp(http_inline_types[i], essence) == 0)
 			return 1;
 	return 0;
 }
@@ -412,16 +513,21 @@ mr_http_disposition_filename(const char *value, char *out, size_t outsz)
 		return -1;
 	if ((p = http_find_param(value, "filename*=")) != NULL) {
 		const char *q = strchr(p, '\'');
+		/* Encoded, a name may take three times the room it needs. */
+		char name[3 * MR_UPLOAD_NAME_MAX + 1];
+		ssize_t n;
 
 		/* charset'language'percent-encoded; we read UTF-8 only. */
 		if (strncasecmp(p, "utf-8'", 6) == 0 && q != NULL &&
 		    (q = strchr(q + 1, '\'')) != NULL) {
 			size_t len = strcspn(q + 1, "; \t");
 
-			if (len < outsz &&
-			    mr_http_pct_decode(q + 1, len, out, 0) >= 0 &&
-			    mr_valid_filename(out, NULL) == 0 && out[0] != '\0')
+			if (len < sizeof(name) &&
+			    (n = mr_http_pct_decode(q + 1, len, name, 0)) > 0 &&
+			    (size_t)n < outsz && mr_valid_filename(name, NULL) == 0) {
+				memcpy(out, name, (size_t)n + 1);
 				return 0;
+			}
 		}
 	}
 	if ((p = http_find_param(value, "filename=")) == NULL)

@@ -34,12 +34,11 @@ mr_media_check_upload(struct mr_req *req, const struct mr_config *cfg,
 	if (strlen(ct) > MR_CONTENT_TYPE_MAX)
 		return mr_err_set(err, 400, "M_INVALID_PARAM",
 		    "Content-Type longer than %d bytes", MR_CONTENT_TYPE_MAX);
-	/* It is sent back verbatim later, so only printable ASCII. */
-	for (const char *p = ct; *p != '\0'; p++)
-		if (*p < 0x20 || *p > 0x7E)
-			return mr_err_set(err, 400, "M_INVALID_PARAM",
-			    "invalid Content-Type");
-	snprintf(m->content_type, sizeof(m->content_type), "%s", ct);
+	/* The rules remote types follow too: see mr_http_content_type_clean. */
+	if (mr_http_content_type_clean(ct, m->content_type,
+	    sizeof(m->content_type)) < 0)
+		return mr_err_set(err, 400, "M_INVALID_PARAM",
+		    "invalid Content-Type");
 	snprintf(m->upload_name, sizeof(m->upload_name), "%s",
 	    filename ? filename : "");
 	if (req->content_length > cfg->max_upload_size)
@@ -629,24 +628,32 @@ media_thumb_row(const struct mr_media *m, const struct mr_thumb_spec *box,
 }
 
 /*
- * Stores one generated thumbnail: the row first (an on-demand one only
- * while under the cap), then the bytes. A reader that finds the row
- * before the file regenerates it, which is harmless.
+ * Stores one generated thumbnail: the bytes, then the row (an on-demand
+ * one only while under the cap). In that order, as an upload's, a crash
+ * between the two leaves a file no row names, which gc removes, and never
+ * a row naming no file, which verify would report. Bytes that get no row
+ * (past the cap above all, or each refused request would leave a file)
+ * go again at once, unless something else names the same bytes.
  */
 static int
 media_store_thumb(struct mr_ctx *ctx, const struct mr_thumb_row *row,
     const struct mr_thumb_result *r, struct mr_err *err)
 {
 	char sha[MR_SHA256_HEX];
-	int rc = row->dynamic ?
-	    mr_store_thumb_put_capped(ctx->store, row,
+	struct mr_err ignored;
+	int rc;
+
+	if (mr_blob_put(ctx->cfg.media_store_path, r->data, r->len, sha,
+	    err) < 0)
+		return -1;
+	rc = row->dynamic ? mr_store_thumb_put_capped(ctx->store, row,
 	    ctx->cfg.max_thumbnails_per_media, err) :
 	    mr_store_thumb_put(ctx->store, row, err);
-
-	if (rc < 0)
-		return -1;
-	return mr_blob_put(ctx->cfg.media_store_path, r->data, r->len, sha,
-	    err);
+	if (rc < 0 && mr_media_blob_release(&ctx->cfg, ctx->store, sha,
+	    &ignored) < 0)
+		fprintf(stderr, "mediarepo: thumbnail not kept: %s\n",
+		    ignored.msg);
+	return rc;
 }
 
 int
@@ -933,8 +940,9 @@ mr_media_serve_download(struct mr_req *req, struct mr_ctx *ctx,
 	    req->path_param[2] : m.upload_name;
 	if (name != m.upload_name && mr_valid_filename(name, NULL) < 0)
 		return mr_err_set(err, 400, "M_INVALID_PARAM", "invalid file name");
-	content_type = m.content_type[0] ? m.content_type :
-	    "application/octet-stream";
+	/* A row stored before remote types were checked may hold any byte. */
+	content_type = mr_http_content_type_clean(m.content_type, m.content_type,
+	    sizeof(m.content_type)) == 0 ? m.content_type : MEDIA_DEFAULT_TYPE;
 	if (mr_http_content_disposition(content_type, 0, name, disposition,
 	    sizeof(disposition)) < 0)
 		return mr_err_set(err, 400, "M_INVALID_PARAM", "file name too long");

@@ -198,8 +198,12 @@ preview_fetch(const struct mr_config *cfg, struct preview_state *ps,
 			return mr_err_set(err, 502, "M_UNKNOWN",
 			    "the page answered %ld", rs.status);
 		snprintf(page->url, sizeof(page->url), "%s", next);
-		snprintf(page->content_type, sizeof(page->content_type), "%s",
-		    rs.content_type);
+		/* Decisions below read it; unchecked bytes would reach the
+		 * error text. */
+		if (mr_http_content_type_clean(rs.content_type,
+		    page->content_type, sizeof(page->content_type)) < 0)
+			snprintf(page->content_type, sizeof(page->content_type),
+			    "%s", "application/octet-stream");
 		return 0;
 	}
 	return mr_err_set(err, 502, "M_UNKNOWN", "too many redirects");

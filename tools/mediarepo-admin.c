@@ -215,15 +215,19 @@ cmd_show_key(int argc, char **argv, struct mr_config *cfg,
 static int
 cmd_sweep(int argc, char **argv, struct mr_config *cfg, struct mr_store *st)
 {
+	int64_t grace_ms = MR_BLOB_SWEEP_GRACE_MS;
 	struct mr_err err;
 	int n;
 
-	(void)argv;
 	(void)st;
-	if (argc != 1)
+	if (argc == 3 && strcmp(argv[1], "--min-age") == 0) {
+		if (mr_parse_duration_ms(argv[2], &grace_ms) < 0)
+			return 2;
+	} else if (argc != 1) {
 		return 2;
-	if ((n = mr_blob_sweep(cfg->media_store_path, cfg->temp_file_max_age,
-	    &err)) < 0)
+	}
+	if ((n = mr_blob_sweep_grace(cfg->media_store_path, grace_ms,
+	    cfg->temp_file_max_age, &err)) < 0)
 		return admin_fail(&err);
 	printf("removed %d temp file%s\n", n, n == 1 ? "" : "s");
 	return 0;
@@ -1224,9 +1228,11 @@ static const struct admin_cmd admin_cmds[] = {
 	{ "thumbnail-all", "thumbnail-all IN OUTDIR",
 	  "make every configured thumbnail size of IN from one decode, as an "
 	  "upload does (OUTDIR/WxH-METHOD)", 0, cmd_thumbnail_all },
-	{ "sweep", "sweep",
-	  "remove temp files left by crashed or abandoned uploads", 0,
-	  cmd_sweep },
+	{ "sweep", "sweep [--min-age DURATION]",
+	  "remove temp files left by crashed or abandoned uploads: those of a "
+	  "writer that is gone once idle for --min-age (1m by default; 0 after "
+	  "a crash, when no other host shares the store), any once idle for "
+	  "temp_file_max_age", 0, cmd_sweep },
 	{ "media info", "media info MXC",
 	  "print a media item's metadata, file path and thumbnails", 1,
 	  cmd_media_info },

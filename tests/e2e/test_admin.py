@@ -353,6 +353,26 @@ def plant_remote(stack, server, mid, data, age_ms, thumb=None):
                       (server, mid, sha(thumb), len(thumb), now))
 
 
+@pytest.mark.parametrize("ctype", ["text/plain\x01", "text/plain\rX: y",
+                                   "text/pl\xe9in"])
+def test_cached_remote_row_with_a_bad_type_is_served_as_bytes(stack, ctype):
+    """A remote row cached before remote types were checked may hold any
+    byte: it is served as application/octet-stream, not echoed."""
+    data = unique(b"old remote row")
+    mid = "oldtype%d" % next(_n)
+    # Not *.example: test_purge_remote_before counts those rows.
+    plant_remote(stack, "old-row.test", mid, data, 0)
+    with db(stack) as c:
+        c.execute("UPDATE media SET content_type = ? WHERE media_id = ?",
+                  (ctype, mid))
+    r = requests.get(stack.url(V3 + "/download/old-row.test/" + mid),
+                     timeout=10)
+    assert r.status_code == 200, r.text
+    assert r.content == data
+    assert r.headers["Content-Type"] == "application/octet-stream"
+    assert r.headers["Content-Disposition"].startswith("attachment")
+
+
 def test_purge_remote_before(stack):
     day = 86400 * 1000
     old, old_thumb = unique(b"old remote"), unique(b"old remote thumb")

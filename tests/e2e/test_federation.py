@@ -727,6 +727,40 @@ def test_remote_html_is_served_as_attachment(hs2, peer):
     assert r.headers["X-Content-Type-Options"] == "nosniff"
 
 
+@pytest.mark.parametrize("api,ctype", [
+    ("msc1902", "text/plain\x01"),
+    ("msc1902", "text/plain\rX-Injected: 1"),
+    ("msc1902", "image/png\x1b[31m"),
+    ("v1", "text/pl\xe9in"),
+    ("v1", "text/plain;\tcharset=a"),
+])
+def test_remote_content_type_with_control_bytes_is_octet_stream(
+        hs2, peer, api, ctype):
+    """A remote type gets the checks an upload's does; one that fails them
+    is stored as application/octet-stream, not echoed (nor, with a CR,
+    dropped from the response)."""
+    data = unique(b"odd remote type")
+    mid = "ct-%s-%d" % (api, sum(ctype.encode("latin-1")))
+    peer.media[mid] = Media(data, ctype, "odd.bin", apis=(api,))
+    for _ in range(2):      # the fetch, then the cached copy
+        r = hs2.get(dl(hs2, mid, peer.server_name))
+        assert r.status_code == 200, r.text
+        assert r.content == data
+        assert r.headers["Content-Type"] == "application/octet-stream"
+        assert "X-Injected" not in r.headers
+        assert r.headers["Content-Disposition"].startswith("attachment")
+    assert len(peer.downloads(mid)) == (2 if api == "msc1902" else 1)
+
+
+def test_remote_content_type_list_is_attachment(hs2, peer):
+    peer.media["ct-list"] = Media(unique(b"<b>x</b>"), "text/plain ,text/html",
+                                  apis=("msc1902",))
+    r = hs2.get(dl(hs2, "ct-list", peer.server_name))
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"] == "text/plain ,text/html"
+    assert r.headers["Content-Disposition"].startswith("attachment")
+
+
 def test_outbound_fetch_from_peer_via_msc1902(hs2, peer):
     data = unique(b"msc1902 only")
     peer.media["pm1902"] = Media(data, "text/plain", None, apis=("msc1902",))

@@ -209,6 +209,36 @@ def test_content_type_is_kept_verbatim(stack, ctype):
     assert d.content == data
 
 
+@pytest.mark.parametrize("ctype", [
+    "text/plain ,text/html",
+    "text/plain;,text/html",
+    "text/plain, text/html",
+    "image/png; a=b, text/html",
+])
+def test_content_type_list_is_served_as_attachment(stack, ctype):
+    """A browser reads the last type of a list: text/html here. Such a
+    value is kept as sent, but never served inline."""
+    data = b"<script>alert(1)</script> " + ctype.encode()
+    mid = media_id_of(stack, post_upload(stack, data, {"Content-Type": ctype},
+                                         query="?filename=a.txt"))
+    d = download(stack, mid)
+    assert d.status_code == 200
+    assert d.content == data
+    assert d.headers["Content-Type"] == ctype
+    kind, params = parse_disposition(d.headers["Content-Disposition"])
+    assert kind == "attachment", d.headers["Content-Disposition"]
+    assert params.get("filename") == "a.txt"
+
+
+def test_content_type_comma_in_quoted_parameter_stays_inline(stack):
+    ctype = 'text/plain; x="a, text/html"'
+    mid = media_id_of(stack, post_upload(stack, b"one type", {
+        "Content-Type": ctype}))
+    d = download(stack, mid)
+    assert d.headers["Content-Type"] == ctype
+    assert parse_disposition(d.headers["Content-Disposition"])[0] == "inline"
+
+
 def test_no_content_type_means_octet_stream(stack):
     r = post_upload(stack, b"no type at all")
     # requests adds no Content-Type for a bytes body: check what went out.

@@ -10,12 +10,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -526,6 +528,64 @@ test_sweep_keeps_open_writer(void **state)
 	assert_string_equal(hex, HELLO_HEX);
 }
 
+/* The grace chosen: a dead writer's files go as soon as it allows. */
+static void
+test_sweep_grace(void **state)
+{
+	struct fixture *fx = *state;
+	struct mr_err err;
+	char live[64];
+
+	snprintf(live, sizeof(live), "%ld-fresh", (long)getpid());
+	make_temp(fx, "999999999-new", 0);
+	make_temp(fx, "999999999-ten", 10);
+	make_temp(fx, "junk", 0);
+	make_temp(fx, live, 0);
+	make_temp(fx, "1-old", 7200);		/* pid 1 runs: max_age decides */
+
+	assert_int_equal(mr_blob_sweep_grace(fx->root, 5000, 3600000, &err), 2);
+	assert_false(temp_exists(fx, "999999999-ten"));
+	assert_false(temp_exists(fx, "1-old"));
+	assert_true(temp_exists(fx, "999999999-new"));
+	assert_true(temp_exists(fx, "junk"));
+
+	assert_int_equal(mr_blob_sweep_grace(fx->root, 0, 3600000, &err), 2);
+	assert_false(temp_exists(fx, "999999999-new"));
+	assert_false(temp_exists(fx, "junk"));
+	/* Never a live writer's file within max_age, whatever the grace. */
+	assert_true(temp_exists(fx, live));
+}
+
+/* A killed writer nobody reaps is a zombie: kill() finds it, yet it is gone. */
+static void
+test_sweep_zombie_writer(void **state)
+{
+	struct fixture *fx = *state;
+	struct mr_err err;
+	char name[64];
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(0);
+	/* Not reaped yet: wait until it is a zombie, then sweep. */
+	for (int i = 0; i < 1000; i++) {
+		siginfo_t si;
+
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+		    si.si_pid == pid)
+			break;
+		usleep(1000);
+	}
+	assert_int_equal(kill(pid, 0), 0);
+	snprintf(name, sizeof(name), "%ld-zombie", (long)pid);
+	make_temp(fx, name, 0);
+	assert_int_equal(mr_blob_sweep_grace(fx->root, 0, 3600000, &err), 1);
+	assert_false(temp_exists(fx, name));
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+}
+
 static void
 test_sweep_without_tmp(void **state)
 {
@@ -555,6 +615,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_open_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sweep_keeps_open_writer, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_sweep_grace, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sweep_zombie_writer, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_sweep_without_tmp, setup,
 		    teardown),

@@ -518,6 +518,20 @@ test_inline_safe(void **state)
 		"text/html;text/plain",
 		"audio/x-wav2",
 		"image/svg+xml; charset=utf-8",
+		/* Browsers read the last type of a list: one type or none. */
+		"text/plain ,text/html",
+		"text/plain;,text/html",
+		"text/plain; ,text/html",
+		"text/plain, text/plain",
+		"image/png; x=y, text/html",
+		"text/plain; charset=\"a\", text/html",
+		"text/plain; charset=utf-8,",
+		"text/plain\x01",
+		"text/plain\r\n",
+		"text/plain ",
+		"text/plain; charset=",
+		"text/plain; charset=\"open",
+		"text/plain charset=utf-8",
 	};
 	char buf[128];
 
@@ -544,6 +558,189 @@ test_inline_safe(void **state)
 	assert_int_equal(mr_http_inline_safe(NULL), 0);
 }
 
+/* --- mr_http_media_type --- */
+
+static const struct {
+	const char *value;
+	const char *essence;
+} media_type_valid[] = {
+	{ "text/plain", "text/plain" },
+	{ "TEXT/Plain", "text/plain" },
+	{ "text/plain;charset=utf-8", "text/plain" },
+	{ "text/plain ; charset=utf-8", "text/plain" },
+	{ "text/plain\t;\tcharset=utf-8", "text/plain" },
+	{ "text/plain; charset=\"utf-8\"", "text/plain" },
+	/* commas and semicolons inside a quoted-string are its own */
+	{ "text/plain; x=\"a, text/html\"", "text/plain" },
+	{ "text/plain; x=\"a; b=c\"", "text/plain" },
+	{ "text/plain; x=\"a\\\"b, c/d\"", "text/plain" },
+	{ "text/plain; x=\"\"", "text/plain" },
+	{ "text/plain; x=\"tab\there\"", "text/plain" },
+	/* empty parameters are in the grammar: *( OWS ";" OWS [ param ] ) */
+	{ "text/plain;", "text/plain" },
+	{ "text/plain; ", "text/plain" },
+	{ "text/plain;;a=b;", "text/plain" },
+	{ "application/vnd.example+json; profile=\"a b\"",
+	  "application/vnd.example+json" },
+	{ "x/y", "x/y" },
+	{ "!#$%&'*+-.^_`|~09azAZ/!#$%&'*+-.^_`|~", "!#$%&'*+-.^_`|~09azaz/"
+	  "!#$%&'*+-.^_`|~" },
+	{ "a/b; A-Z=!#$", "a/b" },
+};
+
+static const char *const media_type_invalid[] = {
+	"",
+	" ",
+	"text",
+	"text/",
+	"/plain",
+	"/",
+	" text/plain",
+	"text/plain ",
+	"text /plain",
+	"text/ plain",
+	"text/plain/x",
+	"text/plain ,text/html",
+	"text/plain;,text/html",
+	"text/plain,text/html",
+	"text/plain, text/html",
+	"text/plain; a=b, text/html",
+	"text/plain; a=\"b\", text/html",
+	"text/plain; a=\"b\"c",
+	"text/plain; a=\"b\" c",
+	"text/plain charset=utf-8",
+	"text/plain; charset",
+	"text/plain; charset =utf-8",
+	"text/plain; charset= utf-8",
+	"text/plain; charset=",
+	"text/plain; charset=\"utf-8",
+	"text/plain; charset=\"utf-8\\\"",
+	"text/plain; charset=\"a\\",
+	"text/plain; charset=a b",
+	"text/plain; charset=a=b",
+	"text/plain; =a",
+	"text/plain\x01",
+	"text/pl\x01ain",
+	"text/plain\r",
+	"text/plain\r\nX-Evil: 1",
+	"text/plain\n",
+	"text/plain; a=\"\x01\"",
+	"text/plain; a=\"\r\"",
+	"text/plain; a=\"\\\x7f\"",
+	"text/plain; a=\"\xc3\xa9\"",
+	"t\xc3\xa9xt/plain",
+	"text/plain\x7f",
+	"text(x)/plain",
+	"text/plain; a=(b)",
+	"text/\"plain\"",
+	"text/plain; a=[b]",
+	"text/plain; a=@",
+};
+
+static void
+test_media_type(void **state)
+{
+	char essence[64], small[11];
+
+	(void)state;
+	for (size_t i = 0; i < NELEM(media_type_valid); i++) {
+		const char *v = media_type_valid[i].value;
+		char *copy = exact_copy(v, strlen(v) + 1);
+
+		memset(essence, 'x', sizeof(essence));
+		if (mr_http_media_type(copy, essence, sizeof(essence)) != 0)
+			fail_msg("'%s' refused", v);
+		if (strcmp(essence, media_type_valid[i].essence) != 0)
+			fail_msg("'%s': essence '%s'", v, essence);
+		assert_int_equal(mr_http_media_type(copy, NULL, 0), 0);
+		free(copy);
+	}
+	for (size_t i = 0; i < NELEM(media_type_invalid); i++) {
+		const char *v = media_type_invalid[i];
+		char *copy = exact_copy(v, strlen(v) + 1);
+
+		if (mr_http_media_type(copy, essence, sizeof(essence)) != -1)
+			fail_msg("'%s' accepted", v);
+		assert_int_equal(mr_http_media_type(copy, NULL, 0), -1);
+		free(copy);
+	}
+	assert_int_equal(mr_http_media_type(NULL, essence, sizeof(essence)), -1);
+	/* The essence must fit with its NUL; the parameters need not. */
+	assert_int_equal(mr_http_media_type("text/plain; charset=utf-8", small,
+	    sizeof(small)), 0);
+	assert_string_equal(small, "text/plain");
+	assert_int_equal(mr_http_media_type("text/plainx", small, sizeof(small)),
+	    -1);
+}
+
+/* --- mr_http_content_type_clean --- */
+
+static const struct {
+	const char *value;
+	const char *want;	/* NULL: refused */
+} ct_clean_cases[] = {
+	{ "text/plain", "text/plain" },
+	{ "  text/plain\t ", "text/plain" },
+	{ "\ttext/plain; charset=utf-8", "text/plain; charset=utf-8" },
+	/* Not one media type, yet printable: kept (and never inline). */
+	{ "text/plain ,text/html", "text/plain ,text/html" },
+	{ "not a type", "not a type" },
+	{ "", NULL },
+	{ " \t ", NULL },
+	{ "text/plain\x01", NULL },
+	{ "\x01", NULL },
+	{ "text/plain\rx", NULL },
+	{ "text/plain\r", NULL },
+	{ "text/plain\n", NULL },
+	{ "text/plain\r\nSet-Cookie: a=b", NULL },
+	{ "text/plain;\tcharset=a", NULL },	/* HTAB inside: not echoed */
+	{ "text/plain\x7f", NULL },
+	{ "text/pl\xc3\xa9in", NULL },
+	{ "\xff", NULL },
+};
+
+static void
+test_content_type_clean(void **state)
+{
+	char out[MR_CONTENT_TYPE_MAX + 1], big[MR_CONTENT_TYPE_MAX + 8];
+
+	(void)state;
+	for (size_t i = 0; i < NELEM(ct_clean_cases); i++) {
+		const char *v = ct_clean_cases[i].value;
+		char *copy = exact_copy(v, strlen(v) + 1);
+		int rc = mr_http_content_type_clean(copy, out, sizeof(out));
+
+		free(copy);
+		if (ct_clean_cases[i].want == NULL) {
+			if (rc != -1)
+				fail_msg("case %zu accepted as '%s'", i, out);
+			continue;
+		}
+		if (rc != 0)
+			fail_msg("case %zu refused", i);
+		assert_string_equal(out, ct_clean_cases[i].want);
+	}
+	assert_int_equal(mr_http_content_type_clean(NULL, out, sizeof(out)), -1);
+
+	/* MR_CONTENT_TYPE_MAX bytes fit, one more does not, spaces aside. */
+	memset(big, 'a', sizeof(big));
+	memcpy(big, "  x/", 4);
+	big[2 + MR_CONTENT_TYPE_MAX] = ' ';
+	big[3 + MR_CONTENT_TYPE_MAX] = '\0';
+	assert_int_equal(mr_http_content_type_clean(big, out, sizeof(out)), 0);
+	assert_int_equal(strlen(out), MR_CONTENT_TYPE_MAX);
+	big[2 + MR_CONTENT_TYPE_MAX] = 'a';
+	assert_int_equal(mr_http_content_type_clean(big, out, sizeof(out)), -1);
+	/* In place, as a stored row is checked before it is served. */
+	snprintf(out, sizeof(out), "%s", "  image/png; a=b ");
+	assert_int_equal(mr_http_content_type_clean(out, out, sizeof(out)), 0);
+	assert_string_equal(out, "image/png; a=b");
+	/* And never past a smaller out. */
+	assert_int_equal(mr_http_content_type_clean("text/plain", out, 10), -1);
+	assert_int_equal(mr_http_content_type_clean("text/plain", out, 11), 0);
+	assert_string_equal(out, "text/plain");
+}
+
 /* --- mr_http_content_disposition --- */
 
 static const struct {
@@ -557,6 +754,8 @@ static const struct {
 	{ "text/html", 0, NULL, "attachment" },
 	{ "text/html", 1, NULL, "inline" },
 	{ "image/svg+xml", 0, "a.svg", "attachment; filename=\"a.svg\"" },
+	{ "text/plain ,text/html", 0, NULL, "attachment" },
+	{ "text/plain;,text/html", 0, NULL, "attachment" },
 	{ NULL, 0, "x", "attachment; filename=\"x\"" },
 	{ "application/octet-stream", 0, "cat.jpg",
 	  "attachment; filename=\"cat.jpg\"" },
@@ -651,6 +850,81 @@ test_content_disposition_small_buffers(void **state)
 			free(out);
 		}
 	}
+}
+
+/* --- mr_http_disposition_filename --- */
+
+static const struct {
+	const char *value;
+	const char *want;	/* NULL: no usable filename */
+} dfn_cases[] = {
+	{ "attachment; filename=\"a b.txt\"", "a b.txt" },
+	{ "inline; filename=plain.bin", "plain.bin" },
+	{ "attachment;filename=x.bin;size=3", "x.bin" },
+	{ "attachment; filename=\"say \\\"hi\\\".txt\"", "say \"hi\".txt" },
+	{ "attachment; filename=\"a;b\"; x=y", "a;b" },
+	/* filename* wins, whatever the order */
+	{ "inline; filename*=utf-8''%F0%9F%90%94.png; filename=\"x.png\"",
+	  "\xf0\x9f\x90\x94.png" },
+	{ "inline; filename=\"x.png\"; filename*=UTF-8'en'caf%C3%A9",
+	  "caf\xc3\xa9" },
+	/* a bad filename* falls back to filename= */
+	{ "inline; filename*=utf-8''%FF; filename=\"ok\"", "ok" },
+	{ "inline; filename*=iso-8859-1''caf%E9; filename=ok", "ok" },
+	/* inside a quoted string it is not a parameter */
+	{ "attachment; x=\"filename=evil\"; filename=\"good\"", "good" },
+	{ "attachment; x=\"; filename*=utf-8''evil\"; filename=good", "good" },
+	{ "attachment", NULL },
+	{ "attachment; filename=", NULL },
+	{ "attachment; filename=\"\"", NULL },
+	{ "attachment; filename=\"open", NULL },
+	{ "attachment; filename*=utf-8''%FF%FE", NULL },
+	{ "attachment; filename*=utf-8''%0A", NULL },
+	{ "attachment; filename*=utf-8''", NULL },
+	{ "attachment; filename=\"a\x01b\"", NULL },
+	{ "attachment; myfilename=x", NULL },
+};
+
+static void
+test_disposition_filename(void **state)
+{
+	char out[MR_UPLOAD_NAME_MAX + 1], value[4 * MR_UPLOAD_NAME_MAX];
+	size_t o;
+
+	(void)state;
+	for (size_t i = 0; i < NELEM(dfn_cases); i++) {
+		const char *v = dfn_cases[i].value;
+		char *copy = exact_copy(v, strlen(v) + 1);
+		int rc = mr_http_disposition_filename(copy, out, sizeof(out));
+
+		free(copy);
+		if (dfn_cases[i].want == NULL) {
+			if (rc != -1)
+				fail_msg("case %zu: read '%s'", i, out);
+			continue;
+		}
+		if (rc != 0)
+			fail_msg("case %zu refused", i);
+		assert_string_equal(out, dfn_cases[i].want);
+	}
+	assert_int_equal(mr_http_disposition_filename(NULL, out, sizeof(out)),
+	    -1);
+
+	/* A name that fits, though its encoded form is longer than out. */
+	o = (size_t)snprintf(value, sizeof(value), "inline; filename*=utf-8''");
+	for (int i = 0; i < 400; i++)
+		o += (size_t)snprintf(value + o, sizeof(value) - o, "%%C3%%A9");
+	assert_int_equal(mr_http_disposition_filename(value, out, sizeof(out)),
+	    0);
+	assert_int_equal(strlen(out), 800);
+	assert_memory_equal(out, "\xc3\xa9\xc3\xa9", 4);
+	/* One that does not fit is refused, not cut. */
+	assert_int_equal(mr_http_disposition_filename(value, out, 800), -1);
+	assert_int_equal(mr_http_disposition_filename(value, out, 801), 0);
+	assert_int_equal(mr_http_disposition_filename(
+	    "a; filename=\"abc\"", out, 3), -1);
+	assert_int_equal(mr_http_disposition_filename(
+	    "a; filename=\"abc\"", out, 4), 0);
 }
 
 /* --- validators --- */
@@ -878,9 +1152,12 @@ main(void)
 		cmocka_unit_test(test_pct_decode),
 		cmocka_unit_test(test_parse_range),
 		cmocka_unit_test(test_etag_matches),
+		cmocka_unit_test(test_media_type),
+		cmocka_unit_test(test_content_type_clean),
 		cmocka_unit_test(test_inline_safe),
 		cmocka_unit_test(test_content_disposition),
 		cmocka_unit_test(test_content_disposition_small_buffers),
+		cmocka_unit_test(test_disposition_filename),
 		cmocka_unit_test(test_valid_uint),
 		cmocka_unit_test(test_valid_bool),
 		cmocka_unit_test(test_valid_filename),
