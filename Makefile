@@ -93,6 +93,7 @@ UNIT_TESTS += tests/unit/test_resample
 UNIT_TESTS += tests/unit/test_store
 UNIT_TESTS += tests/unit/test_thumb
 UNIT_TESTS += tests/unit/test_thumb_anim
+UNIT_TESTS += tests/unit/test_thumb_sandbox
 UNIT_TESTS += tests/unit/test_util
 UNIT_TESTS += tests/unit/test_whoami
 UNIT_TESTS += tests/unit/test_xmatrix
@@ -126,6 +127,9 @@ $(O)%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# This test includes the module's source to reach its static functions.
+$(O)tests/unit/test_thumb_sandbox.o: common/thumb.c
 
 $(LIB): $(addprefix $(O),$(LIB_OBJS))
 	@echo "  AR      $@"
