@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "json.h"
@@ -76,46 +77,101 @@ mr_keys_parse_line(const char *line, struct mr_signing_key *key,
     struct mr_err *err)
 {
 	char alg[16], version[MR_KEY_VERSION_MAX + 2], seed_b64[64];
+	int rc = 0;
 
 	if (sscanf(line, "%15s %65s %63s", alg, version, seed_b64) != 3 ||
 	    strcmp(alg, "ed25519") != 0)
-		return mr_err_set(err, 500, "M_UNKNOWN",
+		rc = mr_err_set(err, 500, "M_UNKNOWN",
 		    "expected 'ed25519 VERSION SEED'");
-	if (!keys_valid_version(version, strlen(version)))
-		return mr_err_set(err, 500, "M_UNKNOWN",
+	else if (!keys_valid_version(version, strlen(version)))
+		rc = mr_err_set(err, 500, "M_UNKNOWN",
 		    "invalid key version '%s'", version);
 	/* Synapse writes unpadded base64; accept padding too. */
-	if (keys_b64_decode(seed_b64, key->seed, sizeof(key->seed)) < 0)
-		return mr_err_set(err, 500, "M_UNKNOWN",
+	else if (keys_b64_decode(seed_b64, key->seed, sizeof(key->seed)) < 0)
+		rc = mr_err_set(err, 500, "M_UNKNOWN",
 		    "key seed is not 32 bytes of base64");
-	snprintf(key->version, sizeof(key->version), "%s", version);
-	crypto_sign_seed_keypair(key->pk, key->sk, key->seed);
-	return 0;
+	else {
+		snprintf(key->version, sizeof(key->version), "%s", version);
+		crypto_sign_seed_keypair(key->pk, key->sk, key->seed);
+	}
+	sodium_memzero(seed_b64, sizeof(seed_b64));
+	return rc;
 }
 
+/* Large enough for any key file this module or Synapse writes. */
+#define KEYS_FILE_MAX 4096
+
+/*
+ * The file is read with read(2) into a buffer zeroed afterwards, not with
+ * stdio, whose buffer would be freed with the seed still in it.
+ */
 int
 mr_keys_load(const char *path, struct mr_signing_key *key, struct mr_err *err)
 {
-	char line[512];
-	FILE *f = fopen(path, "r");
+	char buf[KEYS_FILE_MAX + 1], why[sizeof(err->msg)];
+	size_t n = 0;
+	ssize_t k;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = -1;
+	char *line, *end;
 
-	if (f == NULL)
+	if (fd < 0)
 		return mr_err_set(err, 500, "M_UNKNOWN", "cannot open key '%s': %s",
 		    path, strerror(errno));
-	while (fgets(line, sizeof(line), f) != NULL) {
+	while (n < KEYS_FILE_MAX && ((k = read(fd, buf + n, KEYS_FILE_MAX -
+	    n)) > 0 || (k < 0 && errno == EINTR)))
+		n += k > 0 ? (size_t)k : 0;
+	close(fd);
+	buf[n] = '\0';
+	for (line = buf; line < buf + n; line = end + 1) {
+		if ((end = strchr(line, '\n')) == NULL)
+			end = buf + n;
+		*end = '\0';
 		if (strncmp(line, "ed25519 ", 8) != 0)
 			continue;
-		fclose(f);
-		if (mr_keys_parse_line(line, key, err) < 0) {
-			char why[sizeof(err->msg)];
-
+		if ((rc = mr_keys_parse_line(line, key, err)) < 0) {
 			snprintf(why, sizeof(why), "%s", err->msg);
-			return mr_err_set(err, 500, "M_UNKNOWN", "%s: %s", path, why);
+			mr_err_set(err, 500, "M_UNKNOWN", "%s: %s", path, why);
 		}
-		return 0;
+		break;
 	}
-	fclose(f);
-	return mr_err_set(err, 500, "M_UNKNOWN", "%s: no ed25519 key", path);
+	sodium_memzero(buf, sizeof(buf));
+	if (rc < 0 && line >= buf + n)
+		mr_err_set(err, 500, "M_UNKNOWN", "%s: no ed25519 key", path);
+	return rc;
+}
+
+struct mr_signing_key *
+mr_keys_alloc(struct mr_err *err)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t size = (sizeof(struct mr_signing_key) + page - 1) / page * page;
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED) {
+		mr_err_set(err, 500, "M_UNKNOWN", "out of memory");
+		return NULL;
+	}
+	if (madvise(p, size, MADV_WIPEONFORK) < 0) {
+		munmap(p, size);
+		mr_err_set(err, 500, "M_UNKNOWN", "cannot keep the signing key "
+		    "from child processes: %s", strerror(errno));
+		return NULL;
+	}
+	/* Only keeps the key out of core files: failing it costs nothing. */
+	(void)madvise(p, size, MADV_DONTDUMP);
+	return p;
+}
+
+void
+mr_keys_free(struct mr_signing_key *key)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	if (key == NULL)
+		return;
+	sodium_memzero(key, sizeof(*key));
+	munmap(key, (sizeof(*key) + page - 1) / page * page);
 }
 
 int
@@ -123,7 +179,7 @@ mr_keys_generate(const char *path, struct mr_signing_key *key,
     struct mr_err *err)
 {
 	char seed_b64[64], line[160];
-	int fd, n;
+	int fd, n, rc = 0;
 
 	memcpy(key->version, "a_", 2);
 	mr_random_id(key->version + 2, 4);
@@ -137,18 +193,19 @@ mr_keys_generate(const char *path, struct mr_signing_key *key,
 	    sizeof(key->seed), sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
 	n = snprintf(line, sizeof(line), "ed25519 %s %s\n", key->version,
 	    seed_b64);
+	sodium_memzero(seed_b64, sizeof(seed_b64));
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
-		return mr_err_set(err, 500, "M_UNKNOWN", "cannot create key '%s': %s",
+		rc = mr_err_set(err, 500, "M_UNKNOWN", "cannot create key '%s': %s",
 		    path, strerror(errno));
-	if (write(fd, line, (size_t)n) != n || fsync(fd) < 0) {
+	else if (write(fd, line, (size_t)n) != n || fsync(fd) < 0) {
 		close(fd);
 		unlink(path);
-		return mr_err_set(err, 500, "M_UNKNOWN", "cannot write key '%s'",
+		rc = mr_err_set(err, 500, "M_UNKNOWN", "cannot write key '%s'",
 		    path);
-	}
+	} else
+		close(fd);
 	sodium_memzero(line, sizeof(line));
-	close(fd);
-	return 0;
+	return rc;
 }
 
 void
