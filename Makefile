@@ -258,12 +258,16 @@ FUZZ_CC = clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
 	-Wno-macro-redefined $(shell pkg-config --cflags libcjson libxml-2.0)
 FUZZ_canonical = common/json.c common/util.c
 FUZZ_image = common/image.c common/util.c
+FUZZ_image_exif = $(FUZZ_image)
+FUZZ_image_isobmff = $(FUZZ_image)
+FUZZ_image_tiff = $(FUZZ_image)
 FUZZ_multipart = common/multipart.c common/util.c
 FUZZ_preview_html = common/preview_html.c common/util.c
 FUZZ_preview_url = common/preview_url.c common/net.c common/util.c
 FUZZ_xmatrix = common/auth.c common/http_client.c common/keys.c \
 	common/json.c common/mxc.c common/net.c common/store.c common/util.c
-FUZZERS = canonical image multipart preview_html preview_url xmatrix
+FUZZERS = canonical image image_exif image_isobmff image_tiff multipart \
+	preview_html preview_url xmatrix
 
 fuzz: common/migrations.h
 	@command -v clang > /dev/null || { apt-get update -qq && \
@@ -273,6 +277,9 @@ fuzz: common/migrations.h
 	  echo "== fuzz_$$f ($(FUZZ_SECONDS) s)"; \
 	  case $$f in \
 	  canonical) src="$(FUZZ_canonical)";; image) src="$(FUZZ_image)";; \
+	  image_exif) src="$(FUZZ_image_exif)";; \
+	  image_isobmff) src="$(FUZZ_image_isobmff)";; \
+	  image_tiff) src="$(FUZZ_image_tiff)";; \
 	  multipart) src="$(FUZZ_multipart)";; \
 	  preview_html) src="$(FUZZ_preview_html)";; \
 	  preview_url) src="$(FUZZ_preview_url)";; xmatrix) src="$(FUZZ_xmatrix)";; \
