@@ -26,12 +26,22 @@
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
+/*
+ * AddressSanitizer reserves terabytes of shadow memory at start, so under
+ * it (make asan-test) any RLIMIT_AS makes the child's next mmap fail.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_MEMORY INT64_MAX
+#else
+#define TEST_MEMORY (1LL << 30)
+#endif
+
 static const struct mr_thumb_limits test_lim = {
 	.max_pixels = 32000000,
 	.max_animation_pixels = 100000000,
 	.formats = ~0u,
 	.jpeg_quality = 80,
-	.memory_bytes = 1LL << 30,
+	.memory_bytes = TEST_MEMORY,
 	.time_ms = 10000,
 };
 
