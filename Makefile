@@ -96,6 +96,7 @@ UNIT_TESTS += tests/unit/test_slot
 UNIT_TESTS += tests/unit/test_store
 UNIT_TESTS += tests/unit/test_thumb
 UNIT_TESTS += tests/unit/test_thumb_anim
+UNIT_TESTS += tests/unit/test_thumb_sandbox
 UNIT_TESTS += tests/unit/test_util
 UNIT_TESTS += tests/unit/test_whoami
 UNIT_TESTS += tests/unit/test_xmatrix
@@ -130,6 +131,9 @@ $(O)%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# This test includes the module's source to reach its static functions.
+$(O)tests/unit/test_thumb_sandbox.o: common/thumb.c
 
 $(LIB): $(addprefix $(O),$(LIB_OBJS))
 	@echo "  AR      $@"
@@ -271,6 +275,9 @@ FUZZERS += canonical
 FUZZERS += config
 FUZZERS += content_type
 FUZZERS += image
+FUZZERS += image_exif
+FUZZERS += image_isobmff
+FUZZERS += image_tiff
 FUZZERS += multipart
 FUZZERS += preview_html
 FUZZERS += preview_url
@@ -290,6 +297,9 @@ FUZZ_config = common/image.c common/mxc.c common/net.c common/preview_url.c \
 	common/util.c
 FUZZ_content_type = common/http.c $(FUZZ_HTTP_DEPS)
 FUZZ_image = common/image.c common/util.c
+FUZZ_image_exif = $(FUZZ_image)
+FUZZ_image_isobmff = $(FUZZ_image)
+FUZZ_image_tiff = $(FUZZ_image)
 FUZZ_multipart = common/multipart.c common/util.c
 FUZZ_preview_html = common/preview_html.c common/util.c
 FUZZ_preview_url = common/preview_url.c common/net.c common/util.c

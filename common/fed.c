@@ -32,7 +32,7 @@ struct mr_fed {
 	struct mr_store *st;
 	struct mr_hc *hc;
 	struct mr_net_list deny, allow;
-	struct mr_signing_key key;
+	struct mr_signing_key *key;	/* mr_keys_alloc: not in fork children */
 	int have_key;
 };
 
@@ -54,8 +54,17 @@ mr_fed_open(struct mr_fed **out, const struct mr_config *cfg,
 		return mr_err_set(err, 500, "M_UNKNOWN",
 		    "cannot set up federation");
 	}
+	/*
+	 * The key is read here, on first federation use, into memory that a
+	 * thumbnail decoder forked later does not inherit (keys.h), so
+	 * hostile image bytes never share a process with the seed.
+	 */
+	if ((f->key = mr_keys_alloc(err)) == NULL) {
+		mr_fed_free(f);
+		return -1;
+	}
 	/* Without a key we can still verify others; we just cannot sign. */
-	f->have_key = mr_keys_load(cfg->signing_key_path, &f->key,
+	f->have_key = mr_keys_load(cfg->signing_key_path, f->key,
 	    &ignored) == 0;
 	*out = f;
 	return 0;
@@ -67,7 +76,7 @@ mr_fed_free(struct mr_fed *f)
 	if (f == NULL)
 		return;
 	mr_hc_free(f->hc);
-	sodium_memzero(&f->key, sizeof(f->key));
+	mr_keys_free(f->key);
 	free(f);
 }
 
@@ -198,13 +207,13 @@ fed_sign(struct mr_fed *f, const char *destination, const char *path,
 	if (obj == NULL)
 		return mr_err_set(err, 500, "M_UNKNOWN", "out of memory");
 	memset(&x, 0, sizeof(x));
-	rc = mr_keys_sign_detached(obj, &f->key, x.sig, err);
+	rc = mr_keys_sign_detached(obj, f->key, x.sig, err);
 	cJSON_Delete(obj);
 	if (rc < 0)
 		return -1;
 	snprintf(x.origin, sizeof(x.origin), "%s", f->cfg->server_name);
 	snprintf(x.destination, sizeof(x.destination), "%s", destination);
-	snprintf(x.key, sizeof(x.key), "ed25519:%s", f->key.version);
+	snprintf(x.key, sizeof(x.key), "ed25519:%s", f->key->version);
 	return mr_auth_format_xmatrix(&x, out, outsz) < 0 ?
 	    mr_err_set(err, 500, "M_UNKNOWN", "header too long") : 0;
 }
@@ -426,8 +435,8 @@ mr_fed_own_keys(struct mr_fed *f, int64_t valid_for_ms, struct mr_err *err)
 		mr_err_set(err, 404, "M_NOT_FOUND", "this server has no key");
 		return NULL;
 	}
-	snprintf(id, sizeof(id), "ed25519:%s", f->key.version);
-	mr_keys_public_b64(&f->key, pub);
+	snprintf(id, sizeof(id), "ed25519:%s", f->key->version);
+	mr_keys_public_b64(f->key, pub);
 	if ((o = cJSON_CreateObject()) == NULL ||
 	    !cJSON_AddStringToObject(o, "server_name", f->cfg->server_name) ||
 	    (vk = cJSON_AddObjectToObject(o, "verify_keys")) == NULL ||
@@ -436,7 +445,7 @@ mr_fed_own_keys(struct mr_fed *f, int64_t valid_for_ms, struct mr_err *err)
 	    !cJSON_AddObjectToObject(o, "old_verify_keys") ||
 	    !cJSON_AddNumberToObject(o, "valid_until_ts",
 	    (double)(mr_now_ms() + valid_for_ms)) ||
-	    mr_keys_sign_json(o, f->cfg->server_name, &f->key, err) < 0) {
+	    mr_keys_sign_json(o, f->cfg->server_name, f->key, err) < 0) {
 		if (err->status == 0)
 			mr_err_set(err, 500, "M_UNKNOWN", "out of memory");
 		cJSON_Delete(o);

@@ -152,24 +152,42 @@ image_tiff_entry(const struct image_tiff *t, uint32_t i, uint32_t *tag,
 	return count;
 }
 
+/*
+ * libtiff (inside libgd) reads the first of repeated tags and ignores the
+ * rest, so a probe that kept the last one would pass "8000x8000, then
+ * 1x1" under the pixel limit and the decoder would go on to the 8000x8000.
+ * Rather than copy that rule, a repeated width or height is refused, and
+ * so is one that libtiff would read but we cannot (anything but one SHORT
+ * or LONG held inline): when in doubt about the size, there is no size.
+ */
 static int
 image_tiff(const unsigned char *b, size_t len, struct mr_image_info *out,
     struct mr_err *err)
 {
 	struct image_tiff t;
-	uint32_t tag, v, n;
+	uint32_t tag, v = 0, n;
+	int seen_w = 0, seen_h = 0, seen_extra = 0;
 
 	out->format = MR_IMAGE_TIFF;
 	if (image_tiff_open(b, len, &t) < 0)
 		return IMAGE_ERR(err, "truncated tiff header");
 	for (uint32_t i = 0; i < t.count; i++) {
-		if ((n = image_tiff_entry(&t, i, &tag, &v)) == 0)
-			continue;
-		if (tag == 256 && n == 1)
-			out->width = v;
-		else if (tag == 257 && n == 1)
-			out->height = v;
-		else if (tag == 338 && (v == 1 || v == 2))
+		n = image_tiff_entry(&t, i, &tag, &v);
+		if (tag == 256 || tag == 257) {
+			int *seen = tag == 256 ? &seen_w : &seen_h;
+
+			if ((*seen)++)
+				return IMAGE_ERR(err, "tiff repeats its width or "
+				    "height");
+			if (n != 1)
+				return IMAGE_ERR(err, "tiff width or height is not "
+				    "one short or long");
+			if (tag == 256)
+				out->width = v;
+			else
+				out->height = v;
+		} else if (tag == 338 && !seen_extra++ && n > 0 &&
+		    (v == 1 || v == 2))
 			out->has_alpha = 1;	/* associated or unassociated */
 	}
 	if (out->width == 0 || out->height == 0)
@@ -186,21 +204,26 @@ image_jpeg_is_sof(unsigned int m)
 	return m >= 0xc0 && m <= 0xcf && m != 0xc4 && m != 0xc8 && m != 0xcc;
 }
 
-/* APP1 body; orientation stays 1 on anything unexpected. */
+/*
+ * APP1 body; orientation stays 1 on anything unexpected. The first 0x0112
+ * entry decides, whatever it holds, as in libexif (which adds a tag once
+ * and drops its repeats): a later one is never a second chance.
+ */
 static void
 image_jpeg_exif(const unsigned char *p, size_t n, struct mr_image_info *out)
 {
 	struct image_tiff t;
-	uint32_t tag, v;
+	uint32_t tag, v = 0, count;
 
 	if (!image_at(p, n, 0, "Exif\0\0") ||
 	    image_tiff_open(p + 6, n - 6, &t) < 0)
 		return;
 	for (uint32_t i = 0; i < t.count; i++) {
-		if (image_tiff_entry(&t, i, &tag, &v) != 1 || tag != 0x0112)
+		count = image_tiff_entry(&t, i, &tag, &v);
+		if (tag != 0x0112)
 			continue;
-		if (image_tiff16(&t, t.ifd + (size_t)i * 12 + 2) == 3 &&
-		    v >= 1 && v <= 8)
+		if (count == 1 && image_tiff16(&t, t.ifd + (size_t)i * 12 +
+		    2) == 3 && v >= 1 && v <= 8)
 			out->orientation = (int)v;
 		return;
 	}
@@ -303,6 +326,7 @@ image_png_chunks(const unsigned char *b, size_t len, size_t off,
     struct mr_image_info *out, struct mr_err *err)
 {
 	uint32_t clen;
+	int actl_seen = 0;
 
 	for (;;) {
 		if (!image_have(len, off, 8))
@@ -316,11 +340,17 @@ image_png_chunks(const unsigned char *b, size_t len, size_t off,
 			return IMAGE_ERR(err, "png has no image data");
 		if (!image_have(len, off + 8, (size_t)clen + 4))
 			return IMAGE_ERR(err, "truncated png chunk");
-		/* num_frames 0 is invalid APNG; viewers then show the still. */
-		if (image_at(b, len, off + 4, "acTL") && clen >= 8 &&
-		    !out->animated && image_be32(b + off + 8) > 0) {
-			out->frames = image_be32(b + off + 8);
-			out->animated = 1;
+		/*
+		 * num_frames 0 is invalid APNG; viewers then show the still.
+		 * Only the first acTL counts: the APNG decoder refuses a
+		 * second, so a later one must not be what the limits see.
+		 */
+		if (image_at(b, len, off + 4, "acTL")) {
+			if (!actl_seen++ && clen >= 8 &&
+			    image_be32(b + off + 8) > 0) {
+				out->frames = image_be32(b + off + 8);
+				out->animated = 1;
+			}
 		} else if (image_at(b, len, off + 4, "tRNS"))
 			out->has_alpha = 1;
 		off += 12 + (size_t)clen;
@@ -700,6 +730,40 @@ image_ipco_size(const unsigned char *b, const struct image_box *ipco,
 	return r;
 }
 
+/*
+ * The top-level boxes after ftyp must hold exactly one 'meta': libheif
+ * 1.15 keeps the last 'meta' (and 'ftyp') it meets and libavif refuses a
+ * second, so with two the probe could size one and the decoder read the
+ * other. AVIF must not hold a 'moov' either: libavif decodes the tracks
+ * instead of the items when the major brand is 'avis', or is neither
+ * brand, and the probe does not size tracks. The walk stops at the end or
+ * at a box that cannot be read, as libheif's does: nothing past it counts.
+ */
+static int
+image_isobmff_top(const unsigned char *b, size_t pos, size_t len,
+    enum mr_image_format f, struct image_box *meta, struct mr_err *err)
+{
+	struct image_box box;
+	int metas = 0;
+
+	while (image_box_next(b, &pos, len, &box) == 1) {
+		if (memcmp(box.type, "ftyp", 4) == 0)
+			return IMAGE_ERR(err, "heif has more than one ftyp box");
+		if (memcmp(box.type, "moov", 4) == 0 && f == MR_IMAGE_AVIF)
+			return IMAGE_ERR(err, "avif image sequences are not "
+			    "supported");
+		if (memcmp(box.type, "meta", 4) == 0) {
+			if (metas++ > 0)
+				return IMAGE_ERR(err, "heif has more than one meta "
+				    "box");
+			*meta = box;
+		}
+	}
+	if (metas == 0)
+		return IMAGE_ERR(err, "heif has no item properties");
+	return 0;
+}
+
 /* ftyp first, then meta (a FullBox) -> iprp -> ipco -> ispe; no deeper. */
 static int
 image_isobmff(const unsigned char *b, size_t len, struct mr_image_info *out,
@@ -714,8 +778,10 @@ image_isobmff(const unsigned char *b, size_t len, struct mr_image_info *out,
 		return IMAGE_ERR(err, "not a supported image");
 	if ((out->format = image_ftyp_brand(b, &box)) == MR_IMAGE_UNKNOWN)
 		return IMAGE_ERR(err, "not a supported image");
-	if (image_box_find(b, pos, len, "meta", &box) != 1 ||
-	    !image_have(box.end, box.body, 4) ||
+	if (image_isobmff_top(b, pos, len, out->format, &box, err) < 0)
+		return -1;
+	/* Inside meta, both decoders take the first iprp and ipco. */
+	if (!image_have(box.end, box.body, 4) ||
 	    image_box_find(b, box.body + 4, box.end, "iprp", &box) != 1 ||
 	    image_box_find(b, box.body, box.end, "ipco", &box) != 1)
 		return IMAGE_ERR(err, "heif has no item properties");

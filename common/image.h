@@ -52,6 +52,9 @@ struct mr_image_info {
 	 * The canvas: JPEG SOF, PNG IHDR, GIF logical screen, WebP canvas,
 	 * BMP absolute size, TIFF IFD0, HEIF/AVIF the largest 'ispe' (see
 	 * image.c for why the largest). Frame rectangles do not change it.
+	 * Where a decoder would read a repeated field (TIFF tags, HEIF
+	 * 'meta' boxes) differently from a plain walk, the probe fails
+	 * rather than report a size the decoder may not use.
 	 */
 	uint32_t width, height;
 	/*

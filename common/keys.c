@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "json.h"
@@ -78,40 +79,53 @@ mr_keys_parse_line(const char *line, struct mr_signing_key *key,
     struct mr_err *err)
 {
 	char alg[16], version[MR_KEY_VERSION_MAX + 2], seed_b64[64];
+	int rc = 0;
 
 	if (sscanf(line, "%15s %65s %63s", alg, version, seed_b64) != 3 ||
 	    strcmp(alg, "ed25519") != 0)
-		return mr_err_set(err, 500, "M_UNKNOWN",
+		rc = mr_err_set(err, 500, "M_UNKNOWN",
 		    "expected 'ed25519 VERSION SEED'");
-	if (!keys_valid_version(version, strlen(version)))
-		return mr_err_set(err, 500, "M_UNKNOWN",
+	else if (!keys_valid_version(version, strlen(version)))
+		rc = mr_err_set(err, 500, "M_UNKNOWN",
 		    "invalid key version '%s'", version);
 	/* Synapse writes unpadded base64; accept padding too. */
-	if (keys_b64_decode(seed_b64, key->seed, sizeof(key->seed)) < 0)
-		return mr_err_set(err, 500, "M_UNKNOWN",
+	else if (keys_b64_decode(seed_b64, key->seed, sizeof(key->seed)) < 0)
+		rc = mr_err_set(err, 500, "M_UNKNOWN",
 		    "key seed is not 32 bytes of base64");
-	snprintf(key->version, sizeof(key->version), "%s", version);
-	crypto_sign_seed_keypair(key->pk, key->sk, key->seed);
-	return 0;
+	else {
+		snprintf(key->version, sizeof(key->version), "%s", version);
+		crypto_sign_seed_keypair(key->pk, key->sk, key->seed);
+	}
+	sodium_memzero(seed_b64, sizeof(seed_b64));
+	return rc;
 }
 
+/*
+ * The file is read with read(2) into a buffer zeroed afterwards, not with
+ * stdio, whose buffer would be freed with the seed still in it.
+ */
 int
 mr_keys_read_file(const char *path, char text[MR_KEYS_FILE_MAX + 1],
     size_t *len, struct mr_err *err)
 {
-	FILE *f = fopen(path, "r");
-	size_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t n = 0;
+	ssize_t k = 0;
 
-	if (f == NULL)
+	if (fd < 0)
 		return mr_err_set(err, 500, "M_UNKNOWN", "cannot open key '%s': %s",
 		    path, strerror(errno));
-	n = fread(text, 1, MR_KEYS_FILE_MAX + 1, f);
-	if (ferror(f)) {
-		fclose(f);
+	/* One byte more than allowed, to tell a file that is too long. */
+	while (n <= MR_KEYS_FILE_MAX && ((k = read(fd, text + n,
+	    MR_KEYS_FILE_MAX + 1 - n)) > 0 || (k < 0 && errno == EINTR)))
+		n += k > 0 ? (size_t)k : 0;
+	if (k < 0) {
+		close(fd);
+		sodium_memzero(text, MR_KEYS_FILE_MAX + 1);
 		return mr_err_set(err, 500, "M_UNKNOWN", "cannot read key '%s'",
 		    path);
 	}
-	fclose(f);
+	close(fd);
 	if (n > MR_KEYS_FILE_MAX) {
 		sodium_memzero(text, MR_KEYS_FILE_MAX + 1);
 		return mr_err_set(err, 500, "M_UNKNOWN",
@@ -276,6 +290,40 @@ mr_keys_write_file(const char *path, const char *data, size_t len,
 		return mr_err_set(err, 500, "M_UNKNOWN",
 		    "cannot sync the directory of '%s': %s", path, strerror(errno));
 	return 0;
+}
+
+struct mr_signing_key *
+mr_keys_alloc(struct mr_err *err)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t size = (sizeof(struct mr_signing_key) + page - 1) / page * page;
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED) {
+		mr_err_set(err, 500, "M_UNKNOWN", "out of memory");
+		return NULL;
+	}
+	if (madvise(p, size, MADV_WIPEONFORK) < 0) {
+		munmap(p, size);
+		mr_err_set(err, 500, "M_UNKNOWN", "cannot keep the signing key "
+		    "from child processes: %s", strerror(errno));
+		return NULL;
+	}
+	/* Only keeps the key out of core files: failing it costs nothing. */
+	(void)madvise(p, size, MADV_DONTDUMP);
+	return p;
+}
+
+void
+mr_keys_free(struct mr_signing_key *key)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	if (key == NULL)
+		return;
+	sodium_memzero(key, sizeof(*key));
+	munmap(key, (sizeof(*key) + page - 1) / page * page);
 }
 
 int

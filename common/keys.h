@@ -26,7 +26,21 @@ struct mr_signing_key {
 /* Key files hold a line or a few; anything bigger is not one. */
 #define MR_KEYS_FILE_MAX (16 * 1024)
 
-/* Reads the first ed25519 key of a key file. */
+/*
+ * A key that fork children do not inherit, for programs that fork (the
+ * thumbnail decoder, common/thumb.c): it lives on pages of its own marked
+ * MADV_WIPEONFORK, so a child, however compromised, finds zeros where the
+ * seed was, and MADV_DONTDUMP keeps it out of core files. The key is
+ * zeroed; 500 when the kernel cannot do this (before Linux 4.14).
+ * mr_keys_free zeroes and unmaps it; NULL is fine.
+ */
+struct mr_signing_key *mr_keys_alloc(struct mr_err *err);
+void mr_keys_free(struct mr_signing_key *key);
+
+/*
+ * Reads the first ed25519 key of a key file. No copy of the seed, raw or
+ * base64, is left behind on the stack or the heap.
+ */
 int mr_keys_load(const char *path, struct mr_signing_key *key,
     struct mr_err *err);
 /*

@@ -6,14 +6,17 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <poll.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -792,52 +795,169 @@ thumb_write_all(int fd, const void *buf, size_t n)
 }
 
 /*
- * Least privilege for hostile bytes: no new files, no network, no exec;
- * what a decoder needs (memory, threads for libheif) stays allowed. An
- * unlisted call fails with EPERM rather than killing, so a library that
- * probes (e.g. for CPU count) degrades instead of dying.
+ * The child's only descriptors: 0..2 on /dev/null and the result pipe at
+ * THUMB_RESULT_FD. Whatever else the parent holds (the FastCGI listening
+ * socket and live connection, the SQLite database and its -wal and -shm,
+ * curl's sockets) is closed before any hostile byte is looked at.
  */
-static void
-thumb_sandbox(const struct mr_thumb_limits *lim)
+#define THUMB_RESULT_FD 3
+
+static int
+thumb_child_fds(int fd)
+{
+	struct rlimit nofile;
+	int keep, null;
+
+	/* Above 0..2 first, so that moving those cannot close it. */
+	if ((keep = fcntl(fd, F_DUPFD, THUMB_RESULT_FD)) < 0 ||
+	    (null = open("/dev/null", O_RDWR)) < 0)
+		return -1;
+	/* A decoder's warnings go nowhere: stderr may be a regular file
+	 * (mediarepo-run's log), where RLIMIT_FSIZE 0 would kill the child
+	 * with SIGXFSZ on the first warning. */
+	for (int i = 0; i <= 2; i++)
+		if (null != i && dup2(null, i) < 0)
+			return -1;
+	if (keep != THUMB_RESULT_FD && dup2(keep, THUMB_RESULT_FD) < 0)
+		return -1;
+	if (close_range(THUMB_RESULT_FD + 1, ~0U, 0) == 0)
+		return 0;
+	/* Kernels before 5.9 have no close_range: close them one by one, up
+	 * to the limit or to the kernel's default ceiling (fs.nr_open). */
+	if (getrlimit(RLIMIT_NOFILE, &nofile) < 0)
+		return -1;
+	for (rlim_t i = THUMB_RESULT_FD + 1; i < nofile.rlim_cur &&
+	    i < (rlim_t)1 << 20; i++)
+		close((int)i);
+	return 0;
+}
+
+/*
+ * What the decoders need, and not more. An unlisted call fails with EPERM
+ * rather than killing, so a library that probes (for the CPU count, say)
+ * degrades instead of dying; calls that only an attack would make kill.
+ *
+ * - write: the result pipe only. The standard descriptors are /dev/null
+ *   already; a decoder's warnings then fail quietly.
+ * - mmap, mprotect: never PROT_EXEC. Every library is mapped before the
+ *   fork (libgd is dlopen'ed in the parent), so no new code is needed.
+ * - clone: threads only (CLONE_THREAD), because libheif runs libde265 on
+ *   a worker thread (HEIC fails to decode without it); a thread shares
+ *   this process's filter, limits and descriptors. Anything else, a
+ *   fork, kills. clone3 passes its flags in memory, where seccomp cannot
+ *   look, so it fails with ENOSYS and glibc falls back to clone.
+ *   (Arguments are checked as x86_64 and arm64 order them; s390 swaps
+ *   clone's first two.)
+ */
+static int
+thumb_seccomp(void)
 {
 	static const int allowed[] = {
-		SCMP_SYS(read), SCMP_SYS(write), SCMP_SYS(mmap),
-		SCMP_SYS(munmap), SCMP_SYS(mremap), SCMP_SYS(brk),
-		SCMP_SYS(madvise), SCMP_SYS(mprotect), SCMP_SYS(exit),
+		SCMP_SYS(read), SCMP_SYS(munmap), SCMP_SYS(mremap),
+		SCMP_SYS(brk), SCMP_SYS(madvise), SCMP_SYS(exit),
 		SCMP_SYS(exit_group), SCMP_SYS(rt_sigreturn), SCMP_SYS(futex),
 		SCMP_SYS(clock_gettime), SCMP_SYS(gettimeofday),
-		SCMP_SYS(clone), SCMP_SYS(clone3), SCMP_SYS(set_robust_list),
-		SCMP_SYS(rseq), SCMP_SYS(sched_yield), SCMP_SYS(gettid),
-		SCMP_SYS(getpid), SCMP_SYS(rt_sigprocmask), SCMP_SYS(lseek),
-		SCMP_SYS(fstat), SCMP_SYS(newfstatat), SCMP_SYS(getrandom),
-		SCMP_SYS(sched_getaffinity), SCMP_SYS(close),
+		SCMP_SYS(set_robust_list), SCMP_SYS(rseq), SCMP_SYS(sched_yield),
+		SCMP_SYS(gettid), SCMP_SYS(getpid), SCMP_SYS(rt_sigprocmask),
+		SCMP_SYS(lseek), SCMP_SYS(fstat), SCMP_SYS(newfstatat),
+		SCMP_SYS(getrandom), SCMP_SYS(sched_getaffinity),
+		SCMP_SYS(close),
+		/* Harmless, and AddressSanitizer (make asan-test) aborts a
+		 * thread's exit without it. */
+		SCMP_SYS(sigaltstack),
 	};
 	static const int killed[] = {
 		SCMP_SYS(execve), SCMP_SYS(execveat), SCMP_SYS(socket),
 		SCMP_SYS(connect), SCMP_SYS(ptrace), SCMP_SYS(fork),
 		SCMP_SYS(vfork), SCMP_SYS(kill),
 	};
+	scmp_filter_ctx f;
+	int rc = 0;
+
+	if ((f = seccomp_init(SCMP_ACT_ERRNO(EPERM))) == NULL)
+		return -1;
+	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+		rc |= seccomp_rule_add(f, SCMP_ACT_ALLOW, allowed[i], 0);
+	for (size_t i = 0; i < sizeof(killed) / sizeof(killed[0]); i++)
+		rc |= seccomp_rule_add(f, SCMP_ACT_KILL_PROCESS, killed[i], 0);
+	rc |= seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(write), 1,
+	    SCMP_A0(SCMP_CMP_EQ, THUMB_RESULT_FD));
+	rc |= seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(mmap), 1,
+	    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	rc |= seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+	    SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
+	rc |= seccomp_rule_add(f, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+	    SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD));
+	rc |= seccomp_rule_add(f, SCMP_ACT_KILL_PROCESS, SCMP_SYS(clone), 1,
+	    SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0));
+	rc |= seccomp_rule_add(f, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3), 0);
+	if (rc != 0 || seccomp_load(f) < 0)
+		rc = -1;
+	seccomp_release(f);
+	return rc;
+}
+
+/*
+ * Least privilege for hostile bytes, in the child before it decodes:
+ * descriptors, then rlimits, then the seccomp filter. Returns the result
+ * descriptor, or exits: a child that cannot be locked down must not run.
+ */
+static int
+thumb_sandbox(int fd, const struct mr_thumb_limits *lim)
+{
 	struct rlimit mem = { (rlim_t)lim->memory_bytes,
 	    (rlim_t)lim->memory_bytes };
 	rlim_t secs = (rlim_t)((lim->time_ms + 999) / 1000);
 	struct rlimit cpu = { secs, secs + 1 };
 	struct rlimit none = { 0, 0 };
-	scmp_filter_ctx f;
+	struct rlimit nofile = { THUMB_RESULT_FD + 1, THUMB_RESULT_FD + 1 };
 
-	setrlimit(RLIMIT_AS, &mem);
-	setrlimit(RLIMIT_CPU, &cpu);
-	setrlimit(RLIMIT_FSIZE, &none);
-	setrlimit(RLIMIT_CORE, &none);
-	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
-	if ((f = seccomp_init(SCMP_ACT_ERRNO(EPERM))) == NULL)
+	if (thumb_child_fds(fd) < 0 ||
+	    setrlimit(RLIMIT_AS, &mem) < 0 || setrlimit(RLIMIT_CPU, &cpu) < 0 ||
+	    setrlimit(RLIMIT_FSIZE, &none) < 0 ||
+	    setrlimit(RLIMIT_CORE, &none) < 0 ||
+	    setrlimit(RLIMIT_NOFILE, &nofile) < 0 ||
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || thumb_seccomp() < 0)
 		_exit(111);
-	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
-		seccomp_rule_add(f, SCMP_ACT_ALLOW, allowed[i], 0);
-	for (size_t i = 0; i < sizeof(killed) / sizeof(killed[0]); i++)
-		seccomp_rule_add(f, SCMP_ACT_KILL_PROCESS, killed[i], 0);
-	if (seccomp_load(f) < 0)
-		_exit(111);
-	seccomp_release(f);
+	return THUMB_RESULT_FD;
+}
+
+/*
+ * Forks a sandboxed child. The parent gets the child's pid and *fd, the
+ * read end of the result pipe; the child gets 0 and *fd, the write end,
+ * with the sandbox in place.
+ */
+static pid_t
+thumb_fork(const struct mr_thumb_limits *lim, int *fd, struct mr_err *err)
+{
+	int fds[2];
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return mr_err_set(err, 500, "M_UNKNOWN", "cannot make a pipe");
+	if ((pid = fork()) < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return mr_err_set(err, 500, "M_UNKNOWN", "cannot fork");
+	}
+	if (pid == 0) {
+		*fd = thumb_sandbox(fds[1], lim);
+		return 0;
+	}
+	close(fds[1]);
+	*fd = fds[0];
+	return pid;
+}
+
+/* Kills and reaps the child: it never outlives its request. */
+static void
+thumb_reap(pid_t pid)
+{
+	int status;
+
+	kill(pid, SIGKILL);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
 }
 
 static void
@@ -850,7 +970,6 @@ thumb_child(int fd, const unsigned char *buf, size_t len,
 	int rc;
 
 	mr_err_clear(&err);
-	thumb_sandbox(lim);
 	if (animate)
 		rc = thumb_make_animations(buf, len, info, lim, plans, n, results,
 		    &err);
@@ -958,7 +1077,7 @@ mr_thumb_generate(const unsigned char *buf, size_t len,
 	struct mr_thumb_plan plans[MR_THUMB_MAX_SPECS];
 	struct mr_image_info info;
 	uint32_t ow, oh;
-	int fds[2], status, rc;
+	int fd = -1, rc;
 	size_t i_all;
 	pid_t pid;
 
@@ -993,26 +1112,15 @@ mr_thumb_generate(const unsigned char *buf, size_t len,
 	    !(info.format == MR_IMAGE_WEBP && info.animated) &&
 	    thumb_gd_load(err) < 0)
 		return -1;
-	if (pipe(fds) < 0)
-		return mr_err_set(err, 500, "M_UNKNOWN", "cannot make a pipe");
-	if ((pid = fork()) < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return mr_err_set(err, 500, "M_UNKNOWN", "cannot fork");
-	}
-	if (pid == 0) {
-		close(fds[0]);
-		thumb_child(fds[1], buf, len, &info, plans, n, animate, lim,
+	if ((pid = thumb_fork(lim, &fd, err)) < 0)
+		return -1;
+	if (pid == 0)
+		thumb_child(fd, buf, len, &info, plans, n, animate, lim,
 		    results);
-	}
-	close(fds[1]);
-	rc = thumb_collect(fds[0], n, mr_mono_ms() + lim->time_ms + 1000,
+	rc = thumb_collect(fd, n, mr_mono_ms() + lim->time_ms + 1000,
 	    results, err);
-	close(fds[0]);
-	/* Whatever happened, the child does not outlive the request. */
-	kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
+	close(fd);
+	thumb_reap(pid);
 	if (rc < 0) {
 		for (size_t i = 0; i < n; i++)
 			mr_thumb_result_release(&results[i]);

@@ -454,3 +454,42 @@ def gif_many_frames(frames=10000, w=500, h=500):
     out += frame * frames
     out += b"\x3b"
     return bytes(out)
+
+
+def _tiff(w, h, pixels, spp, sizes_again=None, unsorted=False):
+    """A little-endian TIFF: one deflated strip of `pixels` (w x h, 8-bit,
+    spp samples, RGB or RGBA). sizes_again appends a second ImageWidth and
+    ImageLength entry; unsorted swaps the first two entries, which makes
+    libtiff warn (and decode anyway)."""
+    data = zlib.compress(pixels, 9)
+    entries = [(256, 4, w), (257, 4, h), (258, 3, 8), (259, 3, 8),
+               (262, 3, 2), (273, 4, 0), (277, 3, spp), (278, 4, h),
+               (279, 4, len(data))]
+    if spp == 4:
+        entries.append((338, 3, 2))         # unassociated alpha
+    if sizes_again:
+        entries += [(256, 4, sizes_again[0]), (257, 4, sizes_again[1])]
+    if unsorted:
+        entries[0], entries[1] = entries[1], entries[0]
+    data_at = 8 + 2 + 12 * len(entries) + 4
+    out = b"II*\0" + struct.pack("<IH", 8, len(entries))
+    for tag, kind, value in entries:
+        value = data_at if tag == 273 else value
+        if kind == 3:
+            out += struct.pack("<HHIHH", tag, kind, 1, value, 0)
+        else:
+            out += struct.pack("<HHII", tag, kind, 1, value)
+    return out + b"\0\0\0\0" + data
+
+
+def tiff_repeated_size(w=8000, h=8000, then=(1, 1)):
+    """An RGBA TIFF declaring w x h, then `then` in repeated size tags, over
+    a real strip of w x h zero pixels (about 250 KB for 8000x8000).
+    libtiff decodes the first size; a probe keeping the last saw 1x1."""
+    return _tiff(w, h, bytes(w * h * 4), 4, sizes_again=then)
+
+
+def tiff_unsorted_tags(w, h, seed=0):
+    """A real RGB photo as a TIFF whose IFD entries are out of order:
+    libtiff writes a warning to stderr and decodes it."""
+    return _tiff(w, h, photo(w, h, seed).tobytes(), 3, unsorted=True)

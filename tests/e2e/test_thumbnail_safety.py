@@ -117,6 +117,9 @@ HOSTILE = {
                                   {"animated": "true"}),
     "random_bytes_as_png": (lambda: random.Random(1).randbytes(20000),
                             "image/png", (400,), {}),
+    # 8000x8000 first, 1x1 in repeated tags: libtiff decodes the first.
+    "tiff_8000x8000_then_1x1": (F.tiff_repeated_size, "image/tiff", (400,),
+                                {}),
 }
 
 # Whole files of every format, 400x300; each is also tried cut at half
@@ -221,6 +224,40 @@ def test_pixel_limit_names_the_limit(env, name):
     body = assert_refused(r, TOO_LARGE, "M_TOO_LARGE")
     # DESIGN.md "Errors and bad input": a refusal names the limit.
     assert "pixel" in body["error"].lower(), body
+
+
+def test_tiff_repeated_size_refused_before_decoding(env):
+    """The probe kept the last of repeated TIFF size tags and libtiff
+    decodes the first, so this 250 KB file passed max_image_pixels as 1x1
+    and its 8000x8000 strip was decoded (seconds, 500+ MB in the child).
+    It must be refused by the probe: quickly, with the probe's answer
+    rather than a decoder failure, and the same processes keep serving."""
+    mid = env.hostile.get("tiff_8000x8000_then_1x1") or \
+        upload_hostile(env, "tiff_8000x8000_then_1x1")[0]
+    for prefix in (LEGACY, V1):
+        r, took = thumb(env, mid, 320, 240, "scale", prefix=prefix)
+        body = assert_refused(r, (400,), "M_UNKNOWN")
+        assert "cannot generate a thumbnail for this content" in \
+            body["error"], body
+        assert took < LIMIT_S, (prefix, took)
+    assert_still_serving(env)
+    assert thumbnail_pids(env) == env.start_thumb_pids
+
+
+def test_tiff_with_decoder_warning_is_thumbnailed(env):
+    """libtiff warns on stderr about these unsorted tags and decodes the
+    image. Under mediarepo-run stderr is a regular file and the child has
+    RLIMIT_FSIZE 0, so the warning used to kill it (SIGXFSZ) and every
+    such TIFF was refused; the child's stderr is /dev/null now."""
+    mid = env.upload(F.tiff_unsorted_tags(400, 300, F.unique_seed()),
+                     "image/tiff")
+    for req in [(96, 96, "crop"), (320, 240, "scale")]:
+        r, took = thumb(env, mid, *req)
+        assert r.status_code == 200, (req, r.status_code, r.text[:200])
+        im = Image.open(io.BytesIO(r.content))
+        im.load()
+        assert im.size == req[:2]
+        assert took < LIMIT_S
 
 
 def test_max_image_pixels_is_configurable(make_stack):

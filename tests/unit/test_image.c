@@ -189,6 +189,15 @@ static const struct {
 	    "Exif\0\0" "II*\0\x08\0\0\0\x01\0\x12\x01\x04\0\x01\0\0\0"
 	    "\x06\0\0\0\0\0\0\0" SOF0_5x3),
 	    { MR_IMAGE_JPEG, 5, 3, 1, 0, 0, 1, 3, 8 } },
+	/* The first 0x0112 decides even when unusable, as in libexif. */
+	{ "exif orientation of 2 shorts, then 1", BYTES("\xff\xd8\xff\xe1\x00\x2e"
+	    "Exif\0\0" "II*\0\x08\0\0\0\x02\0\x12\x01\x03\0\x02\0\0\0"
+	    "\x06\0\0\0\x12\x01\x03\0\x01\0\0\0\x06\0\0\0\0\0\0\0"
+	    SOF0_5x3), { MR_IMAGE_JPEG, 5, 3, 1, 0, 0, 1, 3, 8 } },
+	{ "exif orientation twice", BYTES("\xff\xd8\xff\xe1\x00\x2e"
+	    "Exif\0\0" "II*\0\x08\0\0\0\x02\0\x12\x01\x03\0\x01\0\0\0"
+	    "\x03\0\0\0\x12\x01\x03\0\x01\0\0\0\x06\0\0\0\0\0\0\0"
+	    SOF0_5x3), { MR_IMAGE_JPEG, 5, 3, 1, 0, 0, 3, 3, 8 } },
 	/* "Exif" without its two NULs is not Exif (once a read past the end). */
 	{ "exif tag cut short", BYTES("\xff\xd8\xff\xe1\x00\x06" "Exif"
 	    SOF0_5x3), { MR_IMAGE_JPEG, 5, 3, 1, 0, 0, 1, 3, 8 } },
@@ -212,6 +221,11 @@ static const struct {
 	{ "apng num_frames 0 is a still", BYTES(PNG_SIG "\0\0\0\x0dIHDR\0\0\0"
 	    "\x01\0\0\0\x01\x08\x02\0\0\0CRC!\0\0\0\x08" "acTL\0\0\0\0\0\0\0"
 	    "\0CRC!" IDAT0), { MR_IMAGE_PNG, 1, 1, 1, 0, 0, 1, 3, 8 } },
+	/* The APNG decoder refuses a second acTL; the first one counts. */
+	{ "apng second actl ignored", BYTES(PNG_SIG "\0\0\0\x0dIHDR\0\0\0"
+	    "\x01\0\0\0\x01\x08\x02\0\0\0CRC!\0\0\0\x08" "acTL\0\0\0\0\0\0\0"
+	    "\0CRC!\0\0\0\x08" "acTL\0\x01\0\0\0\0\0\0CRC!" IDAT0),
+	    { MR_IMAGE_PNG, 1, 1, 1, 0, 0, 1, 3, 8 } },
 	{ "gif junk after frame", BYTES("GIF89a\x02\0\x02\0\0\0\0"
 	    "\x2c\0\0\0\0\x02\0\x02\0\0\x02\x01\x00\0" "junk"),
 	    { MR_IMAGE_GIF, 2, 2, 1, 0, 0, 1, 0, 0 } },
@@ -271,6 +285,127 @@ test_built(void **state)
 	(void)state;
 	for (size_t i = 0; i < NELEM(built); i++)
 		check_ok(built[i].name, built[i].b, built[i].len, &built[i].want);
+}
+
+/* --- TIFF, built entry by entry --- */
+
+struct tiff_entry {
+	uint16_t tag, type;
+	uint32_t count, value;	/* SHORT values go in the first two bytes */
+};
+
+/* A TIFF header and IFD0 holding entries, in either byte order. */
+static size_t
+tiff_build(unsigned char *b, size_t cap, int be, const struct tiff_entry *e,
+    size_t n)
+{
+	size_t len = 8 + 2 + n * 12 + 4;
+	unsigned char *p = b;
+
+	assert_true(len <= cap);
+	memset(b, 0, len);
+#define PUT(v, k) do { \
+	for (int i_ = 0; i_ < (k); i_++) \
+		*p++ = (unsigned char)((v) >> (8 * (be ? (k) - 1 - i_ : i_))); \
+} while (0)
+	memcpy(p, be ? "MM\0*" : "II*\0", 4);
+	p += 4;
+	PUT(8u, 4);
+	PUT((unsigned)n, 2);
+	for (size_t i = 0; i < n; i++) {
+		PUT(e[i].tag, 2);
+		PUT(e[i].type, 2);
+		PUT(e[i].count, 4);
+		if (e[i].type == 3) {
+			PUT(e[i].value, 2);
+			p += 2;
+		} else
+			PUT(e[i].value, 4);
+	}
+#undef PUT
+	return len;
+}
+
+#define T_SHORT(tag, v) { tag, 3, 1, v }
+#define T_LONG(tag, v) { tag, 4, 1, v }
+
+/*
+ * libtiff reads the first of repeated tags; the probe used to keep the
+ * last, so "8000x8000, then 1x1" passed the pixel limit as 1x1 and was
+ * decoded at 8000x8000. Repeats and sizes libtiff reads but the probe
+ * cannot are refused now.
+ */
+static void
+test_tiff_first_entry(void **state)
+{
+	static const struct {
+		const char *name;
+		struct tiff_entry e[6];
+		size_t n;
+		const char *reason;	/* NULL: 8000x8000 */
+	} cases[] = {
+		{ "plain", { T_LONG(256, 8000), T_LONG(257, 8000) }, 2, NULL },
+		{ "short sizes", { T_SHORT(256, 8000), T_SHORT(257, 8000) }, 2,
+		    NULL },
+		{ "big then small", { T_LONG(256, 8000), T_LONG(257, 8000),
+		    T_LONG(256, 1), T_LONG(257, 1) }, 4,
+		    "tiff repeats its width or height" },
+		{ "small then big", { T_LONG(256, 1), T_LONG(257, 1),
+		    T_LONG(256, 8000), T_LONG(257, 8000) }, 4,
+		    "tiff repeats its width or height" },
+		{ "same width twice", { T_LONG(256, 8000), T_LONG(256, 8000),
+		    T_LONG(257, 8000) }, 3, "tiff repeats its width or height" },
+		{ "height repeated only", { T_LONG(256, 8000), T_LONG(257, 8000),
+		    T_SHORT(257, 1) }, 3, "tiff repeats its width or height" },
+		/* libtiff reads SSHORT (8) sizes; a probe that skipped the entry
+		 * would take the next one. */
+		{ "sshort then long", { { 256, 8, 1, 8000 }, T_LONG(256, 1),
+		    T_LONG(257, 1) }, 3, "tiff width or height is not one short" },
+		{ "short count 2", { { 256, 3, 2, 8000 }, T_LONG(257, 1) }, 2,
+		    "tiff width or height is not one short or long" },
+		{ "long count 0", { { 256, 4, 0, 8000 }, T_LONG(257, 1) }, 2,
+		    "tiff width or height is not one short or long" },
+	};
+	unsigned char b[128];
+
+	(void)state;
+	for (size_t i = 0; i < NELEM(cases); i++) {
+		for (int be = 0; be <= 1; be++) {
+			size_t len = tiff_build(b, sizeof(b), be, cases[i].e,
+			    cases[i].n);
+			struct expect want = { MR_IMAGE_TIFF, 8000, 8000, 1, 0, 0,
+			    1, 0, 0 };
+			char name[96];
+
+			snprintf(name, sizeof(name), "tiff %s %s", cases[i].name,
+			    be ? "mm" : "ii");
+			if (cases[i].reason == NULL)
+				check_ok(name, b, len, &want);
+			else
+				check_fail(name, b, len, cases[i].reason);
+		}
+	}
+}
+
+/* Only the first ExtraSamples counts, as for every tag in libtiff. */
+static void
+test_tiff_extra_samples(void **state)
+{
+	static const struct tiff_entry unspecified_first[] = {
+		T_LONG(256, 2), T_LONG(257, 2), T_SHORT(338, 0), T_SHORT(338, 2)
+	}, alpha_first[] = {
+		T_LONG(256, 2), T_LONG(257, 2), T_SHORT(338, 1), T_SHORT(338, 0)
+	};
+	struct expect want = { MR_IMAGE_TIFF, 2, 2, 1, 0, 0, 1, 0, 0 };
+	unsigned char b[128];
+	size_t len;
+
+	(void)state;
+	len = tiff_build(b, sizeof(b), 0, unspecified_first, 4);
+	check_ok("tiff extrasamples 0 then 2", b, len, &want);
+	want.has_alpha = 1;
+	len = tiff_build(b, sizeof(b), 1, alpha_first, 4);
+	check_ok("tiff extrasamples 1 then 0", b, len, &want);
 }
 
 /* --- ISOBMFF, built box by box --- */
@@ -339,7 +474,23 @@ bb_ispe(struct bb *bb, uint32_t w, uint32_t h)
 }
 
 enum heif_flavour { H_PLAIN, H_META_SIZE0, H_TWO_ISPE, H_ISPE_ZERO,
-	H_ISPE_SHORT, H_MDAT_HUGE, H_BOX_TINY, H_FTYP_LARGE };
+	H_ISPE_SHORT, H_MDAT_HUGE, H_BOX_TINY, H_FTYP_LARGE, H_TWO_META,
+	H_MOOV, H_TWO_FTYP, H_TINY_THEN_META, H__MAX };
+
+/* A second top-level meta whose only property says 8000x8000. */
+static void
+heif_meta_8000(struct bb *bb)
+{
+	size_t meta = bb_box(bb, "meta"), iprp, ipco;
+
+	bb_be32(bb, 0);
+	iprp = bb_box(bb, "iprp");
+	ipco = bb_box(bb, "ipco");
+	bb_ispe(bb, 8000, 8000);
+	bb_close(bb, ipco);
+	bb_close(bb, iprp);
+	bb_close(bb, meta);
+}
 
 /* ftyp, an mdat first when asked, meta(hdlr, iprp(ipco(...))). */
 static void
@@ -396,6 +547,18 @@ heif_build(struct bb *bb, const char *brands, enum heif_flavour fl)
 		memset(bb->b + meta, 0, 4);
 	else
 		bb_close(bb, meta);
+	if (fl == H_TWO_META)
+		heif_meta_8000(bb);
+	else if (fl == H_MOOV)
+		bb_close(bb, bb_box(bb, "moov"));
+	else if (fl == H_TWO_FTYP)
+		bb_ftyp(bb, brands);
+	else if (fl == H_TINY_THEN_META) {
+		/* Unreadable: libheif stops there, and so does the probe. */
+		bb_be32(bb, 4);
+		bb_put(bb, "free", 4);
+		heif_meta_8000(bb);
+	}
 }
 
 static void
@@ -433,6 +596,23 @@ test_isobmff(void **state)
 		    "heif has no item properties" },
 		{ "box smaller than header", "avif", H_BOX_TINY, { 0 },
 		    "heif has no item properties" },
+		/* libheif 1.15 decodes the last meta, libavif refuses two. */
+		{ "two meta boxes heic", "heic", H_TWO_META, { 0 },
+		    "heif has more than one meta box" },
+		{ "two meta boxes avif", "avif", H_TWO_META, { 0 },
+		    "heif has more than one meta box" },
+		/* libavif would decode the tracks, which the probe does not size. */
+		{ "avif with tracks", "avif", H_MOOV, { 0 },
+		    "avif image sequences are not supported" },
+		{ "avis with tracks", "avismsf1", H_MOOV, { 0 },
+		    "avif image sequences are not supported" },
+		/* libheif 1.15 reads items only. */
+		{ "heic with tracks", "heicmif1", H_MOOV,
+		    { MR_IMAGE_HEIF, 3, 2, 1, 0, 0, 1, 0, 0 }, NULL },
+		{ "two ftyp boxes", "heic", H_TWO_FTYP, { 0 },
+		    "heif has more than one ftyp box" },
+		{ "meta after an unreadable box", "heic", H_TINY_THEN_META,
+		    { MR_IMAGE_HEIF, 3, 2, 1, 0, 0, 1, 0, 0 }, NULL },
 	};
 	struct bb bb;
 
@@ -572,7 +752,7 @@ static const struct {
 	    "\0\x04\0\0\0"), "tiff width or height is missing or zero" },
 	{ "tiff width as rational", BYTES("II*\0\x08\0\0\0\x02\0\0\x01\x05\0"
 	    "\x01\0\0\0\x04\0\0\0\x01\x01\x03\0\x01\0\0\0\x02\0\0\0"),
-	    "tiff width or height is missing or zero" },
+	    "tiff width or height is not one short or long" },
 	{ "ftyp only", BYTES("\0\0\0\x10" "ftypavif\0\0\0\0"),
 	    "heif has no item properties" },
 	{ "ftyp box size 4", BYTES("\0\0\0\x04" "ftypavif\0\0\0\0"),
@@ -677,7 +857,7 @@ test_torture(void **state)
 		torture(built[i].name, built[i].b, built[i].len);
 	for (size_t i = 0; i < NELEM(hostile); i++)
 		torture(hostile[i].name, hostile[i].b, hostile[i].len);
-	for (int fl = H_PLAIN; fl <= H_FTYP_LARGE; fl++) {
+	for (int fl = H_PLAIN; fl < H__MAX; fl++) {
 		heif_build(&bb, "avifmif1", (enum heif_flavour)fl);
 		torture("heif", bb.b, bb.n);
 	}
@@ -748,6 +928,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fixtures),
 		cmocka_unit_test(test_built),
+		cmocka_unit_test(test_tiff_first_entry),
+		cmocka_unit_test(test_tiff_extra_samples),
 		cmocka_unit_test(test_isobmff),
 		cmocka_unit_test(test_hostile),
 		cmocka_unit_test(test_gif_10000_frames),

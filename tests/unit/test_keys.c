@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -650,6 +652,206 @@ test_parse_text(void **state)
 	assert_int_equal(len, MR_KEYS_FILE_MAX);
 }
 
+/* --- key files, and the key kept from fork children --- */
+
+static void
+write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+static void
+test_load(void **state)
+{
+	static const struct {
+		const char *text, *reason;	/* reason NULL: loads */
+	} cases[] = {
+		{ "ed25519 1 " SPEC_SEED "\n", NULL },
+		{ "ed25519 1 " SPEC_SEED, NULL },	/* no final newline */
+		{ "ed25519 1 " SPEC_SEED "\r\n", NULL },
+		{ "# comment\ncurve25519 x y\ned25519 1 " SPEC_SEED "\n", NULL },
+		{ "", "no ed25519 key" },
+		{ "# only a comment\n", "no ed25519 key" },
+		{ "ed25519 1 short\ned25519 1 " SPEC_SEED "\n",
+		    "key seed is not 32 bytes of base64" },
+	};
+	char dir[] = "/tmp/mr_keys_XXXXXX", path[64];
+	struct mr_signing_key key;
+	struct mr_err err;
+	char pk[64];
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/k", dir);
+	assert_int_equal(mr_keys_load(path, &key, &err), -1);
+	assert_non_null(strstr(err.msg, "cannot open key"));
+	for (size_t i = 0; i < NELEM(cases); i++) {
+		write_file(path, cases[i].text);
+		mr_err_clear(&err);
+		if (cases[i].reason == NULL) {
+			if (mr_keys_load(path, &key, &err) != 0)
+				fail_msg("case %zu: %s", i, err.msg);
+			mr_keys_public_b64(&key, pk);
+			assert_string_equal(pk, SPEC_PK);
+			assert_string_equal(key.version, "1");
+		} else {
+			assert_int_equal(mr_keys_load(path, &key, &err), -1);
+			if (strstr(err.msg, cases[i].reason) == NULL ||
+			    strstr(err.msg, path) == NULL)
+				fail_msg("case %zu: '%s'", i, err.msg);
+		}
+	}
+	unlink(path);
+	rmdir(dir);
+}
+
+#define MASK 0x5a
+
+/* Masked patterns, so that the scanner's own copy is never a hit. */
+struct secret {
+	unsigned char m[64];
+	size_t n;
+};
+
+static void
+secret_set(struct secret *s, const void *p, size_t n)
+{
+	const unsigned char *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		s->m[i] = b[i] ^ MASK;
+	s->n = n;
+}
+
+static int
+secret_in(const struct secret *s, const unsigned char *b, size_t len)
+{
+	for (size_t i = 0; i + s->n <= len; i++) {
+		size_t k = 0;
+
+		while (k < s->n && (b[i + k] ^ MASK) == s->m[k])
+			k++;
+		if (k == s->n)
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Bit i of the result is set when secret i is somewhere in this process's
+ * readable memory. /proc/self/mem is read, not the mappings themselves,
+ * so redzones and guard pages cost nothing; mappings over 256 MiB
+ * (sanitizer shadow) are not libraries' or heap memory and are skipped.
+ */
+static unsigned
+scan_memory(const struct secret *s, size_t ns)
+{
+	static unsigned char buf[1 << 20];
+	unsigned long lo, hi;
+	unsigned found = 0;
+	char line[512], perms[8];
+	FILE *maps = fopen("/proc/self/maps", "r");
+	int mem = open("/proc/self/mem", O_RDONLY);
+
+	if (maps == NULL || mem < 0)
+		_exit(3);
+	while (fgets(line, sizeof(line), maps) != NULL) {
+		if (sscanf(line, "%lx-%lx %7s", &lo, &hi, perms) != 3 ||
+		    perms[0] != 'r' || hi - lo > (256ul << 20) ||
+		    strstr(line, "[vvar") != NULL)
+			continue;
+		/* Chunks overlap by 64 bytes: no pattern falls between. */
+		for (unsigned long at = lo; at < hi; at += sizeof(buf) - 64) {
+			size_t want = hi - at < sizeof(buf) ? hi - at : sizeof(buf);
+			ssize_t got = pread(mem, buf, want, (off_t)at);
+
+			if (got <= 0)
+				break;
+			for (size_t i = 0; i < ns; i++)
+				if (secret_in(&s[i], buf, (size_t)got))
+					found |= 1u << i;
+			if ((size_t)got < want || at + want >= hi)
+				break;
+		}
+	}
+	fclose(maps);
+	close(mem);
+	return found;
+}
+
+/*
+ * The seed must not reach a fork child (the thumbnail decoder): not in the
+ * key, which is wiped on fork, nor left behind by generating, loading or
+ * signing (stack buffers, stdio's buffer). The child scans its memory for
+ * the seed, its base64 and the secret half of sk; a control buffer that
+ * was not wiped must be found, so the scan itself is known to work.
+ */
+static void
+test_seed_not_in_fork_child(void **state)
+{
+	char dir[] = "/tmp/mr_keys_XXXXXX", path[64], b64[64], sig[90];
+	struct mr_signing_key *gen, *key;
+	struct secret s[4];
+	unsigned char *control = malloc(32);
+	struct mr_err err;
+	cJSON *obj;
+	int status;
+	pid_t pid;
+
+	(void)state;
+	assert_non_null(control);
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/signing.key", dir);
+	assert_non_null(gen = mr_keys_alloc(&err));
+	assert_int_equal(mr_keys_generate(path, gen, &err), 0);
+	mr_keys_free(gen);
+	/* What a federation program does: load, then sign a request. */
+	assert_non_null(key = mr_keys_alloc(&err));
+	assert_int_equal(mr_keys_load(path, key, &err), 0);
+	assert_non_null(obj = cJSON_Parse("{\"method\":\"GET\"}"));
+	assert_int_equal(mr_keys_sign_detached(obj, key, sig, &err), 0);
+	cJSON_Delete(obj);
+
+	secret_set(&s[0], key->seed, sizeof(key->seed));
+	sodium_bin2base64(b64, sizeof(b64), key->seed, sizeof(key->seed),
+	    sodium_base64_VARIANT_ORIGINAL_NO_PADDING);
+	secret_set(&s[1], b64, strlen(b64));
+	sodium_memzero(b64, sizeof(b64));
+	/* sk's first half is the seed again; its hash is the scalar. */
+	secret_set(&s[2], key->sk, 32);
+	randombytes_buf(control, 32);
+	secret_set(&s[3], control, 32);
+
+	if ((pid = fork()) == 0) {
+		unsigned char zero[sizeof(*key)] = { 0 };
+		unsigned found = scan_memory(s, 4);
+
+		/* Exit code: a bit per secret found, 16 for the key itself. */
+		if (memcmp(key, zero, sizeof(*key)) != 0)
+			found |= 16;
+		_exit((int)found);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status) != 8)
+		fail_msg("child: exit %d (bits: 1 seed, 2 base64, 4 sk found, "
+		    "16 key not wiped; 8, the control, must be alone)",
+		    WEXITSTATUS(status));
+	/* The parent keeps its key. */
+	assert_int_equal(mr_keys_sign_detached(obj = cJSON_Parse("{}"), key,
+	    sig, &err), 0);
+	cJSON_Delete(obj);
+	mr_keys_free(key);
+	free(control);
+	unlink(path);
+	rmdir(dir);
+}
+
 int
 main(void)
 {
@@ -677,6 +879,8 @@ main(void)
 		    dir_teardown),
 		cmocka_unit_test_setup_teardown(test_parse_text, dir_setup,
 		    dir_teardown),
+		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_seed_not_in_fork_child),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);
