@@ -1,7 +1,8 @@
 /*
  * keys: GET /_matrix/key/v2/server publishes this server's signing key,
  * self-signed and valid for a day, for deployments where no homeserver
- * answers that path for us.
+ * answers that path for us. The older /_matrix/key/v2/server/{keyId}, which
+ * servers before Synapse 1.70 still ask, gets the same answer.
  */
 #include "../common/fed.h"
 #include "../common/http.h"

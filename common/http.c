@@ -104,7 +104,8 @@ static const struct {
 	  MR_METHOD_GET },
 	{ "thumbnail", MR_EP_FED_THUMBNAIL, API_BIT(MR_API_FED_V1), 1, 1,
 	  MR_METHOD_GET },
-	{ "server", MR_EP_KEYS, API_BIT(MR_API_KEYS), 0, 0,
+	/* The older form names a key id; the answer is the same. */
+	{ "server", MR_EP_KEYS, API_BIT(MR_API_KEYS), 0, 1,
 	  MR_METHOD_GET | MR_METHOD_HEAD },
 };
 

@@ -28,6 +28,30 @@ def test_published_key_is_self_signed(stack):
     assert shown == [key_id, entry["key"]]
 
 
+def test_key_lookup_by_key_id(stack):
+    """The deprecated /_matrix/key/v2/server/{keyId}, which older
+    servers (Synapse 1.67 as a notary) still ask: the same answer, routed
+    to keys.fcgi by every web server."""
+    whole = requests.get(stack.url("/_matrix/key/v2/server"), timeout=10)
+    key_id = next(iter(whole.json()["verify_keys"]))
+    for path in ("/_matrix/key/v2/server/" + key_id.replace(":", "%3A"),
+                 "/_matrix/key/v2/server/" + key_id,
+                 "/_matrix/key/v2/server/ed25519%3Aunknown"):
+        r = requests.get(stack.url(path), timeout=10)
+        assert r.status_code == 200, (path, r.text)
+        body = r.json()
+        assert body["server_name"] == stack.server_name
+        assert body["verify_keys"] == whole.json()["verify_keys"]
+        verify_key = signedjson.key.decode_verify_key_base64(
+            "ed25519", key_id.split(":", 1)[1],
+            body["verify_keys"][key_id]["key"])
+        signedjson.sign.verify_signed_json(body, stack.server_name,
+                                           verify_key)
+    # Deeper paths are not key lookups.
+    r = requests.get(stack.url("/_matrix/key/v2/server/a/b"), timeout=10)
+    assert r.status_code == 404 and r.json()["errcode"] == "M_UNRECOGNIZED"
+
+
 def test_tampered_key_answer_does_not_verify(stack):
     body = requests.get(stack.url("/_matrix/key/v2/server"), timeout=10).json()
     (key_id, entry), = body["verify_keys"].items()

@@ -92,6 +92,10 @@ static const struct route_case route_valids[] = {
 	{ "/_matrix/federation/v1/media/thumbnail/abc", MR_EP_FED_THUMBNAIL,
 	  MR_API_FED_V1, G, "/abc" },
 	{ "/_matrix/key/v2/server", MR_EP_KEYS, MR_API_KEYS, GH, "" },
+	/* The older form with a key id (Synapse before 1.70 asks it). */
+	{ "/_matrix/key/v2/server/ed25519:a", MR_EP_KEYS, MR_API_KEYS, GH,
+	  "/ed25519:a" },
+	{ "/_matrix/key/v2/server/", MR_EP_KEYS, MR_API_KEYS, GH, "/" },
 };
 
 static const char *const route_invalids[] = {
@@ -162,8 +166,7 @@ static const char *const route_invalids[] = {
 	    "download/abc",
 	"/_matrix/federation/v2/media/download/abc",
 	/* keys */
-	"/_matrix/key/v2/server/",
-	"/_matrix/key/v2/server/ed25519:a",
+	"/_matrix/key/v2/server/ed25519:a/more",
 	"/_matrix/key/v2/query",
 	"/_matrix/key/v2/serverx",
 	"/_matrix/key/v1/server",
