@@ -541,6 +541,10 @@ static const struct config_key config_keys[] = {
 	{ "trusted_proxies", CFG_STRING, F(trusted_proxies), "", 0, 0, NULL,
 	  "proxies (CIDR list) whose X-Forwarded-For names the client",
 	  config_check_net_list },
+	{ "request_deadline", CFG_DURATION, F(request_deadline), "10m", 1000,
+	  86400000, NULL,
+	  "longest any request may take; past it the process exits (and is "
+	  "replaced)" },
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))

@@ -1274,12 +1274,44 @@ http_client_gone(void *arg)
 	return poll(&pfd, 1, 0) > 0;
 }
 
+/*
+ * Every request has a deadline (slowcgi's habit): past request_deadline
+ * the process says so and exits, whatever it was blocked on (a client
+ * that stops sending under plain CGI, a peer that trickles). Its
+ * supervisor starts a fresh one. The line is made before the alarm can
+ * ring, as a signal handler may only write(2).
+ */
+static char http_deadline_line[200];
+static size_t http_deadline_len;
+
+static void
+http_deadline_passed(int sig)
+{
+	(void)sig;
+	(void)!write(STDERR_FILENO, http_deadline_line, http_deadline_len);
+	_exit(1);
+}
+
+static void
+http_deadline_arm(const struct mr_req *req, const struct mr_ctx *ctx)
+{
+	int n = snprintf(http_deadline_line, sizeof(http_deadline_line),
+	    "mediarepo %s %s: request deadline of %lld s passed; the process "
+	    "exits\n", ctx->prog->name, req->id,
+	    (long long)(ctx->cfg.request_deadline / 1000));
+
+	http_deadline_len = n > 0 && (size_t)n < sizeof(http_deadline_line) ?
+	    (size_t)n : 0;
+	alarm((unsigned)((ctx->cfg.request_deadline + 999) / 1000));
+}
+
 static void
 http_handle(struct mr_req *req, struct mr_ctx *ctx)
 {
 	struct mr_err err;
 	int rc;
 
+	http_deadline_arm(req, ctx);
 	mr_err_clear(&err);
 	mr_wait_set_cancel(http_client_gone, req);
 	rc = http_prepare(req, ctx, &err);
@@ -1300,6 +1332,7 @@ http_handle(struct mr_req *req, struct mr_ctx *ctx)
 	if (req->fcgx == NULL)
 		fflush(stdout);
 	http_log(req, ctx);
+	alarm(0);
 }
 
 static int
@@ -1310,6 +1343,7 @@ http_setup(struct mr_ctx *ctx, const struct mr_program *prog)
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->prog = prog;
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGALRM, http_deadline_passed);
 	if (sodium_init() < 0) {
 		fprintf(stderr, "%s: cannot initialise libsodium\n", prog->name);
 		return -1;

@@ -13,6 +13,7 @@ import os
 import signal
 import socket
 import struct
+import subprocess
 import threading
 import time
 
@@ -380,3 +381,30 @@ def test_abandoned_waits_free_their_slots(world):
     r = get(s, path.replace("30000", "2000"), timeout=10)
     assert_matrix_error(r, 504, "M_NOT_YET_UPLOADED")
     assert time.monotonic() - t0 >= 1.5
+
+
+def test_request_that_stops_sending_is_cut_off(make_stack):
+    """Every request has a deadline, also where no web server collects the
+    body: upload.fcgi run as plain CGI, with a body that never comes."""
+    s = make_stack(["request_deadline = 2s"])
+    env = dict(s.env, REQUEST_METHOD="POST",
+               REQUEST_URI="/_matrix/media/v3/upload",
+               CONTENT_LENGTH="1000", CONTENT_TYPE="text/plain",
+               HTTP_AUTHORIZATION="Bearer " + s.token)
+    r, w = os.pipe()
+    prog = os.path.join(os.path.dirname(__file__), "..", "..", "cgi-bin",
+                        "upload.fcgi")
+    t0 = time.monotonic()
+    p = subprocess.Popen([prog], env=env, stdin=r, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    os.close(r)
+    try:
+        os.write(w, b"abc")     # 3 bytes of 1000, then nothing
+        out, err = p.communicate(timeout=20)
+    finally:
+        os.close(w)
+        if p.poll() is None:
+            p.kill()
+    assert p.returncode != 0
+    assert b"request deadline of 2 s passed" in err
+    assert 1.5 < time.monotonic() - t0 < 15
