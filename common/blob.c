@@ -14,12 +14,21 @@
 #include <time.h>
 #include <unistd.h>
 
+/* A failed write, sync, create or rename: a full disk has one answer. */
+static int
+blob_io_fail(struct mr_err *err, const char *what, const char *path)
+{
+	if (errno == ENOSPC || errno == EDQUOT)
+		return mr_err_storage_full(err);
+	return mr_err_set(err, 500, "M_UNKNOWN", "cannot %s '%s': %s", what,
+	    path, strerror(errno));
+}
+
 static int
 blob_mkdir(const char *path, struct mr_err *err)
 {
 	if (mkdir(path, 0750) < 0 && errno != EEXIST)
-		return mr_err_set(err, 500, "M_UNKNOWN", "cannot create '%s': %s",
-		    path, strerror(errno));
+		return blob_io_fail(err, "create", path);
 	return 0;
 }
 
@@ -56,8 +65,7 @@ mr_blob_begin(const char *root, int64_t max_size, struct mr_blob_writer *w,
 		w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 		    0640);
 	if (w->fd < 0)
-		return mr_err_set(err, 500, "M_UNKNOWN", "cannot create temp file "
-		    "'%s': %s", w->tmp_path, strerror(errno));
+		return blob_io_fail(err, "create temp file", w->tmp_path);
 	crypto_hash_sha256_init(&w->hash);
 	return 0;
 }
@@ -80,8 +88,7 @@ mr_blob_write(struct mr_blob_writer *w, const void *buf, size_t n,
 		if (k < 0 && errno == EINTR)
 			continue;
 		if (k < 0)
-			return mr_err_set(err, errno == ENOSPC ? 507 : 500,
-			    "M_UNKNOWN", "cannot write media: %s", strerror(errno));
+			return blob_io_fail(err, "write", w->tmp_path);
 		p += k;
 		left -= (size_t)k;
 	}
@@ -170,15 +177,13 @@ mr_blob_commit(const char *root, struct mr_blob_writer *w,
 		return 0;
 	}
 	if (fsync(w->fd) < 0) {
-		mr_err_set(err, 500, "M_UNKNOWN", "cannot sync media: %s",
-		    strerror(errno));
+		blob_io_fail(err, "sync", w->tmp_path);
 		goto fail;
 	}
 	if (blob_make_parents(root, sha256_hex, err) < 0)
 		goto fail;
 	if (rename(w->tmp_path, path) < 0) {
-		mr_err_set(err, 500, "M_UNKNOWN", "cannot store media: %s",
-		    strerror(errno));
+		blob_io_fail(err, "store", path);
 		goto fail;
 	}
 	close(w->fd);

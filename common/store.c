@@ -157,6 +157,8 @@ struct mr_store {
 static int
 store_fail(struct mr_store *st, struct mr_err *err, const char *what)
 {
+	if (sqlite3_errcode(st->db) == SQLITE_FULL)
+		return mr_err_storage_full(err);
 	return mr_err_set(err, 500, "M_UNKNOWN", "database error in %s: %s",
 	    what, sqlite3_errmsg(st->db));
 }

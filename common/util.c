@@ -32,6 +32,12 @@ mr_err_set(struct mr_err *err, int status, const char *errcode,
 	return -1;
 }
 
+int
+mr_err_storage_full(struct mr_err *err)
+{
+	return mr_err_set(err, 500, "M_UNKNOWN", "%s", MR_STORAGE_FULL_MSG);
+}
+
 void
 mr_err_clear(struct mr_err *err)
 {

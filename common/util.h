@@ -25,6 +25,17 @@ struct mr_err {
 	const char *limit_name;	/* 429: which limit refused, for the log */
 };
 
+/*
+ * The one answer to a full disk, whoever meets it first: a program writing
+ * media or the database, or the web server spooling a body (its 500 page,
+ * httpd-conf/errors/status-500.html, carries the same text). 500, as the
+ * web servers cannot answer anything else there.
+ */
+#define MR_STORAGE_FULL_MSG \
+	"internal error, or the server is out of storage space; try again later"
+/* errno (ENOSPC, EDQUOT) or SQLite's "full": the disk is full. */
+int mr_err_storage_full(struct mr_err *err);
+
 /* Fills err and returns -1, so callers can `return mr_err_set(...)`. */
 int mr_err_set(struct mr_err *err, int status, const char *errcode,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
