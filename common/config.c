@@ -344,6 +344,16 @@ config_check_processes(const char *value)
 	return 0;
 }
 
+/* A plain system user name: the shell script passes it on. */
+static int
+config_check_user(const char *value)
+{
+	size_t n = strlen(value);
+
+	return n > 0 && n < 32 && value[0] != '-' &&
+	    strspn(value, "abcdefghijklmnopqrstuvwxyz0123456789_-") == n ? 0 : -1;
+}
+
 static int
 config_check_upload_limits(const char *value)
 {
@@ -545,6 +555,10 @@ static const struct config_key config_keys[] = {
 	  86400000, NULL,
 	  "longest any request may take; past it the process exits (and is "
 	  "replaced)" },
+	{ "user", CFG_STRING, F(user), "mediarepo", 0, 0, NULL,
+	  "who the programs run as when mediarepo-run starts as root (a "
+	  "system user it makes if missing, in the web server's group)",
+	  config_check_user },
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))

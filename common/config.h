@@ -108,6 +108,7 @@ struct mr_config {
 	int64_t remote_media_download_per_second;	/* bytes */
 	char trusted_proxies[4096];
 	int64_t request_deadline;		/* ms */
+	char user[64];				/* for mediarepo-run */
 };
 
 #define MR_UPLOAD_LIMITS_MAX 8

@@ -1344,6 +1344,9 @@ http_setup(struct mr_ctx *ctx, const struct mr_program *prog)
 	ctx->prog = prog;
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGALRM, http_deadline_passed);
+	/* Media, the database and slots: the web server's group may read
+	 * (X-Sendfile), nobody else. */
+	umask(027);
 	if (sodium_init() < 0) {
 		fprintf(stderr, "%s: cannot initialise libsodium\n", prog->name);
 		return -1;

@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <grp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -1295,6 +1296,37 @@ admin_usage(FILE *out)
 	fprintf(out, "\n'mediarepo-admin COMMAND --help' describes one command.\n");
 }
 
+/*
+ * Run as root on a stack whose data belongs to its program user, the tool
+ * becomes that user (the owner of the database's directory) before it
+ * touches anything, so that the files it writes (database journal,
+ * thumbnails, imported media) are the programs' and not root's.
+ */
+static int
+admin_become_data_owner(const struct mr_config *cfg)
+{
+	char dir[PATH_MAX];
+	struct stat sb;
+	char *slash;
+
+	if (geteuid() != 0)
+		return 0;
+	snprintf(dir, sizeof(dir), "%s", cfg->database_path);
+	if ((slash = strrchr(dir, '/')) != NULL)
+		*(slash == dir ? slash + 1 : slash) = '\0';
+	else
+		snprintf(dir, sizeof(dir), ".");
+	if (stat(dir, &sb) < 0 || sb.st_uid == 0)
+		return 0;
+	if (setgroups(0, NULL) < 0 || setgid(sb.st_gid) < 0 ||
+	    setuid(sb.st_uid) < 0) {
+		fprintf(stderr, "mediarepo-admin: cannot become the owner of "
+		    "'%s': %s\n", dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int
 admin_run(const struct admin_cmd *c, int argc, char **argv)
 {
@@ -1305,6 +1337,8 @@ admin_run(const struct admin_cmd *c, int argc, char **argv)
 
 	if (c->run != cmd_init_config && mr_config_load_env(&cfg, &err) < 0)
 		return admin_fail(&err);
+	if (c->run != cmd_init_config && admin_become_data_owner(&cfg) < 0)
+		return 1;
 	if (c->needs_store &&
 	    mr_store_open(&st, cfg.database_path, &err) < 0)
 		return admin_fail(&err);
@@ -1374,6 +1408,8 @@ main(int argc, char **argv)
 
 	if (sodium_init() < 0)
 		return 1;
+	/* Media, keys and the database are nobody else's business. */
+	umask(027);
 	if (argc > 2 && strcmp(argv[1], "-c") == 0) {
 		setenv("MEDIAREPO_CONFIG", argv[2], 1);
 		i = 3;

@@ -5,7 +5,8 @@
  * dies, whatever killed it, is replaced at once, so a crash or a kill -9
  * never leaves an endpoint without processes until someone restarts it.
  *
- *   mediarepo-spawn -s SOCKET [-n N] [-m MODE] [-p PIDFILE] -- PROGRAM [ARG...]
+ *   mediarepo-spawn -s SOCKET [-n N] [-m MODE] [-p PIDFILE] [-u USER [-g GROUP]]
+ *       -- PROGRAM [ARG...]
  *
  * Without -n, N is PROGRAM's entry in the 'processes' setting of the config
  * that MEDIAREPO_CONFIG names (download.fcgi -> "download:16").
@@ -15,9 +16,15 @@
  * the children (SIGKILL after two seconds) and then the supervisor; a
  * child also gets SIGTERM when the supervisor dies, so none outlives it.
  * It stays in the foreground, for systemd, mediarepo-run and the tests.
+ *
+ * Started as root with -u, the children run as USER (and GROUP, else the
+ * user's own group, with no supplementary groups), and the socket belongs
+ * to them, so that the web server connects through the group.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,7 +67,7 @@ static void
 spawn_usage(void)
 {
 	fprintf(stderr, "usage: mediarepo-spawn -s SOCKET [-n PROCESSES] "
-	    "[-m MODE] [-p PIDFILE] -- PROGRAM [ARG...]\n");
+	    "[-m MODE] [-p PIDFILE] [-u USER [-g GROUP]] -- PROGRAM [ARG...]\n");
 	exit(2);
 }
 
@@ -103,12 +110,45 @@ fail:
 	return -1;
 }
 
+/* Who the children run as; uid 0 (or no -u) keeps the supervisor's. */
+static uid_t spawn_uid;
+static gid_t spawn_gid;
+
+static int
+spawn_resolve_user(const char *user, const char *group)
+{
+	struct passwd *pw = getpwnam(user);
+	struct group *gr;
+
+	if (pw == NULL) {
+		fprintf(stderr, "mediarepo-spawn: no user '%s'\n", user);
+		return -1;
+	}
+	spawn_uid = pw->pw_uid;
+	spawn_gid = pw->pw_gid;
+	if (group != NULL) {
+		if ((gr = getgrnam(group)) == NULL) {
+			fprintf(stderr, "mediarepo-spawn: no group '%s'\n", group);
+			return -1;
+		}
+		spawn_gid = gr->gr_gid;
+	}
+	return 0;
+}
+
 /* In the child: the socket on 0, stdout to /dev/null, stderr kept. */
 static void
 spawn_exec(int listen_fd, pid_t parent, const sigset_t *oldmask,
     char **argv)
 {
 	int devnull;
+
+	if (spawn_uid != 0 && (setgroups(0, NULL) < 0 ||
+	    setgid(spawn_gid) < 0 || setuid(spawn_uid) < 0 ||
+	    setuid(0) == 0)) {
+		fprintf(stderr, "mediarepo-spawn: cannot drop privileges\n");
+		_exit(1);
+	}
 
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != parent)
@@ -282,17 +322,19 @@ spawn_configured(const char *program)
 int
 main(int argc, char **argv)
 {
-	const char *sock = NULL, *pidfile = NULL;
+	const char *sock = NULL, *pidfile = NULL, *user = NULL, *group = NULL;
 	long n = 0, mode = 0660;
 	struct spawn_child *kids;
 	sigset_t wanted, oldmask;
 	char nbuf[16], *end;
 	int opt, listen_fd;
 
-	while ((opt = getopt(argc, argv, "s:n:m:p:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:n:m:p:u:g:")) != -1) {
 		switch (opt) {
 		case 's': sock = optarg; break;
 		case 'p': pidfile = optarg; break;
+		case 'u': user = optarg; break;
+		case 'g': group = optarg; break;
 		case 'n':
 			n = strtol(optarg, &end, 10);
 			if (*end != '\0' || n < 1 || n > SPAWN_MAX_PROCS)
@@ -306,8 +348,10 @@ main(int argc, char **argv)
 		default: spawn_usage();
 		}
 	}
-	if (sock == NULL || optind >= argc)
+	if (sock == NULL || optind >= argc || (group != NULL && user == NULL))
 		spawn_usage();
+	if (user != NULL && spawn_resolve_user(user, group) < 0)
+		return 1;
 	argv += optind;
 	if (n == 0 && (n = spawn_configured(argv[0])) < 1)
 		return 1;
@@ -325,6 +369,11 @@ main(int argc, char **argv)
 	sigprocmask(SIG_BLOCK, &wanted, &oldmask);
 	if ((listen_fd = spawn_listen(sock, (mode_t)mode)) < 0)
 		return 1;
+	if (spawn_uid != 0 && chown(sock, spawn_uid, spawn_gid) < 0) {
+		fprintf(stderr, "mediarepo-spawn: cannot hand '%s' over: %s\n",
+		    sock, strerror(errno));
+		return 1;
+	}
 	if (pidfile != NULL && spawn_write_pidfile(pidfile) < 0)
 		return 1;
 	for (;;) {

@@ -52,13 +52,14 @@ SERVER_SPECIFIC = [
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
-    """Apache's programs run as www-data when the suite runs as root, and
-    must reach the stacks' directories through every directory above.
+    """The programs run as an unprivileged user when the suite runs as
+    root (www-data under Apache, mediarepo otherwise), and must reach the
+    stacks' directories through every directory above.
     Under /tmp/pytest-of-root they could not for long: each new pytest
     session (another run alongside) resets that directory to 0700. So a
     run with Apache gets a base directory of its own, unless one is given
     (--basetemp); it is removed when the run passes."""
-    if ("apache" in WEBSERVERS and os.geteuid() == 0 and
+    if (os.geteuid() == 0 and
             not config.option.basetemp):
         config.option.basetemp = tempfile.mkdtemp(prefix="mediarepo-e2e-")
         config.mediarepo_own_basetemp = config.option.basetemp
@@ -146,7 +147,11 @@ class Stack:
                 f.write(line + "\n")
         self.log_path = os.path.join(self.data_dir, "run.log")
         self.log = open(self.log_path, "w")
-        if self.webserver == "apache" and os.geteuid() == 0:
+        # Who owns the data once mediarepo-run has handed it over (a root
+        # start): the programs' user and the web server's group.
+        self.run_owner = ("www-data:www-data" if self.webserver == "apache"
+                          else "mediarepo:www-data")
+        if os.geteuid() == 0:
             self._let_apache_user_in()
         env = dict(self.env, DATA_DIR=self.data_dir, PORT=str(self.port),
                    SERVER_NAME=self.server_name, WEBSERVER=self.webserver)
@@ -203,9 +208,9 @@ class Stack:
             if self.proc.poll() is not None:
                 raise RuntimeError("mediarepo-run exited: " + self.read_log())
             m = re.search(r"token for \S+: (\S+)", self.read_log())
-            if m and self.webserver == "apache" and os.geteuid() == 0 and \
+            if m and os.geteuid() == 0 and \
                     not getattr(self, "apache_user_owns_data", False):
-                # mediarepo-run has handed DATA_DIR to www-data by now.
+                # mediarepo-run has handed DATA_DIR to the programs' user.
                 self.apache_user_owns_data = True
                 self._chown_outside_paths()
             if m:
@@ -227,16 +232,28 @@ class Stack:
             return f.read()
 
     def admin(self, *args, check=True):
+        """mediarepo-admin as an operator runs it. Run as root on a stack
+        whose data is handed over, it becomes the data's owner itself."""
         r = subprocess.run([ADMIN, *args], env=self.env, check=check,
                            capture_output=True, text=True)
-        if getattr(self, "apache_user_owns_data", False):
-            # What an operator does after mediarepo-admin as root (README,
-            # make install): files it wrote (imported media, thumbnails)
-            # are root's, 0640, and Apache's programs run as www-data.
-            subprocess.run(["chown", "-R", "www-data:www-data",
-                            self.data_dir], check=True)
-            self._chown_outside_paths()
+        self.give_back()
         return r
+
+    def give_back(self):
+        """Files a test wrote into the stack's data as root (planted blobs,
+        rows) go to the programs' user, as mediarepo-run left the rest.
+        run/ stays as it is: the web server's spool directories there
+        belong to the web server."""
+        if not getattr(self, "apache_user_owns_data", False):
+            return
+        run = os.path.join(self.data_dir, "run")
+        for d, dirs, files in os.walk(self.data_dir):
+            if d == run:
+                dirs[:] = []
+                continue
+            for name in [d] + [os.path.join(d, f) for f in files]:
+                shutil.chown(name, *self.run_owner.split(":"))
+        self._chown_outside_paths()
 
     def _chown_outside_paths(self):
         """A database or media store the config puts outside DATA_DIR
@@ -257,7 +274,7 @@ class Stack:
                     self._let_apache_user_in(path)
                     self.outside_paths.append(path)
         for path in self.outside_paths:
-            subprocess.run(["chown", "-R", "www-data:www-data", path],
+            subprocess.run(["chown", "-R", self.run_owner, path],
                            check=True)
 
     def new_token(self, user=None, guest=False):

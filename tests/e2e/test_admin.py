@@ -334,6 +334,7 @@ def plant_blob(stack, data, age_s=0):
     if age_s:
         t = time.time() - age_s
         os.utime(path, (t, t))
+    stack.give_back()
     return path
 
 
@@ -597,7 +598,18 @@ def fake_synapse(tmp, items):
     conn.commit()
     conn.close()
     os.makedirs(store, exist_ok=True)
+    readable_by_everyone(tmp)
     return store, dbfile
+
+
+def readable_by_everyone(path):
+    """mediarepo-admin run as root becomes the programs' user (README,
+    "Operator tool"), which must be able to read what it imports, as a
+    Synapse store readable by other users is."""
+    d = os.path.abspath(path)
+    while d != "/":
+        os.chmod(d, os.stat(d).st_mode | 0o005)
+        d = os.path.dirname(d)
 
 
 def test_import_synapse_then_download(make_stack, tmp_path):
@@ -669,6 +681,7 @@ def test_import_synapse_refuses_a_database_that_is_not_synapse(stack,
                                                               tmp_path):
     other = str(tmp_path / "other.db")
     sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.close()
+    readable_by_everyone(tmp_path)
     r = stack.admin("import-synapse", str(tmp_path), other, check=False)
     assert r.returncode == 1
     assert "not a Synapse database" in r.stderr

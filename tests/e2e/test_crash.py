@@ -9,8 +9,7 @@ corrupt or missing, and what the killed writers left is cleaned: `gc
 its file and its row) without touching a named one, and `sweep --min-age
 0` empties the store's tmp/ (writers killed mid-body).
 
-spawn-fcgi does not replace a killed program, so each round runs on a
-fresh stack. The first kill of a round waits until a writer is seen mid
+Each round runs on a fresh stack. The first kill of a round waits until a writer is seen mid
 file and kills that one; the second comes at a random moment. The seed is
 in every failure message; MR_CRASH_SEED repeats a run.
 """
@@ -71,16 +70,9 @@ def tmp_files(s):
 
 
 def upload_pids(s):
-    """The upload programs running now (spawn-fcgi's pid file, or under
-    Apache the processes /proc shows)."""
-    path = os.path.join(s.data_dir, "run", "upload.pids")
-    if os.path.exists(path):
-        with open(path) as f:
-            pids = [int(p) for p in f.read().split()]
-    else:
-        pids = [p for p in s.child_pids()
-                if os.path.basename(_exe(p)) == "upload.fcgi"]
-    return [p for p in pids if _exe(p)]
+    """The upload programs running now, as /proc shows them (their
+    supervisor replaces killed ones)."""
+    return [p for p in s.child_pids("upload") if _exe(p)]
 
 
 def _exe(pid):
