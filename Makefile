@@ -258,9 +258,13 @@ install: all
 	  echo "  wrote $(DESTDIR)$(SYSCONFDIR)/mediarepo.conf (set server_name)"; \
 	fi
 	install -d -m 750 $(DESTDIR)$(STATEDIR) $(DESTDIR)$(STATEDIR)/media_store
-	@# The programs run as www-data; chown only when installing for real.
+	@# The programs run as the mediarepo system user (group www-data, so
+	@# the web server reads media); only when installing for real.
 	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && id www-data >/dev/null 2>&1; then \
-	  chown -R www-data:www-data $(STATEDIR); fi
+	  id mediarepo > /dev/null 2>&1 || useradd --system --gid www-data \
+	    --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin \
+	    mediarepo; \
+	  chown -R mediarepo:www-data $(STATEDIR); fi
 
 # Fuzzers (libFuzzer). Each NAME in FUZZERS is tests/fuzz/fuzz_NAME.c
 # linked with the sources FUZZ_NAME lists, seeded from tests/fuzz/corpus/NAME/;
