@@ -157,6 +157,8 @@ cmd_generate_key(int argc, char **argv, struct mr_config *cfg,
  * bytes written, through mr_keys_write_file: 0600 from the first byte,
  * and a symlink at the key's path is replaced, never written through.
  */
+static int admin_become_owner_of(const char *path);
+
 static int
 cmd_import_key(int argc, char **argv, struct mr_config *cfg,
     struct mr_store *st)
@@ -177,8 +179,14 @@ cmd_import_key(int argc, char **argv, struct mr_config *cfg,
 		    "replace it)\n", cfg->signing_key_path);
 		return 1;
 	}
+	/* The homeserver's key file is read with root's rights (it is the
+	 * homeserver's, 0600); ours is written as the data's owner. */
 	if (mr_keys_read_file(argv[1], text, &len, &err) < 0)
 		return admin_fail(&err);
+	if (admin_become_owner_of(cfg->signing_key_path) < 0) {
+		sodium_memzero(text, sizeof(text));
+		return 1;
+	}
 	if ((rc = mr_keys_parse_text(text, &key, &err)) < 0) {
 		char why[sizeof(err.msg)];
 
@@ -1298,12 +1306,13 @@ admin_usage(FILE *out)
 
 /*
  * Run as root on a stack whose data belongs to its program user, the tool
- * becomes that user (the owner of the database's directory) before it
- * touches anything, so that the files it writes (database journal,
- * thumbnails, imported media) are the programs' and not root's.
+ * becomes that user (the owner of the directory of path: the database's,
+ * or the key's) before it touches anything, so that the files it writes
+ * (database journal, thumbnails, imported media, the key) are the
+ * programs' and not root's.
  */
 static int
-admin_become_data_owner(const struct mr_config *cfg)
+admin_become_owner_of(const char *path)
 {
 	char dir[PATH_MAX];
 	struct stat sb;
@@ -1311,7 +1320,7 @@ admin_become_data_owner(const struct mr_config *cfg)
 
 	if (geteuid() != 0)
 		return 0;
-	snprintf(dir, sizeof(dir), "%s", cfg->database_path);
+	snprintf(dir, sizeof(dir), "%s", path);
 	if ((slash = strrchr(dir, '/')) != NULL)
 		*(slash == dir ? slash + 1 : slash) = '\0';
 	else
@@ -1337,7 +1346,14 @@ admin_run(const struct admin_cmd *c, int argc, char **argv)
 
 	if (c->run != cmd_init_config && mr_config_load_env(&cfg, &err) < 0)
 		return admin_fail(&err);
-	if (c->run != cmd_init_config && admin_become_data_owner(&cfg) < 0)
+	/* Commands that write the database, the store or the key act as the
+	 * data's owner; the others (thumbnail, show-key) may read and write
+	 * wherever root can. import-key drops once it has read its file. */
+	if ((c->needs_store || c->run == cmd_sweep) &&
+	    admin_become_owner_of(cfg.database_path) < 0)
+		return 1;
+	if (c->run == cmd_generate_key &&
+	    admin_become_owner_of(cfg.signing_key_path) < 0)
 		return 1;
 	if (c->needs_store &&
 	    mr_store_open(&st, cfg.database_path, &err) < 0)

@@ -11,7 +11,9 @@ every test runs once per server (its id ends in [lighttpd], [apache], ...),
 server after server. Tests of one server's own behaviour are skipped on the
 others by SERVER_SPECIFIC below, each with its reason.
 """
+import grp
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -247,12 +249,15 @@ class Stack:
         if not getattr(self, "apache_user_owns_data", False):
             return
         run = os.path.join(self.data_dir, "run")
+        user, group = self.run_owner.split(":")
+        uid, gid = pwd.getpwnam(user).pw_uid, grp.getgrnam(group).gr_gid
         for d, dirs, files in os.walk(self.data_dir):
             if d == run:
                 dirs[:] = []
                 continue
+            # lchown: a link planted by a test is not followed.
             for name in [d] + [os.path.join(d, f) for f in files]:
-                shutil.chown(name, *self.run_owner.split(":"))
+                os.lchown(name, uid, gid)
         self._chown_outside_paths()
 
     def _chown_outside_paths(self):

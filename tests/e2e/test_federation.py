@@ -77,9 +77,16 @@ class FedStack(Stack):
                 f.write(line + "\n")
         self.log_path = os.path.join(self.data_dir, "run.log")
         self.log = open(self.log_path, "w")
+        # Started as root, the programs run as mediarepo (README,
+        # "Security"): they must reach the data and read the CA.
+        self.webserver = "lighttpd"
+        self.verify = False
+        self.run_owner = "mediarepo:www-data"
+        if os.geteuid() == 0:
+            self._let_apache_user_in()
         env = dict(self.env, DATA_DIR=self.data_dir, PORT=str(port),
                    SERVER_NAME=server_name, PROCS=str(procs),
-                   TLS_CERT=cert, TLS_KEY=key)
+                   TLS_CERT=cert, TLS_KEY=key, WEBSERVER="lighttpd")
         self.proc = subprocess.Popen([RUN], env=env, stdout=self.log,
                                      stderr=subprocess.STDOUT,
                                      start_new_session=True)
@@ -95,6 +102,10 @@ class FedStack(Stack):
             if self.proc.poll() is not None:
                 raise RuntimeError("mediarepo-run exited: " + self.read_log())
             m = re.search(r"token for \S+: (\S+)", self.read_log())
+            if m and os.geteuid() == 0 and \
+                    not getattr(self, "apache_user_owns_data", False):
+                self.apache_user_owns_data = True
+                self._chown_outside_paths()
             if m:
                 try:
                     r = requests.get(self.base + "/_matrix/media/v3/config",
@@ -186,6 +197,9 @@ class World:
     def __init__(self, tmp_factory):
         self.tmp = tmp_factory
         self.ca = CertAuthority(tmp_factory.mktemp("ca"))
+        # The programs (not root when the suite is) read the CA file.
+        os.chmod(self.ca.dir, 0o755)
+        os.chmod(self.ca.pem, 0o644)
         self.ports = {k: free_port() for k in list(STACK_CONFIG) + PEERS}
         self.names = {k: "%s.test:%d" % (k, p) for k, p in self.ports.items()}
         self.resolve = ", ".join("%s=127.0.0.1:%d" % (self.names[k], p)
