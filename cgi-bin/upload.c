@@ -28,21 +28,10 @@ upload_answer_uri(struct mr_req *req, const struct mr_mxc *mxc)
 	return rc;
 }
 
-/* Thumbnails are a bonus: the upload stands even if they fail. */
-static void
-upload_thumbnails(struct mr_ctx *ctx, const struct mr_media *m)
-{
-	struct mr_err err;
-
-	if (mr_media_pregenerate_thumbnails(ctx, m, &err) < 0)
-		fprintf(stderr, "mediarepo upload: thumbnails of '%s': %s\n",
-		    m->mxc.id, err.msg);
-}
-
 /*
- * The body into the store, between the checks on what it may be: the
- * quota once before reading (from Content-Length) and once with the real
- * size; bytes refused afterwards are released again.
+ * The body into the store, between the quota checks: once before reading
+ * (from Content-Length) and once with the real size; bytes refused
+ * afterwards are released again. Quarantine is mr_media_create's.
  */
 static int
 upload_ingest(struct mr_req *req, struct mr_ctx *ctx, struct mr_media *m,
@@ -52,8 +41,7 @@ upload_ingest(struct mr_req *req, struct mr_ctx *ctx, struct mr_media *m,
 
 	if (mr_media_upload_quota(ctx, m->user_id,
 	    req->content_length > 0 ? req->content_length : 0, err) < 0 ||
-	    mr_media_ingest_body(req, &ctx->cfg, m, err) < 0 ||
-	    mr_media_refuse_quarantined(ctx, m, err) < 0)
+	    mr_media_ingest_body(req, &ctx->cfg, m, err) < 0)
 		return -1;
 	if (mr_media_upload_quota(ctx, m->user_id, m->size, err) < 0) {
 		(void)mr_media_blob_release(&ctx->cfg, ctx->store, m->sha256,
@@ -70,9 +58,8 @@ upload_new(struct mr_req *req, struct mr_ctx *ctx, struct mr_media *m,
 	if (upload_ingest(req, ctx, m, err) < 0)
 		return -1;
 	mr_mxc_generate(ctx->cfg.server_name, &m->mxc);
-	if (mr_store_media_insert(ctx->store, m, err) < 0)
+	if (mr_media_create(&ctx->cfg, ctx->store, MR_MEDIA_UPLOAD, m, err) < 0)
 		return -1;
-	upload_thumbnails(ctx, m);
 	return upload_answer_uri(req, &m->mxc);
 }
 
@@ -99,9 +86,9 @@ upload_reserved(struct mr_req *req, struct mr_ctx *ctx, struct mr_media *m,
 	if (upload_ingest(req, ctx, m, err) < 0)
 		return -1;
 	m->mxc = req->mxc;
-	if (mr_store_media_complete(ctx->store, m, err) < 0)
+	if (mr_media_create(&ctx->cfg, ctx->store, MR_MEDIA_UPLOAD_RESERVED, m,
+	    err) < 0)
 		return -1;
-	upload_thumbnails(ctx, m);
 	o = cJSON_CreateObject();
 	rc = mr_resp_json(req, 200, o);
 	cJSON_Delete(o);

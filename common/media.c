@@ -222,10 +222,14 @@ media_record_remote(struct mr_ctx *ctx, const struct mr_mxc *mxc,
 	m.created_ts = mr_now_ms();
 	/* Spec 2.10: remote media cached during the freeze counts as new. */
 	m.authenticated = ctx->cfg.enable_authenticated_media;
-	if (mr_store_media_insert(ctx->store, &m, err) < 0 &&
-	    err->status != 409)
-		return -1;
-	return 0;
+	if (mr_media_create(&ctx->cfg, ctx->store, MR_MEDIA_REMOTE, &m,
+	    err) == 0 || err->status == 409)
+		return 0;
+	/* Quarantined bytes are absent here, as quarantined media is; the
+	 * refusal is cached like the origin's own 404. */
+	if (err->status == 403)
+		mr_err_set(err, 404, "M_NOT_FOUND", "media not found");
+	return -1;
 }
 
 /*
@@ -389,21 +393,68 @@ mr_media_sweep_temp(struct mr_ctx *ctx)
 		fprintf(stderr, "mediarepo: temp sweep: %s\n", err.msg);
 }
 
-int
-mr_media_refuse_quarantined(struct mr_ctx *ctx, const struct mr_media *m,
-    struct mr_err *err)
+/* What creating a row does, by where it comes from. */
+static const struct {
+	int reserved;		/* completes a row create made (MSC2246) */
+	int keep_quarantined;	/* quarantined bytes: a quarantined row */
+	int thumbnails;		/* makes the configured sizes now */
+} media_sources[MR_MEDIA__SOURCES] = {
+	[MR_MEDIA_UPLOAD] = { 0, 0, 1 },
+	[MR_MEDIA_UPLOAD_RESERVED] = { 1, 0, 1 },
+	[MR_MEDIA_PREVIEW] = { 0, 0, 1 },
+	/* Remote media is thumbnailed when someone asks for a thumbnail. */
+	[MR_MEDIA_REMOTE] = { 0, 0, 0 },
+	/* Thousands at a time: thumbnails wait until they are wanted. */
+	[MR_MEDIA_IMPORT] = { 0, 1, 0 },
+};
+
+/* Refuses quarantined bytes, or marks m for a quarantined row. */
+static int
+media_check_quarantine(const struct mr_config *cfg, struct mr_store *st,
+    enum mr_media_source src, struct mr_media *m, struct mr_err *err)
 {
 	struct mr_err ignored;
-	int rc = mr_store_hash_quarantined(ctx->store, m->sha256, err);
+	int rc = mr_store_hash_quarantined(st, m->sha256, err);
 
 	if (rc <= 0)
 		return rc;
-	if (mr_media_blob_release(&ctx->cfg, ctx->store, m->sha256,
-	    &ignored) < 0)
-		fprintf(stderr, "mediarepo: quarantined upload: %s\n",
+	if (media_sources[src].keep_quarantined) {
+		m->quarantined = 1;
+		return 0;
+	}
+	if (mr_media_blob_release(cfg, st, m->sha256, &ignored) < 0)
+		fprintf(stderr, "mediarepo: quarantined bytes: %s\n",
 		    ignored.msg);
 	return mr_err_set(err, 403, "M_FORBIDDEN",
 	    "this content has been quarantined by the server administrator");
+}
+
+int
+mr_media_create(const struct mr_config *cfg, struct mr_store *st,
+    enum mr_media_source src, struct mr_media *m, struct mr_err *err)
+{
+	struct mr_store_sel sel;
+	struct mr_err terr;
+	int64_t n;
+
+	if ((unsigned)src >= MR_MEDIA__SOURCES)
+		return mr_err_set(err, 500, "M_UNKNOWN", "unknown media source");
+	if (media_check_quarantine(cfg, st, src, m, err) < 0)
+		return -1;
+	if ((media_sources[src].reserved ? mr_store_media_complete(st, m, err) :
+	    mr_store_media_insert(st, m, err)) < 0)
+		return -1;
+	if (m->quarantined) {
+		/* Banning the bytes as well keeps them from other ids. */
+		memset(&sel, 0, sizeof(sel));
+		sel.mxc = &m->mxc;
+		return mr_store_quarantine(st, &sel, 1, &n, err);
+	}
+	if (media_sources[src].thumbnails &&
+	    mr_media_pregenerate_thumbnails(cfg, st, m, &terr) < 0)
+		fprintf(stderr, "mediarepo: thumbnails of '%s': %s\n",
+		    m->mxc.id, terr.msg);
+	return 0;
 }
 
 /* --- operator work --- */
@@ -636,43 +687,42 @@ media_thumb_row(const struct mr_media *m, const struct mr_thumb_spec *box,
  * go again at once, unless something else names the same bytes.
  */
 static int
-media_store_thumb(struct mr_ctx *ctx, const struct mr_thumb_row *row,
-    const struct mr_thumb_result *r, struct mr_err *err)
+media_store_thumb(const struct mr_config *cfg, struct mr_store *st,
+    const struct mr_thumb_row *row, const struct mr_thumb_result *r,
+    struct mr_err *err)
 {
 	char sha[MR_SHA256_HEX];
 	struct mr_err ignored;
 	int rc;
 
-	if (mr_blob_put(ctx->cfg.media_store_path, r->data, r->len, sha,
-	    err) < 0)
+	if (mr_blob_put(cfg->media_store_path, r->data, r->len, sha, err) < 0)
 		return -1;
-	rc = row->dynamic ? mr_store_thumb_put_capped(ctx->store, row,
-	    ctx->cfg.max_thumbnails_per_media, err) :
-	    mr_store_thumb_put(ctx->store, row, err);
-	if (rc < 0 && mr_media_blob_release(&ctx->cfg, ctx->store, sha,
-	    &ignored) < 0)
+	rc = row->dynamic ? mr_store_thumb_put_capped(st, row,
+	    cfg->max_thumbnails_per_media, err) :
+	    mr_store_thumb_put(st, row, err);
+	if (rc < 0 && mr_media_blob_release(cfg, st, sha, &ignored) < 0)
 		fprintf(stderr, "mediarepo: thumbnail not kept: %s\n",
 		    ignored.msg);
 	return rc;
 }
 
 int
-mr_media_pregenerate_thumbnails(struct mr_ctx *ctx, const struct mr_media *m,
-    struct mr_err *err)
+mr_media_pregenerate_thumbnails(const struct mr_config *cfg,
+    struct mr_store *st, const struct mr_media *m, struct mr_err *err)
 {
 	struct mr_thumb_result results[MR_THUMB_MAX_SPECS];
 	struct mr_thumb_limits lim;
 	struct mr_image_info info;
 	struct media_map map;
-	size_t n = ctx->cfg.n_thumbnail_sizes;
+	size_t n = cfg->n_thumbnail_sizes;
 	int rc = 0;
 
-	mr_thumb_limits_from_config(&ctx->cfg, &lim);
-	if (media_map_blob(&ctx->cfg, m->sha256, &map, err) < 0)
+	mr_thumb_limits_from_config(cfg, &lim);
+	if (media_map_blob(cfg, m->sha256, &map, err) < 0)
 		return -1;
 	/* Not an image, or one we will not decode: nothing to make. */
 	if (mr_thumb_check(map.data, map.len, &lim, &info, err) < 0 ||
-	    mr_thumb_generate(map.data, map.len, ctx->cfg.thumbnail_sizes, n, 0,
+	    mr_thumb_generate(map.data, map.len, cfg->thumbnail_sizes, n, 0,
 	    &lim, results, err) < 0) {
 		media_unmap(&map);
 		mr_err_clear(err);
@@ -683,9 +733,9 @@ mr_media_pregenerate_thumbnails(struct mr_ctx *ctx, const struct mr_media *m,
 		struct mr_thumb_row row;
 
 		if (rc == 0 && !results[i].use_original) {
-			media_thumb_row(m, &ctx->cfg.thumbnail_sizes[i], 0, 0,
+			media_thumb_row(m, &cfg->thumbnail_sizes[i], 0, 0,
 			    &results[i], &row);
-			rc = media_store_thumb(ctx, &row, &results[i], err);
+			rc = media_store_thumb(cfg, st, &row, &results[i], err);
 		}
 		mr_thumb_result_release(&results[i]);
 	}
@@ -783,7 +833,7 @@ media_thumb_for_box(struct mr_ctx *ctx, const struct mr_media *m,
 		return 0;
 	}
 	media_thumb_row(m, box, animated, dynamic, &r, &row);
-	rc = media_store_thumb(ctx, &row, &r, err);
+	rc = media_store_thumb(&ctx->cfg, ctx->store, &row, &r, err);
 	mr_thumb_result_release(&r);
 	if (rc < 0)
 		return -1;

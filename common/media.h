@@ -62,8 +62,8 @@ struct mr_media_thumb {
  * once, resample each). Media that is not a thumbnailable image is left
  * alone: 0 either way unless the store itself fails.
  */
-int mr_media_pregenerate_thumbnails(struct mr_ctx *ctx,
-    const struct mr_media *m, struct mr_err *err);
+int mr_media_pregenerate_thumbnails(const struct mr_config *cfg,
+    struct mr_store *st, const struct mr_media *m, struct mr_err *err);
 /*
  * The thumbnail of m for a w x h box with a method: the stored one the
  * request picks, made (again) when missing, made to measure with
@@ -120,13 +120,31 @@ int mr_media_create_ratelimit(struct mr_ctx *ctx, const char *user_id,
 int mr_media_upload_quota(struct mr_ctx *ctx, const char *user_id,
     int64_t incoming, struct mr_err *err);
 
+/* Where a new media row comes from; mr_media_create's table says what
+ * each one does. */
+enum mr_media_source {
+	MR_MEDIA_UPLOAD,		/* POST upload: a new id */
+	MR_MEDIA_UPLOAD_RESERVED,	/* PUT upload: bytes for a created id */
+	MR_MEDIA_PREVIEW,		/* an og:image a URL preview stored */
+	MR_MEDIA_REMOTE,		/* another server's media, now cached */
+	MR_MEDIA_IMPORT,		/* a Synapse row the operator imports */
+	MR_MEDIA__SOURCES
+};
+
 /*
- * An upload whose bytes an operator quarantined is refused with 403
- * M_FORBIDDEN, after hashing and before its row exists; the blob just
- * stored goes unless some row still names it. 0 when the bytes may stay.
+ * Records m, whose bytes are already in the blob store, as a media row:
+ * the one way a row gets its bytes, so that quarantine holds on every
+ * path. Bytes an operator quarantined are refused (403 M_FORBIDDEN, the
+ * blob released unless some row still names it) when the row would be a
+ * new id of this server; an imported row, whose id users already know,
+ * is kept but quarantined (m->quarantined set). A row born quarantined
+ * also bans its bytes. Then the row itself: inserted, or for a reserved
+ * id completed (409 when taken or already uploaded). Uploads and preview
+ * images get their configured thumbnails at once; their failure is
+ * logged and leaves the row standing.
  */
-int mr_media_refuse_quarantined(struct mr_ctx *ctx, const struct mr_media *m,
-    struct mr_err *err);
+int mr_media_create(const struct mr_config *cfg, struct mr_store *st,
+    enum mr_media_source src, struct mr_media *m, struct mr_err *err);
 
 /* --- operator work: deleting media and the files nobody names --- */
 

@@ -256,9 +256,10 @@ preview_store_image(struct mr_ctx *ctx, const struct mr_user *user,
 	snprintf(m.user_id, sizeof(m.user_id), "%s", user->user_id);
 	m.created_ts = mr_now_ms();
 	m.authenticated = ctx->cfg.enable_authenticated_media;
-	if (mr_store_media_insert(ctx->store, &m, err) < 0)
+	/* Quarantined bytes get no new id here either: the image keys go. */
+	if (mr_media_create(&ctx->cfg, ctx->store, MR_MEDIA_PREVIEW, &m,
+	    err) < 0)
 		return -1;
-	mr_media_pregenerate_thumbnails(ctx, &m, err);
 	mr_mxc_format(&m.mxc, uri, sizeof(uri));
 	preview_drop_image(og);
 	cJSON_AddStringToObject(og, "og:image", uri);

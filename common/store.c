@@ -55,7 +55,8 @@ static const char *const store_sql[ST__MAX] = {
 	[ST_MEDIA_INSERT] =
 	    "INSERT INTO media (server_name, media_id, sha256, size, "
 	    "content_type, upload_name, user_id, created_ts, expires_ts, "
-	    "authenticated) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+	    "authenticated, quarantined) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
 	[ST_MEDIA_COUNT_PENDING] =
 	    "SELECT count(*), min(expires_ts) FROM media "
 	    "WHERE user_id = ?1 AND sha256 IS NULL AND expires_ts > ?2",
@@ -370,6 +371,7 @@ mr_store_media_insert(struct mr_store *st, const struct mr_media *m,
 	if (m->expires_ts > 0)
 		sqlite3_bind_int64(s, 9, m->expires_ts);
 	sqlite3_bind_int(s, 10, m->authenticated ? 1 : 0);
+	sqlite3_bind_int(s, 11, m->quarantined ? 1 : 0);
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	if (rc == SQLITE_CONSTRAINT)

@@ -57,7 +57,8 @@ void mr_store_free(struct mr_store *st);
 /* 0 and *out filled; -1 with 404 M_NOT_FOUND when there is no row. */
 int mr_store_media_get(struct mr_store *st, const struct mr_mxc *mxc,
     struct mr_media *out, struct mr_err *err);
-/* Inserts a complete row; a taken id gives 409. */
+/* Inserts a complete row (quarantined from birth when m says so); a
+ * taken id gives 409. */
 int mr_store_media_insert(struct mr_store *st, const struct mr_media *m,
     struct mr_err *err);
 /*

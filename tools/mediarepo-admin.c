@@ -1108,9 +1108,7 @@ admin_import_one(struct admin_import *im, const struct mr_synapse_media *sm,
     int64_t *size, struct mr_err *err)
 {
 	char path[PATH_MAX * 2];
-	struct mr_store_sel sel;
 	struct mr_media m, old;
-	int64_t n;
 
 	*size = 0;
 	memset(&m, 0, sizeof(m));
@@ -1137,14 +1135,13 @@ admin_import_one(struct admin_import *im, const struct mr_synapse_media *sm,
 	snprintf(m.user_id, sizeof(m.user_id), "%s", sm->user_id);
 	m.created_ts = sm->created_ts;
 	m.authenticated = sm->authenticated;
-	if (mr_store_media_insert(im->st, &m, err) < 0)
+	/* Quarantined in Synapse, or bytes quarantined here: kept hidden. */
+	m.quarantined = sm->quarantined;
+	if (mr_media_create(im->cfg, im->st, MR_MEDIA_IMPORT, &m, err) < 0)
 		return -1;
-	if (!sm->quarantined)
-		return 0;
-	memset(&sel, 0, sizeof(sel));
-	sel.mxc = &m.mxc;
-	im->quarantined++;
-	return mr_store_quarantine(im->st, &sel, 1, &n, err);
+	if (m.quarantined)
+		im->quarantined++;
+	return 0;
 }
 
 static int

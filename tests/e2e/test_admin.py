@@ -658,6 +658,32 @@ def test_import_synapse_then_download(make_stack, tmp_path):
     assert "imported 0 media (0 quarantined); 3 already here" in r.stdout
 
 
+def test_import_synapse_keeps_quarantined_bytes_hidden(make_stack, tmp_path):
+    """Bytes quarantined here stay quarantined when an import brings them
+    under another id: the row is kept (users know the id) but hidden."""
+    s = make_stack()
+    banned, fine = unique(b"banned here"), unique(b"fine")
+    assert "quarantined 0 media" in s.admin("quarantine", "--hash",
+                                            sha(banned)).stdout
+    items = [{"id": synapse_id(), "data": banned, "type": "text/plain",
+              "user": "@a:" + s.server_name},
+             {"id": synapse_id(), "data": fine, "type": "text/plain",
+              "user": "@a:" + s.server_name}]
+    store, dbfile = fake_synapse(str(tmp_path), items)
+    r = s.admin("import-synapse", store, dbfile)
+    assert "imported 2 media (1 quarantined); 0 already here, " \
+        "0 never uploaded, 0 failed" in r.stdout, r.stdout
+    assert_hidden(s, items[0]["id"])
+    assert "quarantined     yes" in s.admin(
+        "media", "info", mxc(s, items[0]["id"])).stdout
+    r = get(s, V3 + "/download/%s/%s" % (s.server_name, items[1]["id"]))
+    assert r.content == fine
+    # Released by hash, the imported copy is served like the rest.
+    s.admin("unquarantine", "--hash", sha(banned))
+    r = get(s, V3 + "/download/%s/%s" % (s.server_name, items[0]["id"]))
+    assert r.status_code == 200 and r.content == banned
+
+
 def test_import_synapse_missing_file_fails_the_rest_imported(make_stack,
                                                             tmp_path):
     s = make_stack()

@@ -20,11 +20,13 @@ CA checked against the server name, as a federating server would.
 Everything listens on loopback and is stopped when the module ends.
 """
 import concurrent.futures
+import hashlib
 import io
 import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import time
 import urllib.parse
@@ -450,6 +452,36 @@ def test_remote_thumbnail_is_made_locally(hs1, hs2):
 def test_remote_media_unknown_on_origin_is_404(hs1, hs2):
     r = hs2.get(dl(hs2, "NoSuchMediaHere", hs1.server_name))
     assert_matrix_error(r, 404, "M_NOT_FOUND")
+
+
+def test_remote_media_with_quarantined_bytes_is_not_kept(hs2, peer):
+    """Bytes an operator quarantined do not come back as remote media: the
+    fetch is refused like a missing file, remembered as one, and no row or
+    file is left."""
+    data = unique(b"quarantined on hs2, offered by the peer")
+    h = hashlib.sha256(data).hexdigest()
+    assert "quarantined 0 media" in hs2.admin("quarantine", "--hash",
+                                              h).stdout
+    peer.media["pmbanned"] = Media(data, "text/plain", None)
+    try:
+        for prefix, token in ((V3, None), (V1, hs2.token)):
+            r = hs2.get(dl(hs2, "pmbanned", peer.server_name, prefix),
+                        token=token)
+            assert_matrix_error(r, 404, "M_NOT_FOUND")
+        # The refusal is cached like the origin's 404: asked once.
+        assert len(peer.downloads("pmbanned")) == 1
+        store = hs2.admin("config-get", "media_store_path").stdout.strip()
+        assert not os.path.exists(os.path.join(store, h[:2], h[2:4], h))
+        db = hs2.admin("config-get", "database_path").stdout.strip()
+        conn = sqlite3.connect(db, timeout=10)
+        try:
+            assert conn.execute(
+                "SELECT count(*) FROM media WHERE sha256 = ? OR "
+                "media_id = 'pmbanned'", (h,)).fetchone()[0] == 0
+        finally:
+            conn.close()
+    finally:
+        hs2.admin("unquarantine", "--hash", h)
 
 
 # --- 1b. signed requests to hs1, made by the peer ----------------------------

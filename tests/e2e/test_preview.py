@@ -18,11 +18,13 @@ URL blacklist rules by host glob, port, scheme and path.
 import base64
 import concurrent.futures
 import gzip
+import hashlib
 import io
 import json
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import time
 import urllib.parse
@@ -731,6 +733,55 @@ def test_data_url_og_image(pv, web):
     og = ok(preview(pv, url))
     assert og["og:title"] == "data"
     assert_image(pv, og, img, "image/png", 20, 10)
+
+
+def media_rows_of(s, data):
+    """How many media rows of s hold data's bytes."""
+    db = subprocess.run([ADMIN, "config-get", "database_path"], env=s.env,
+                        check=True, capture_output=True,
+                        text=True).stdout.strip()
+    conn = sqlite3.connect(db, timeout=10)
+    try:
+        return conn.execute("SELECT count(*) FROM media WHERE sha256 = ?",
+                            (hashlib.sha256(data).hexdigest(),)
+                            ).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_quarantined_bytes_get_no_new_id(pv, web):
+    """Bytes an operator quarantined never come back as a new mxc through
+    a preview: not as og:image, not as a data: URL, not as an image URL."""
+    img = png(21, 13, (66, 6, 166))
+    h = hashlib.sha256(img).hexdigest()
+    out = pv.admin("quarantine", "--hash", h).stdout
+    assert "quarantined 0 media" in out
+    try:
+        web.add("/img/banned.png", img, "image/png")
+        url = web.add("/banned-og", "<html><head><meta property='og:title' "
+                      "content='banned'><meta property='og:image' "
+                      "content='/img/banned.png'></head></html>")
+        og = ok(preview(pv, url))
+        assert og["og:title"] == "banned"
+        assert_no_image(og)
+        assert web.hits("/img/banned.png") == 1
+        url = web.add("/banned-data", "<html><head><meta property="
+                      "'og:title' content='banned data'><meta property="
+                      "'og:image' content='data:image/png;base64,%s'>"
+                      "</head></html>" % base64.b64encode(img).decode())
+        og = ok(preview(pv, url))
+        assert og["og:title"] == "banned data"
+        assert_no_image(og)
+        matrix_error(preview(pv, web.add("/banned-direct.png", img,
+                                         "image/png")), 403, "M_FORBIDDEN")
+        assert media_rows_of(pv, img) == 0
+    finally:
+        pv.admin("unquarantine", "--hash", h)
+    # Released, the same bytes preview as any image again.
+    url = web.add("/unbanned-og", "<html><head><meta property='og:image' "
+                  "content='/img/banned.png'></head></html>")
+    assert_image(pv, ok(preview(pv, url)), img, "image/png", 21, 13)
+    assert media_rows_of(pv, img) == 1
 
 
 @pytest.mark.parametrize("case", ["404", "html", "garbage", "redirect-loop"])
