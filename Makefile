@@ -46,6 +46,7 @@ LIBS = -lfcgi $(shell pkg-config --libs $(PKG_LIBS) 2>/dev/null) -lgif -lresolv 
 
 LIB_OBJS += common/auth.o
 LIB_OBJS += common/blob.o
+LIB_OBJS += common/blob_fs.o
 LIB_OBJS += common/config.o
 LIB_OBJS += common/fed.o
 LIB_OBJS += common/fed_discover.o
@@ -290,10 +291,11 @@ FUZZERS += server_name
 FUZZERS += xmatrix
 
 # What common/http.c needs besides itself.
-FUZZ_HTTP_DEPS = common/auth.c common/blob.c common/config.c common/fed.c \
-	common/fed_discover.c common/http_client.c common/image.c common/json.c \
-	common/keys.c common/multipart.c common/mxc.c common/net.c \
-	common/preview_url.c common/slot.c common/store.c common/util.c
+FUZZ_HTTP_DEPS = common/auth.c common/blob.c common/blob_fs.c \
+	common/config.c common/fed.c common/fed_discover.c common/http_client.c \
+	common/image.c common/json.c common/keys.c common/multipart.c \
+	common/mxc.c common/net.c common/preview_url.c common/slot.c \
+	common/store.c common/util.c
 
 FUZZ_canonical = common/json.c common/util.c
 # fuzz_config.c includes common/config.c to reach its line parser.

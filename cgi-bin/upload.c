@@ -41,10 +41,10 @@ upload_ingest(struct mr_req *req, struct mr_ctx *ctx, struct mr_media *m,
 
 	if (mr_media_upload_quota(ctx, m->user_id,
 	    req->content_length > 0 ? req->content_length : 0, err) < 0 ||
-	    mr_media_ingest_body(req, &ctx->cfg, m, err) < 0)
+	    mr_media_ingest_body(req, &ctx->cfg, ctx->blob, m, err) < 0)
 		return -1;
 	if (mr_media_upload_quota(ctx, m->user_id, m->size, err) < 0) {
-		(void)mr_media_blob_release(&ctx->cfg, ctx->store, m->sha256,
+		(void)mr_media_blob_release(ctx->store, ctx->blob, m->sha256,
 		    &ignored);
 		return -1;
 	}
@@ -58,7 +58,8 @@ upload_new(struct mr_req *req, struct mr_ctx *ctx, struct mr_media *m,
 	if (upload_ingest(req, ctx, m, err) < 0)
 		return -1;
 	mr_mxc_generate(ctx->cfg.server_name, &m->mxc);
-	if (mr_media_create(&ctx->cfg, ctx->store, MR_MEDIA_UPLOAD, m, err) < 0)
+	if (mr_media_create(&ctx->cfg, ctx->store, ctx->blob, MR_MEDIA_UPLOAD, m,
+	    err) < 0)
 		return -1;
 	return upload_answer_uri(req, &m->mxc);
 }
@@ -86,8 +87,8 @@ upload_reserved(struct mr_req *req, struct mr_ctx *ctx, struct mr_media *m,
 	if (upload_ingest(req, ctx, m, err) < 0)
 		return -1;
 	m->mxc = req->mxc;
-	if (mr_media_create(&ctx->cfg, ctx->store, MR_MEDIA_UPLOAD_RESERVED, m,
-	    err) < 0)
+	if (mr_media_create(&ctx->cfg, ctx->store, ctx->blob,
+	    MR_MEDIA_UPLOAD_RESERVED, m, err) < 0)
 		return -1;
 	o = cJSON_CreateObject();
 	rc = mr_resp_json(req, 200, o);

@@ -30,6 +30,7 @@
 struct mr_fed {
 	const struct mr_config *cfg;
 	struct mr_store *st;
+	struct mr_blob *blob;		/* where fetched media goes */
 	struct mr_hc *hc;
 	struct mr_net_list deny, allow;
 	struct mr_signing_key *key;	/* mr_keys_alloc: not in fork children */
@@ -38,7 +39,7 @@ struct mr_fed {
 
 int
 mr_fed_open(struct mr_fed **out, const struct mr_config *cfg,
-    struct mr_store *st, struct mr_err *err)
+    struct mr_store *st, struct mr_blob *blob, struct mr_err *err)
 {
 	struct mr_fed *f = calloc(1, sizeof(*f));
 	struct mr_err ignored;
@@ -47,6 +48,7 @@ mr_fed_open(struct mr_fed **out, const struct mr_config *cfg,
 		return mr_err_set(err, 500, "M_UNKNOWN", "out of memory");
 	f->cfg = cfg;
 	f->st = st;
+	f->blob = blob;
 	if (mr_hc_new(&f->hc, err) < 0 ||
 	    mr_net_parse_list(cfg->ip_range_blacklist, &f->deny) < 0 ||
 	    mr_net_parse_list(cfg->ip_range_whitelist, &f->allow) < 0) {
@@ -459,7 +461,7 @@ mr_fed_own_keys(struct mr_fed *f, int64_t valid_for_ms, struct mr_err *err)
 /* Where fetched bytes go: the blob writer, capped. */
 struct fed_fetch {
 	struct mr_fed *f;
-	struct mr_blob_writer w;
+	struct mr_blob_writer *w;	/* NULL between writers */
 	struct mr_multipart_parser *mp;
 	const struct mr_hc_response *rs;	/* headers seen so far */
 	char part_type[MR_CONTENT_TYPE_MAX + 1];
@@ -472,7 +474,7 @@ fed_fetch_body(void *arg, const void *buf, size_t len, struct mr_err *err)
 {
 	struct fed_fetch *ff = arg;
 
-	if (mr_blob_write(&ff->w, buf, len, err) < 0) {
+	if (mr_blob_write(ff->w, buf, len, err) < 0) {
 		if (err->status == 413)
 			err->status = 502;	/* the spec's remote "too large" */
 		return -1;
@@ -571,9 +573,10 @@ fed_follow_location(struct mr_fed *f, struct fed_fetch *ff,
 {
 	struct mr_hc_response rs;
 
-	mr_blob_abort(&ff->w);
-	if (mr_blob_begin(f->cfg->media_store_path,
-	    f->cfg->max_remote_media_size, &ff->w, err) < 0)
+	mr_blob_abort(ff->w);
+	ff->w = NULL;
+	if (mr_blob_begin(f->blob, f->cfg->max_remote_media_size, &ff->w,
+	    err) < 0)
 		return -1;
 	ff->rs = &rs;
 	if (fed_request(f, ff->part_location, NULL, NULL, NULL, 1, 0,
@@ -615,8 +618,8 @@ fed_try(struct mr_fed *f, const struct mr_mxc *mxc, enum fed_attempt a,
 		    a == FED_V3 ? "v3" : "r0", mxc->server, mxc->id);
 		break;
 	}
-	if (mr_blob_begin(f->cfg->media_store_path, f->cfg->max_remote_media_size,
-	    &ff.w, err) < 0)
+	if (mr_blob_begin(f->blob, f->cfg->max_remote_media_size, &ff.w,
+	    err) < 0)
 		return -1;
 	rc = fed_get(f, mxc->server, path, a <= FED_MSC1902,
 	    a == FED_V1 ? fed_multipart_sink : fed_fetch_body, &ff, &rs, err);
@@ -634,7 +637,7 @@ fed_try(struct mr_fed *f, const struct mr_mxc *mxc, enum fed_attempt a,
 		fed_fill_media(out, a == FED_V1 ? ff.part_type : rs.content_type,
 		    a == FED_V1 ? ff.part_disposition : rs.disposition);
 	} else if (rc == 0) {
-		mr_blob_abort(&ff.w);
+		mr_blob_abort(ff.w);
 		if (fed_endpoint_unknown(&rs))
 			return 1;
 		if (rs.status == 404)
@@ -644,11 +647,10 @@ fed_try(struct mr_fed *f, const struct mr_mxc *mxc, enum fed_attempt a,
 		    "remote server answered %ld", rs.status);
 	}
 	if (rc < 0) {
-		mr_blob_abort(&ff.w);
+		mr_blob_abort(ff.w);
 		return -1;
 	}
-	out->size = ff.w.size;
-	return mr_blob_commit(f->cfg->media_store_path, &ff.w, out->sha256, err);
+	return mr_blob_commit(ff.w, out->sha256, &out->size, err);
 }
 
 int

@@ -26,9 +26,10 @@
 #include "util.h"
 
 struct mr_fed;
+struct mr_blob;
 
 int mr_fed_open(struct mr_fed **out, const struct mr_config *cfg,
-    struct mr_store *st, struct mr_err *err);
+    struct mr_store *st, struct mr_blob *blob, struct mr_err *err);
 void mr_fed_free(struct mr_fed *f);
 
 /*

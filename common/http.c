@@ -889,8 +889,8 @@ http_media_headers(struct mr_req *req, const struct mr_config *cfg,
 
 /* Streams [first, last] of fd with a fixed buffer: memory stays flat. */
 static int
-http_stream_range(struct mr_req *req, int fd, int64_t first, int64_t last,
-    struct mr_err *err)
+http_stream_range(struct mr_req *req, struct mr_blob_reader *r, int64_t first,
+    int64_t last, struct mr_err *err)
 {
 	char buf[65536];
 	int64_t off = first;
@@ -898,14 +898,13 @@ http_stream_range(struct mr_req *req, int fd, int64_t first, int64_t last,
 	while (off <= last) {
 		size_t want = (size_t)(last - off + 1 < (int64_t)sizeof(buf) ?
 		    last - off + 1 : (int64_t)sizeof(buf));
-		ssize_t n = pread(fd, buf, want, (off_t)off);
+		ssize_t n = mr_blob_read_at(r, buf, want, off, err);
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
+		if (n < 0)
+			return -1;
+		if (n == 0)
 			return mr_err_set(err, 500, "M_UNKNOWN",
-			    "cannot read media: %s", n < 0 ? strerror(errno) :
-			    "file shrank");
+			    "cannot read media: file shrank");
 		if (mr_resp_write(req, buf, (size_t)n) < 0)
 			return mr_err_set(err, 499, "M_UNKNOWN",
 			    "client went away");
@@ -936,7 +935,7 @@ http_send_multipart(struct mr_req *req, const struct mr_file_resp *f,
 	    mr_resp_write(req, head, (size_t)hl) < 0)
 		return mr_err_set(err, 499, "M_UNKNOWN", "client went away");
 	if (f->size > 0 && !req->head_only &&
-	    http_stream_range(req, f->fd, 0, f->size - 1, err) < 0)
+	    http_stream_range(req, f->reader, 0, f->size - 1, err) < 0)
 		return -1;
 	return mr_resp_write(req, tail, (size_t)tl) < 0 ?
 	    mr_err_set(err, 499, "M_UNKNOWN", "client went away") : 0;
@@ -977,11 +976,9 @@ mr_http_send_file(struct mr_req *req, const struct mr_config *cfg,
 		mr_resp_header(req, "X-Sendfile", "%s", f->path);
 		return mr_resp_begin(req, 200);
 	}
-	if (cfg->xsendfile == MR_XSENDFILE_X_ACCEL && f->path != NULL) {
-		const char *rel = f->path + strlen(cfg->media_store_path);
-
+	if (cfg->xsendfile == MR_XSENDFILE_X_ACCEL && f->rel != NULL) {
 		mr_resp_header(req, "X-Accel-Redirect", "%s%s",
-		    cfg->xsendfile_prefix, rel);
+		    cfg->xsendfile_prefix, f->rel);
 		return mr_resp_begin(req, 200);
 	}
 	if (ranged > 0)
@@ -993,7 +990,7 @@ mr_http_send_file(struct mr_req *req, const struct mr_config *cfg,
 		return mr_err_set(err, 499, "M_UNKNOWN", "client went away");
 	if (f->size == 0 || req->head_only)
 		return 0;
-	return http_stream_range(req, f->fd, first, last, err);
+	return http_stream_range(req, f->reader, first, last, err);
 }
 
 /* --- the serve loop --- */
@@ -1055,7 +1052,7 @@ struct mr_fed *
 mr_http_fed(struct mr_ctx *ctx, struct mr_err *err)
 {
 	if (ctx->fed == NULL &&
-	    mr_fed_open(&ctx->fed, &ctx->cfg, ctx->store, err) < 0)
+	    mr_fed_open(&ctx->fed, &ctx->cfg, ctx->store, ctx->blob, err) < 0)
 		return NULL;
 	return ctx->fed;
 }
@@ -1353,7 +1350,7 @@ http_setup(struct mr_ctx *ctx, const struct mr_program *prog)
 	}
 	if (mr_config_load_env(&ctx->cfg, &err) < 0 ||
 	    mr_store_open(&ctx->store, ctx->cfg.database_path, &err) < 0 ||
-	    mr_blob_init_root(ctx->cfg.media_store_path, &err) < 0) {
+	    mr_blob_store_open(&ctx->cfg, 1, &ctx->blob, &err) < 0) {
 		fprintf(stderr, "%s: %s\n", prog->name, err.msg);
 		return -1;
 	}
@@ -1406,6 +1403,7 @@ mr_http_serve(const struct mr_program *prog)
 		free(req);
 		mr_hc_free(http_whoami_hc);
 		mr_fed_free(ctx.fed);
+		mr_blob_store_close(ctx.blob);
 		mr_store_free(ctx.store);
 		return 0;
 	}
@@ -1423,6 +1421,7 @@ mr_http_serve(const struct mr_program *prog)
 	free(req);
 	mr_hc_free(http_whoami_hc);
 	mr_fed_free(ctx.fed);
+	mr_blob_store_close(ctx.blob);
 	mr_store_free(ctx.store);
 	return 0;
 }

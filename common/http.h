@@ -24,6 +24,7 @@
 #include <cjson/cJSON.h>
 
 #include "auth.h"
+#include "blob.h"
 #include "config.h"
 #include "mxc.h"
 #include "store.h"
@@ -141,6 +142,7 @@ struct mr_fed;
 struct mr_ctx {
 	struct mr_config cfg;
 	struct mr_store *store;
+	struct mr_blob *blob;
 	struct mr_fed *fed;		/* made on first use: mr_http_fed() */
 	const struct mr_program *prog;
 	uint64_t requests;
@@ -237,8 +239,9 @@ int mr_http_disposition_filename(const char *value, char *out, size_t outsz);
 
 /* A stored file to answer with: headers, 304, Range, HEAD, X-Sendfile. */
 struct mr_file_resp {
-	int fd;
-	const char *path;		/* for X-Sendfile / X-Accel-Redirect */
+	struct mr_blob_reader *reader;	/* the bytes, when sent from here */
+	const char *path;		/* a local file, for X-Sendfile */
+	const char *rel;		/* its place in the store, for X-Accel */
 	int64_t size;
 	const char *content_type;
 	const char *disposition;	/* full Content-Disposition value */

@@ -50,28 +50,26 @@ mr_media_check_upload(struct mr_req *req, const struct mr_config *cfg,
 
 int
 mr_media_ingest_body(struct mr_req *req, const struct mr_config *cfg,
-    struct mr_media *m, struct mr_err *err)
+    struct mr_blob *blob, struct mr_media *m, struct mr_err *err)
 {
-	struct mr_blob_writer w;
+	struct mr_blob_writer *w;
 	char buf[65536];
 	ssize_t n;
 
-	if (mr_blob_begin(cfg->media_store_path, cfg->max_upload_size, &w,
-	    err) < 0)
+	if (mr_blob_begin(blob, cfg->max_upload_size, &w, err) < 0)
 		return -1;
 	while ((n = mr_req_read(req, buf, sizeof(buf))) > 0) {
-		if (mr_blob_write(&w, buf, (size_t)n, err) < 0) {
-			mr_blob_abort(&w);
+		if (mr_blob_write(w, buf, (size_t)n, err) < 0) {
+			mr_blob_abort(w);
 			return -1;
 		}
 	}
 	if (n < 0) {
-		mr_blob_abort(&w);
+		mr_blob_abort(w);
 		return mr_err_set(err, 400, "M_UNKNOWN",
 		    "upload ended before its Content-Length");
 	}
-	m->size = w.size;
-	return mr_blob_commit(cfg->media_store_path, &w, m->sha256, err);
+	return mr_blob_commit(w, m->sha256, &m->size, err);
 }
 
 /*
@@ -222,8 +220,8 @@ media_record_remote(struct mr_ctx *ctx, const struct mr_mxc *mxc,
 	m.created_ts = mr_now_ms();
 	/* Spec 2.10: remote media cached during the freeze counts as new. */
 	m.authenticated = ctx->cfg.enable_authenticated_media;
-	if (mr_media_create(&ctx->cfg, ctx->store, MR_MEDIA_REMOTE, &m,
-	    err) == 0 || err->status == 409)
+	if (mr_media_create(&ctx->cfg, ctx->store, ctx->blob, MR_MEDIA_REMOTE,
+	    &m, err) == 0 || err->status == 409)
 		return 0;
 	/* Quarantined bytes are absent here, as quarantined media is; the
 	 * refusal is cached like the origin's own 404. */
@@ -388,8 +386,8 @@ mr_media_sweep_temp(struct mr_ctx *ctx)
 	struct mr_err err;
 
 	/* tmp/ holds only uploads in flight, so a scan per upload is cheap. */
-	if (mr_blob_sweep(ctx->cfg.media_store_path, ctx->cfg.temp_file_max_age,
-	    &err) < 0)
+	if (mr_blob_sweep(ctx->blob, MR_BLOB_SWEEP_GRACE_MS,
+	    ctx->cfg.temp_file_max_age, &err) < 0)
 		fprintf(stderr, "mediarepo: temp sweep: %s\n", err.msg);
 }
 
@@ -410,7 +408,7 @@ static const struct {
 
 /* Refuses quarantined bytes, or marks m for a quarantined row. */
 static int
-media_check_quarantine(const struct mr_config *cfg, struct mr_store *st,
+media_check_quarantine(struct mr_store *st, struct mr_blob *blob,
     enum mr_media_source src, struct mr_media *m, struct mr_err *err)
 {
 	struct mr_err ignored;
@@ -422,7 +420,7 @@ media_check_quarantine(const struct mr_config *cfg, struct mr_store *st,
 		m->quarantined = 1;
 		return 0;
 	}
-	if (mr_media_blob_release(cfg, st, m->sha256, &ignored) < 0)
+	if (mr_media_blob_release(st, blob, m->sha256, &ignored) < 0)
 		fprintf(stderr, "mediarepo: quarantined bytes: %s\n",
 		    ignored.msg);
 	return mr_err_set(err, 403, "M_FORBIDDEN",
@@ -431,7 +429,8 @@ media_check_quarantine(const struct mr_config *cfg, struct mr_store *st,
 
 int
 mr_media_create(const struct mr_config *cfg, struct mr_store *st,
-    enum mr_media_source src, struct mr_media *m, struct mr_err *err)
+    struct mr_blob *blob, enum mr_media_source src, struct mr_media *m,
+    struct mr_err *err)
 {
 	struct mr_store_sel sel;
 	struct mr_err terr;
@@ -439,7 +438,7 @@ mr_media_create(const struct mr_config *cfg, struct mr_store *st,
 
 	if ((unsigned)src >= MR_MEDIA__SOURCES)
 		return mr_err_set(err, 500, "M_UNKNOWN", "unknown media source");
-	if (media_check_quarantine(cfg, st, src, m, err) < 0)
+	if (media_check_quarantine(st, blob, src, m, err) < 0)
 		return -1;
 	if ((media_sources[src].reserved ? mr_store_media_complete(st, m, err) :
 	    mr_store_media_insert(st, m, err)) < 0)
@@ -451,7 +450,7 @@ mr_media_create(const struct mr_config *cfg, struct mr_store *st,
 		return mr_store_quarantine(st, &sel, 1, &n, err);
 	}
 	if (media_sources[src].thumbnails &&
-	    mr_media_pregenerate_thumbnails(cfg, st, m, &terr) < 0)
+	    mr_media_pregenerate_thumbnails(cfg, st, blob, m, &terr) < 0)
 		fprintf(stderr, "mediarepo: thumbnails of '%s': %s\n",
 		    m->mxc.id, terr.msg);
 	return 0;
@@ -460,22 +459,14 @@ mr_media_create(const struct mr_config *cfg, struct mr_store *st,
 /* --- operator work --- */
 
 int
-mr_media_blob_release(const struct mr_config *cfg, struct mr_store *st,
+mr_media_blob_release(struct mr_store *st, struct mr_blob *blob,
     const char *sha256, struct mr_err *err)
 {
-	char path[PATH_MAX];
 	int rc = mr_store_blob_referenced(st, sha256, err);
 
 	if (rc != 0)
 		return rc < 0 ? -1 : 0;
-	if (mr_blob_path(cfg->media_store_path, sha256, path, sizeof(path),
-	    err) < 0)
-		return -1;
-	if (unlink(path) < 0)
-		return errno == ENOENT ? 0 : mr_err_set(err, 500, "M_UNKNOWN",
-		    "cannot remove blob '%.2s/%.2s/%s': %s", sha256, sha256 + 2,
-		    sha256, strerror(errno));
-	return 1;
+	return mr_blob_remove(blob, sha256, err);
 }
 
 /* The distinct hashes a deleted media item named. */
@@ -508,7 +499,7 @@ media_collect_hash(const char *sha256, void *arg)
 }
 
 int
-mr_media_delete(const struct mr_config *cfg, struct mr_store *st,
+mr_media_delete(struct mr_store *st, struct mr_blob *blob,
     const struct mr_mxc *mxc, struct mr_media_freed *freed,
     struct mr_err *err)
 {
@@ -521,14 +512,12 @@ mr_media_delete(const struct mr_config *cfg, struct mr_store *st,
 	}
 	/* Out of memory only leaves files behind, which gc finds later. */
 	for (size_t i = 0; i < h.n && rc == 0; i++) {
-		char path[PATH_MAX];
-		struct stat sb;
+		struct mr_err ignored;
 		int64_t size = 0;
 
-		if (mr_blob_path(cfg->media_store_path, h.sha[i], path,
-		    sizeof(path), err) == 0 && stat(path, &sb) == 0)
-			size = (int64_t)sb.st_size;
-		switch (mr_media_blob_release(cfg, st, h.sha[i], err)) {
+		if (mr_blob_stat(blob, h.sha[i], &size, &ignored) < 0)
+			size = 0;
+		switch (mr_media_blob_release(st, blob, h.sha[i], err)) {
 		case 1:
 			freed->blobs++;
 			freed->bytes += size;
@@ -542,120 +531,7 @@ mr_media_delete(const struct mr_config *cfg, struct mr_store *st,
 	return rc;
 }
 
-/* 1 when name is two lowercase hex digits (a level of the blob tree). */
-static int
-media_is_tree_dir(const char *name)
-{
-	return strlen(name) == 2 && mr_is_lower_hex(name, 2);
-}
-
-/* Walks one ROOT/xx/yy directory. */
-static int64_t
-media_walk_leaf(const char *dir, const char *prefix,
-    int (*fn)(const char *, const char *, int, void *), void *arg,
-    int *stop)
-{
-	char path[PATH_MAX * 2];
-	struct dirent *de;
-	int64_t n = 0;
-	DIR *d = opendir(dir);
-
-	if (d == NULL)
-		return 0;
-	while (!*stop && (de = readdir(d)) != NULL) {
-		struct stat sb;
-		int valid;
-
-		if (de->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (lstat(path, &sb) < 0 || !S_ISREG(sb.st_mode))
-			continue;
-		valid = mr_is_lower_hex(de->d_name, 64) &&
-		    strncmp(de->d_name, prefix, 4) == 0;
-		n++;
-		if (fn(path, de->d_name, valid, arg) < 0)
-			*stop = 1;
-	}
-	closedir(d);
-	return n;
-}
-
-int64_t
-mr_media_blob_walk(const char *root,
-    int (*fn)(const char *path, const char *name, int valid, void *arg),
-    void *arg, struct mr_err *err)
-{
-	char dir1[PATH_MAX], dir2[PATH_MAX + 8], prefix[5];
-	struct dirent *a, *b;
-	int64_t n = 0;
-	int stop = 0;
-	DIR *d1, *d2;
-
-	/* A store nothing was ever uploaded to has no tree yet. */
-	if ((d1 = opendir(root)) == NULL)
-		return errno == ENOENT ? 0 : mr_err_set(err, 500, "M_UNKNOWN",
-		    "cannot read '%s': %s", root, strerror(errno));
-	while (!stop && (a = readdir(d1)) != NULL) {
-		if (!media_is_tree_dir(a->d_name))
-			continue;
-		snprintf(dir1, sizeof(dir1), "%s/%s", root, a->d_name);
-		if ((d2 = opendir(dir1)) == NULL)
-			continue;
-		while (!stop && (b = readdir(d2)) != NULL) {
-			if (!media_is_tree_dir(b->d_name))
-				continue;
-			snprintf(dir2, sizeof(dir2), "%s/%s", dir1, b->d_name);
-			snprintf(prefix, sizeof(prefix), "%s%s", a->d_name,
-			    b->d_name);
-			n += media_walk_leaf(dir2, prefix, fn, arg, &stop);
-		}
-		closedir(d2);
-	}
-	closedir(d1);
-	return stop ? -1 : n;
-}
-
 /* --- thumbnails --- */
-
-/* A blob mapped read-only for the decoders. */
-struct media_map {
-	unsigned char *data;
-	size_t len;
-};
-
-static int
-media_map_blob(const struct mr_config *cfg, const char *sha256,
-    struct media_map *map, struct mr_err *err)
-{
-	int64_t size;
-	int fd;
-
-	map->data = NULL;
-	map->len = 0;
-	if (mr_blob_open(cfg->media_store_path, sha256, &fd, &size, err) < 0)
-		return -1;
-	if (size > 0) {
-		void *p = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
-
-		if (p == MAP_FAILED) {
-			close(fd);
-			return mr_err_set(err, 500, "M_UNKNOWN", "cannot map media");
-		}
-		map->data = p;
-		map->len = (size_t)size;
-	}
-	close(fd);
-	return 0;
-}
-
-static void
-media_unmap(struct media_map *map)
-{
-	if (map->data != NULL)
-		munmap(map->data, map->len);
-	map->data = NULL;
-}
 
 /* The row describing a generated thumbnail of m for box. */
 static void
@@ -688,19 +564,19 @@ media_thumb_row(const struct mr_media *m, const struct mr_thumb_spec *box,
  */
 static int
 media_store_thumb(const struct mr_config *cfg, struct mr_store *st,
-    const struct mr_thumb_row *row, const struct mr_thumb_result *r,
+    struct mr_blob *blob, const struct mr_thumb_row *row, const struct mr_thumb_result *r,
     struct mr_err *err)
 {
 	char sha[MR_SHA256_HEX];
 	struct mr_err ignored;
 	int rc;
 
-	if (mr_blob_put(cfg->media_store_path, r->data, r->len, sha, err) < 0)
+	if (mr_blob_put(blob, r->data, r->len, sha, err) < 0)
 		return -1;
 	rc = row->dynamic ? mr_store_thumb_put_capped(st, row,
 	    cfg->max_thumbnails_per_media, err) :
 	    mr_store_thumb_put(st, row, err);
-	if (rc < 0 && mr_media_blob_release(cfg, st, sha, &ignored) < 0)
+	if (rc < 0 && mr_media_blob_release(st, blob, sha, &ignored) < 0)
 		fprintf(stderr, "mediarepo: thumbnail not kept: %s\n",
 		    ignored.msg);
 	return rc;
@@ -708,34 +584,36 @@ media_store_thumb(const struct mr_config *cfg, struct mr_store *st,
 
 int
 mr_media_pregenerate_thumbnails(const struct mr_config *cfg,
-    struct mr_store *st, const struct mr_media *m, struct mr_err *err)
+    struct mr_store *st, struct mr_blob *blob, const struct mr_media *m,
+    struct mr_err *err)
 {
 	struct mr_thumb_result results[MR_THUMB_MAX_SPECS];
 	struct mr_thumb_limits lim;
 	struct mr_image_info info;
-	struct media_map map;
+	struct mr_blob_map map;
 	size_t n = cfg->n_thumbnail_sizes;
 	int rc = 0;
 
 	mr_thumb_limits_from_config(cfg, &lim);
-	if (media_map_blob(cfg, m->sha256, &map, err) < 0)
+	if (mr_blob_map(blob, m->sha256, &map, err) < 0)
 		return -1;
 	/* Not an image, or one we will not decode: nothing to make. */
 	if (mr_thumb_check(map.data, map.len, &lim, &info, err) < 0 ||
 	    mr_thumb_generate(map.data, map.len, cfg->thumbnail_sizes, n, 0,
 	    &lim, results, err) < 0) {
-		media_unmap(&map);
+		mr_blob_unmap(blob, &map);
 		mr_err_clear(err);
 		return 0;
 	}
-	media_unmap(&map);
+	mr_blob_unmap(blob, &map);
 	for (size_t i = 0; i < n; i++) {
 		struct mr_thumb_row row;
 
 		if (rc == 0 && !results[i].use_original) {
 			media_thumb_row(m, &cfg->thumbnail_sizes[i], 0, 0,
 			    &results[i], &row);
-			rc = media_store_thumb(cfg, st, &row, &results[i], err);
+			rc = media_store_thumb(cfg, st, blob, &row, &results[i],
+			    err);
 		}
 		mr_thumb_result_release(&results[i]);
 	}
@@ -778,15 +656,13 @@ media_thumb_stored(struct mr_ctx *ctx, const struct mr_media *m,
 {
 	struct mr_thumb_row row;
 	struct mr_err ignored;
-	char path[PATH_MAX];
-	struct stat sb;
+	int64_t size;
 
 	if (mr_store_thumb_get(ctx->store, &m->mxc, box->width, box->height,
 	    box->method == MR_THUMB_CROP, animated, &row, &ignored) < 0)
 		return -1;
 	/* A row whose file went missing is made again by the caller. */
-	if (mr_blob_path(ctx->cfg.media_store_path, row.sha256, path,
-	    sizeof(path), &ignored) < 0 || stat(path, &sb) < 0)
+	if (mr_blob_stat(ctx->blob, row.sha256, &size, &ignored) < 0)
 		return -1;
 	snprintf(out->sha256, sizeof(out->sha256), "%s", row.sha256);
 	snprintf(out->content_type, sizeof(out->content_type), "%s",
@@ -797,7 +673,7 @@ media_thumb_stored(struct mr_ctx *ctx, const struct mr_media *m,
 
 /* animated=true on a source that cannot move is animated=false. */
 static int
-media_can_animate(const struct media_map *map)
+media_can_animate(const struct mr_blob_map *map)
 {
 	struct mr_image_info info;
 	struct mr_err ignored;
@@ -810,7 +686,7 @@ media_can_animate(const struct media_map *map)
 /* One attempt at a box: stored, or generated and stored. */
 static int
 media_thumb_for_box(struct mr_ctx *ctx, const struct mr_media *m,
-    const struct media_map *map, const struct mr_thumb_spec *box,
+    const struct mr_blob_map *map, const struct mr_thumb_spec *box,
     int animated, int dynamic, struct mr_media_thumb *out,
     struct mr_err *err)
 {
@@ -833,7 +709,7 @@ media_thumb_for_box(struct mr_ctx *ctx, const struct mr_media *m,
 		return 0;
 	}
 	media_thumb_row(m, box, animated, dynamic, &r, &row);
-	rc = media_store_thumb(&ctx->cfg, ctx->store, &row, &r, err);
+	rc = media_store_thumb(&ctx->cfg, ctx->store, ctx->blob, &row, &r, err);
 	mr_thumb_result_release(&r);
 	if (rc < 0)
 		return -1;
@@ -850,10 +726,10 @@ mr_media_thumbnail(struct mr_ctx *ctx, const struct mr_media *m,
     struct mr_err *err)
 {
 	struct mr_thumb_spec box;
-	struct media_map map;
+	struct mr_blob_map map;
 	int dynamic, rc;
 
-	if (media_map_blob(&ctx->cfg, m->sha256, &map, err) < 0)
+	if (mr_blob_map(ctx->blob, m->sha256, &map, err) < 0)
 		return -1;
 	animated = animated && media_can_animate(&map);
 	dynamic = media_thumb_box(&ctx->cfg, want, 1, &box);
@@ -866,7 +742,7 @@ mr_media_thumbnail(struct mr_ctx *ctx, const struct mr_media *m,
 		rc = media_thumb_for_box(ctx, m, &map, &box, animated, 0, out,
 		    err);
 	}
-	media_unmap(&map);
+	mr_blob_unmap(ctx->blob, &map);
 	return rc;
 }
 
@@ -875,7 +751,6 @@ mr_media_send_blob(struct mr_req *req, struct mr_ctx *ctx, const char *sha256,
     const char *content_type, const char *disposition, struct mr_err *err)
 {
 	struct mr_file_resp f = {
-		.fd = -1,
 		.content_type = content_type,
 		.disposition = disposition,
 		.etag_hex = sha256,
@@ -883,26 +758,24 @@ mr_media_send_blob(struct mr_req *req, struct mr_ctx *ctx, const char *sha256,
 		    req->route.api != MR_API_MSC1902,
 		.multipart = req->route.api == MR_API_FED_V1,
 	};
-	char path[PATH_MAX];
-	struct stat sb;
+	struct mr_blob_loc loc;
 	int rc;
 
-	if (mr_blob_path(ctx->cfg.media_store_path, sha256, path, sizeof(path),
-	    err) < 0)
-		return -1;
-	f.path = path;
 	if (ctx->cfg.xsendfile != MR_XSENDFILE_OFF && !f.multipart) {
-		if (stat(path, &sb) < 0)
-			return mr_err_set(err, 404, "M_NOT_FOUND",
-			    "media file is missing");
-		f.size = (int64_t)sb.st_size;
-		return mr_http_send_file(req, &ctx->cfg, &f, err);
+		if (mr_blob_locate(ctx->blob, sha256, &loc, err) < 0)
+			return -1;
+		/* A blob the web server cannot reach is sent from here. */
+		if (loc.kind == MR_BLOB_LOC_FILE) {
+			f.path = loc.where;
+			f.rel = loc.rel;
+			f.size = loc.size;
+			return mr_http_send_file(req, &ctx->cfg, &f, err);
+		}
 	}
-	if (mr_blob_open(ctx->cfg.media_store_path, sha256, &f.fd, &f.size,
-	    err) < 0)
+	if (mr_blob_open(ctx->blob, sha256, &f.reader, &f.size, err) < 0)
 		return -1;
 	rc = mr_http_send_file(req, &ctx->cfg, &f, err);
-	close(f.fd);
+	mr_blob_reader_close(f.reader);
 	return rc;
 }
 

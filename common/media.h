@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include "blob.h"
 #include "http.h"
 #include "store.h"
 
@@ -25,7 +26,7 @@ int mr_media_check_upload(struct mr_req *req, const struct mr_config *cfg,
  * caller records the row; on any failure the temp file is gone.
  */
 int mr_media_ingest_body(struct mr_req *req, const struct mr_config *cfg,
-    struct mr_media *m, struct mr_err *err);
+    struct mr_blob *blob, struct mr_media *m, struct mr_err *err);
 /* How a download or thumbnail request asks for media. */
 struct mr_media_want {
 	int64_t timeout_ms;	/* wait for a pending upload; < 0: default */
@@ -63,7 +64,8 @@ struct mr_media_thumb {
  * alone: 0 either way unless the store itself fails.
  */
 int mr_media_pregenerate_thumbnails(const struct mr_config *cfg,
-    struct mr_store *st, const struct mr_media *m, struct mr_err *err);
+    struct mr_store *st, struct mr_blob *blob, const struct mr_media *m,
+    struct mr_err *err);
 /*
  * The thumbnail of m for a w x h box with a method: the stored one the
  * request picks, made (again) when missing, made to measure with
@@ -144,7 +146,8 @@ enum mr_media_source {
  * logged and leaves the row standing.
  */
 int mr_media_create(const struct mr_config *cfg, struct mr_store *st,
-    enum mr_media_source src, struct mr_media *m, struct mr_err *err);
+    struct mr_blob *blob, enum mr_media_source src, struct mr_media *m,
+    struct mr_err *err);
 
 /* --- operator work: deleting media and the files nobody names --- */
 
@@ -154,7 +157,7 @@ int mr_media_create(const struct mr_config *cfg, struct mr_store *st,
  * shared by every row with the same bytes, so rows are deleted first and
  * the file only when the last one is gone.
  */
-int mr_media_blob_release(const struct mr_config *cfg, struct mr_store *st,
+int mr_media_blob_release(struct mr_store *st, struct mr_blob *blob,
     const char *sha256, struct mr_err *err);
 
 struct mr_media_freed {
@@ -166,19 +169,8 @@ struct mr_media_freed {
  * Deletes mxc's row and its thumbnails, then each of their blobs that no
  * other row names; adds what was removed to *freed. 404 when unknown.
  */
-int mr_media_delete(const struct mr_config *cfg, struct mr_store *st,
+int mr_media_delete(struct mr_store *st, struct mr_blob *blob,
     const struct mr_mxc *mxc, struct mr_media_freed *freed,
     struct mr_err *err);
-
-/*
- * Calls fn for every regular file under ROOT/xx/yy/ (the blob tree; tmp/
- * is not part of it) with its path, its name and whether it is where a
- * blob of that name belongs (64 lowercase hex digits starting xxyy). fn
- * returns 0 to go on, -1 to stop. Returns the number of files seen, or
- * -1: root unreadable (err filled) or fn stopped (err left to fn).
- */
-int64_t mr_media_blob_walk(const char *root,
-    int (*fn)(const char *path, const char *name, int valid, void *arg),
-    void *arg, struct mr_err *err);
 
 #endif

@@ -247,7 +247,7 @@ preview_store_image(struct mr_ctx *ctx, const struct mr_user *user,
 	    info.format == MR_IMAGE_SVG)
 		return mr_err_set(err, 502, "M_UNKNOWN", "og:image is not an image");
 	memset(&m, 0, sizeof(m));
-	if (mr_blob_put(ctx->cfg.media_store_path, data, len, m.sha256, err) < 0)
+	if (mr_blob_put(ctx->blob, data, len, m.sha256, err) < 0)
 		return -1;
 	mr_mxc_generate(ctx->cfg.server_name, &m.mxc);
 	m.size = (int64_t)len;
@@ -257,8 +257,8 @@ preview_store_image(struct mr_ctx *ctx, const struct mr_user *user,
 	m.created_ts = mr_now_ms();
 	m.authenticated = ctx->cfg.enable_authenticated_media;
 	/* Quarantined bytes get no new id here either: the image keys go. */
-	if (mr_media_create(&ctx->cfg, ctx->store, MR_MEDIA_PREVIEW, &m,
-	    err) < 0)
+	if (mr_media_create(&ctx->cfg, ctx->store, ctx->blob, MR_MEDIA_PREVIEW,
+	    &m, err) < 0)
 		return -1;
 	mr_mxc_format(&m.mxc, uri, sizeof(uri));
 	preview_drop_image(og);

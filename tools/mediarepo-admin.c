@@ -41,6 +41,20 @@ admin_fail(const struct mr_err *err)
 	return 1;
 }
 
+/* The blob store, opened by the first command that needs it. */
+static struct mr_blob *
+admin_blob(const struct mr_config *cfg)
+{
+	static struct mr_blob *b;
+	struct mr_err err;
+
+	if (b == NULL && mr_blob_store_open(cfg, 0, &b, &err) < 0) {
+		admin_fail(&err);
+		b = NULL;
+	}
+	return b;
+}
+
 static int
 cmd_init_config(int argc, char **argv, struct mr_config *cfg,
     struct mr_store *st)
@@ -235,7 +249,9 @@ cmd_sweep(int argc, char **argv, struct mr_config *cfg, struct mr_store *st)
 	} else if (argc != 1) {
 		return 2;
 	}
-	if ((n = mr_blob_sweep_grace(cfg->media_store_path, grace_ms,
+	if (admin_blob(cfg) == NULL)
+		return 1;
+	if ((n = mr_blob_sweep(admin_blob(cfg), grace_ms,
 	    cfg->temp_file_max_age, &err)) < 0)
 		return admin_fail(&err);
 	printf("removed %d temp file%s\n", n, n == 1 ? "" : "s");
@@ -503,22 +519,38 @@ admin_parse_hash(const char *arg, char out[MR_SHA256_HEX])
 	return -1;
 }
 
+/*
+ * Where the blob is kept, and whether it is there: 0 there, 1 missing
+ * (loc->where says where it would be), -1 no place (no valid hash).
+ */
+static int
+admin_locate(const struct mr_config *cfg, const char *sha256,
+    struct mr_blob_loc *loc)
+{
+	struct mr_blob *b = admin_blob(cfg);
+	struct mr_err err;
+
+	loc->where[0] = '\0';
+	if (b == NULL)
+		return -1;
+	if (mr_blob_locate(b, sha256, loc, &err) == 0)
+		return 0;
+	return err.status == 404 && loc->where[0] != '\0' ? 1 : -1;
+}
+
 /* "ab/cd/abcd..." under the store, and whether the file is there. */
 static void
 admin_print_blob(const char *label, const struct mr_config *cfg,
     const char *sha256)
 {
-	char path[PATH_MAX];
-	struct mr_err err;
-	struct stat sb;
+	struct mr_blob_loc loc;
+	int rc = admin_locate(cfg, sha256, &loc);
 
-	if (mr_blob_path(cfg->media_store_path, sha256, path, sizeof(path),
-	    &err) < 0) {
+	if (rc < 0) {
 		printf("%-15s (none)\n", label);
 		return;
 	}
-	printf("%-15s %s%s\n", label, path, stat(path, &sb) == 0 ? "" :
-	    " (missing)");
+	printf("%-15s %s%s\n", label, loc.where, rc == 0 ? "" : " (missing)");
 }
 
 struct admin_thumb_ctx {
@@ -530,20 +562,17 @@ static void
 admin_print_thumb(const struct mr_thumb_row *t, void *arg)
 {
 	struct admin_thumb_ctx *c = arg;
-	char path[PATH_MAX];
-	struct mr_err err;
-	struct stat sb;
+	struct mr_blob_loc loc;
+	int rc;
 
 	if (c->n++ == 0)
 		printf("thumbnails:\n");
-	if (mr_blob_path(c->cfg->media_store_path, t->sha256, path,
-	    sizeof(path), &err) < 0)
-		path[0] = '\0';
+	rc = admin_locate(c->cfg, t->sha256, &loc);
 	printf("  %ux%u %s%s%s -> %ux%u %s %lld bytes %s%s\n", t->width,
 	    t->height, t->crop ? "crop" : "scale", t->animated ? " animated" : "",
 	    t->dynamic ? " on-demand" : "", t->actual_width, t->actual_height,
-	    t->content_type, (long long)t->size, path,
-	    stat(path, &sb) == 0 ? "" : " (missing)");
+	    t->content_type, (long long)t->size, loc.where,
+	    rc == 0 ? "" : " (missing)");
 }
 
 static int
@@ -597,7 +626,9 @@ admin_media_delete(const struct mr_mxc *mxc, struct mr_config *cfg,
 	struct mr_media_freed freed = { 0, 0 };
 	struct mr_err err;
 
-	if (mr_media_delete(cfg, st, mxc, &freed, &err) < 0)
+	if (admin_blob(cfg) == NULL)
+		return 1;
+	if (mr_media_delete(st, admin_blob(cfg), mxc, &freed, &err) < 0)
 		return admin_fail(&err);
 	printf("deleted mxc://%s/%s; removed %lld file%s (%lld bytes)\n",
 	    mxc->server, mxc->id, (long long)freed.blobs,
@@ -759,6 +790,8 @@ cmd_purge_remote(int argc, char **argv, struct mr_config *cfg,
 	if (argc != 3 || strcmp(argv[1], "--before") != 0 ||
 	    mr_parse_duration_ms(argv[2], &age) < 0)
 		return 2;
+	if (admin_blob(cfg) == NULL)
+		return 1;
 	if (mr_store_media_list_remote(st, cfg->server_name, mr_now_ms() - age,
 	    admin_collect_mxc, &l, &err) < 0) {
 		free(l.v);
@@ -772,7 +805,8 @@ cmd_purge_remote(int argc, char **argv, struct mr_config *cfg,
 	admin_progress_start(&p, "purge-remote", (int64_t)l.n);
 	for (size_t i = 0; i < l.n; i++) {
 		/* Gone already (another purge, or a refetch race): fine. */
-		if (mr_media_delete(cfg, st, &l.v[i], &freed, &err) == 0)
+		if (mr_media_delete(st, admin_blob(cfg), &l.v[i], &freed,
+		    &err) == 0)
 			purged++;
 		else if (err.status != 404) {
 			fprintf(stderr, "mediarepo-admin: mxc://%s/%s: %s\n",
@@ -810,17 +844,15 @@ cmd_purge_previews(int argc, char **argv, struct mr_config *cfg,
 /* --- the blob tree: gc and verify --- */
 
 static int
-admin_count_file(const char *path, const char *name, int valid, void *arg)
+admin_count_file(const struct mr_blob_entry *e, void *arg)
 {
-	(void)path;
-	(void)name;
-	(void)valid;
+	(void)e;
 	(void)arg;
 	return 0;
 }
 
 struct admin_gc {
-	const struct mr_config *cfg;
+	struct mr_blob *blob;
 	struct mr_store *st;
 	struct admin_progress p;
 	int64_t min_age_ms, now_s;
@@ -829,17 +861,16 @@ struct admin_gc {
 };
 
 static int
-admin_gc_file(const char *path, const char *name, int valid, void *arg)
+admin_gc_file(const struct mr_blob_entry *e, void *arg)
 {
 	struct admin_gc *g = arg;
 	struct mr_err err;
-	struct stat sb;
 	int rc;
 
 	admin_progress_step(&g->p, 0);
-	if (!valid) {
+	if (!e->valid) {
 		fprintf(stderr, "mediarepo-admin: stray file '%s' (left alone)\n",
-		    path);
+		    e->where);
 		g->stray++;
 		return 0;
 	}
@@ -847,21 +878,20 @@ admin_gc_file(const char *path, const char *name, int valid, void *arg)
 	 * An upload stores its blob before its row: a young file may be
 	 * named any moment now, so it is left for a later run.
 	 */
-	if (lstat(path, &sb) < 0 ||
-	    (g->now_s - (int64_t)sb.st_mtime) * 1000 < g->min_age_ms) {
+	if (g->now_s * 1000 - e->mtime_ms < g->min_age_ms) {
 		g->young++;
 		return 0;
 	}
-	rc = g->dry_run ? mr_store_blob_referenced(g->st, name, &err) :
-	    mr_media_blob_release(g->cfg, g->st, name, &err);
+	rc = g->dry_run ? mr_store_blob_referenced(g->st, e->name, &err) :
+	    mr_media_blob_release(g->st, g->blob, e->name, &err);
 	if (rc < 0) {
 		fprintf(stderr, "mediarepo-admin: %s\n", err.msg);
 		g->errors++;
 	} else if (rc == (g->dry_run ? 0 : 1)) {
 		if (g->dry_run)
-			printf("orphan %s\n", path);
+			printf("orphan %s\n", e->where);
 		g->removed++;
-		g->bytes += (int64_t)sb.st_size;
+		g->bytes += e->size;
 	} else {
 		g->kept++;
 	}
@@ -877,7 +907,6 @@ cmd_gc(int argc, char **argv, struct mr_config *cfg, struct mr_store *st)
 	int swept = 0;
 
 	memset(&g, 0, sizeof(g));
-	g.cfg = cfg;
 	g.st = st;
 	g.min_age_ms = 3600 * 1000;
 	for (int i = 1; i < argc; i++) {
@@ -889,16 +918,16 @@ cmd_gc(int argc, char **argv, struct mr_config *cfg, struct mr_store *st)
 		else
 			return 2;
 	}
-	if (!g.dry_run && (swept = mr_blob_sweep(cfg->media_store_path,
+	if ((g.blob = admin_blob(cfg)) == NULL)
+		return 1;
+	if (!g.dry_run && (swept = mr_blob_sweep(g.blob, MR_BLOB_SWEEP_GRACE_MS,
 	    cfg->temp_file_max_age, &err)) < 0)
 		return admin_fail(&err);
-	if ((total = mr_media_blob_walk(cfg->media_store_path,
-	    admin_count_file, NULL, &err)) < 0)
+	if ((total = mr_blob_walk(g.blob, admin_count_file, NULL, &err)) < 0)
 		return admin_fail(&err);
 	g.now_s = (int64_t)time(NULL);
 	admin_progress_start(&g.p, "gc", total);
-	if (mr_media_blob_walk(cfg->media_store_path, admin_gc_file, &g,
-	    &err) < 0)
+	if (mr_blob_walk(g.blob, admin_gc_file, &g, &err) < 0)
 		return admin_fail(&err);
 	admin_progress_end(&g.p);
 	printf("%s %lld orphaned blob%s (%lld bytes); kept %lld referenced, "
@@ -914,31 +943,31 @@ cmd_gc(int argc, char **argv, struct mr_config *cfg, struct mr_store *st)
 
 struct admin_verify {
 	const struct mr_config *cfg;
+	struct mr_blob *blob;
 	struct admin_progress p;
 	int64_t ok, corrupt, stray, missing, unreadable;
 };
 
-/* The SHA-256 of a file, streamed; -1 when it cannot be read. */
+/* The SHA-256 of a stored blob, streamed; -1 when it cannot be read. */
 static int
-admin_hash_file(const char *path, char hex[MR_SHA256_HEX], int64_t *size)
+admin_hash_blob(struct mr_blob *b, const char *name, char hex[MR_SHA256_HEX],
+    int64_t *size, struct mr_err *err)
 {
 	unsigned char buf[65536], digest[crypto_hash_sha256_BYTES];
 	crypto_hash_sha256_state h;
+	struct mr_blob_reader *r;
+	int64_t total;
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
 
 	*size = 0;
-	if (fd < 0)
+	if (mr_blob_open(b, name, &r, &total, err) < 0)
 		return -1;
 	crypto_hash_sha256_init(&h);
-	while ((n = read(fd, buf, sizeof(buf))) > 0 ||
-	    (n < 0 && errno == EINTR)) {
-		if (n < 0)
-			continue;
+	while ((n = mr_blob_read_at(r, buf, sizeof(buf), *size, err)) > 0) {
 		crypto_hash_sha256_update(&h, buf, (size_t)n);
 		*size += n;
 	}
-	close(fd);
+	mr_blob_reader_close(r);
 	if (n < 0)
 		return -1;
 	crypto_hash_sha256_final(&h, digest);
@@ -947,23 +976,24 @@ admin_hash_file(const char *path, char hex[MR_SHA256_HEX], int64_t *size)
 }
 
 static int
-admin_verify_file(const char *path, const char *name, int valid, void *arg)
+admin_verify_file(const struct mr_blob_entry *e, void *arg)
 {
 	struct admin_verify *v = arg;
 	char hex[MR_SHA256_HEX];
+	struct mr_err err;
 	int64_t size;
 
-	if (!valid) {
-		printf("stray %s\n", path);
+	if (!e->valid) {
+		printf("stray %s\n", e->where);
 		v->stray++;
 		admin_progress_step(&v->p, 0);
 		return 0;
 	}
-	if (admin_hash_file(path, hex, &size) < 0) {
-		printf("unreadable %s: %s\n", path, strerror(errno));
+	if (admin_hash_blob(v->blob, e->name, hex, &size, &err) < 0) {
+		printf("unreadable %s: %s\n", e->where, err.msg);
 		v->unreadable++;
-	} else if (strcmp(hex, name) != 0) {
-		printf("corrupt %s (content hashes to %s)\n", path, hex);
+	} else if (strcmp(hex, e->name) != 0) {
+		printf("corrupt %s (content hashes to %s)\n", e->where, hex);
 		v->corrupt++;
 	} else {
 		v->ok++;
@@ -976,13 +1006,10 @@ static void
 admin_verify_ref(const char *sha256, void *arg)
 {
 	struct admin_verify *v = arg;
-	char path[PATH_MAX];
-	struct mr_err err;
-	struct stat sb;
+	struct mr_blob_loc loc;
 
-	if (mr_blob_path(v->cfg->media_store_path, sha256, path, sizeof(path),
-	    &err) == 0 && stat(path, &sb) < 0) {
-		printf("missing %s (named by the database)\n", path);
+	if (admin_locate(v->cfg, sha256, &loc) == 1) {
+		printf("missing %s (named by the database)\n", loc.where);
 		v->missing++;
 	}
 }
@@ -999,12 +1026,12 @@ cmd_verify(int argc, char **argv, struct mr_config *cfg, struct mr_store *st)
 		return 2;
 	memset(&v, 0, sizeof(v));
 	v.cfg = cfg;
-	if ((total = mr_media_blob_walk(cfg->media_store_path,
-	    admin_count_file, NULL, &err)) < 0)
+	if ((v.blob = admin_blob(cfg)) == NULL)
+		return 1;
+	if ((total = mr_blob_walk(v.blob, admin_count_file, NULL, &err)) < 0)
 		return admin_fail(&err);
 	admin_progress_start(&v.p, "verify", total);
-	if (mr_media_blob_walk(cfg->media_store_path, admin_verify_file, &v,
-	    &err) < 0)
+	if (mr_blob_walk(v.blob, admin_verify_file, &v, &err) < 0)
 		return admin_fail(&err);
 	admin_progress_end(&v.p);
 	if (mr_store_blob_refs(st, admin_verify_ref, &v, &err) < 0)
@@ -1058,6 +1085,7 @@ cmd_stats(int argc, char **argv, struct mr_config *cfg, struct mr_store *st)
 struct admin_import {
 	const struct mr_config *cfg;
 	struct mr_store *st;
+	struct mr_blob *blob;
 	const char *media_store;
 	struct admin_progress p;
 	int64_t imported, present, pending, failed, quarantined;
@@ -1068,7 +1096,7 @@ static int
 admin_import_bytes(const struct admin_import *im, const char *path,
     char sha256[MR_SHA256_HEX], int64_t *size, struct mr_err *err)
 {
-	struct mr_blob_writer w;
+	struct mr_blob_writer *w;
 	unsigned char buf[65536];
 	ssize_t n;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -1077,8 +1105,7 @@ admin_import_bytes(const struct admin_import *im, const char *path,
 		return mr_err_set(err, 404, "M_NOT_FOUND", "cannot open '%s': %s",
 		    path, strerror(errno));
 	/* Synapse's limits were its own; what it holds is imported whole. */
-	if (mr_blob_begin(im->cfg->media_store_path, INT64_MAX / 2, &w,
-	    err) < 0) {
+	if (mr_blob_begin(im->blob, INT64_MAX / 2, &w, err) < 0) {
 		close(fd);
 		return -1;
 	}
@@ -1090,15 +1117,14 @@ admin_import_bytes(const struct admin_import *im, const char *path,
 			    path, strerror(errno));
 			goto fail;
 		}
-		if (mr_blob_write(&w, buf, (size_t)n, err) < 0)
+		if (mr_blob_write(w, buf, (size_t)n, err) < 0)
 			goto fail;
 	}
 	close(fd);
-	*size = w.size;
-	return mr_blob_commit(im->cfg->media_store_path, &w, sha256, err);
+	return mr_blob_commit(w, sha256, size, err);
 fail:
 	close(fd);
-	mr_blob_abort(&w);
+	mr_blob_abort(w);
 	return -1;
 }
 
@@ -1137,7 +1163,8 @@ admin_import_one(struct admin_import *im, const struct mr_synapse_media *sm,
 	m.authenticated = sm->authenticated;
 	/* Quarantined in Synapse, or bytes quarantined here: kept hidden. */
 	m.quarantined = sm->quarantined;
-	if (mr_media_create(im->cfg, im->st, MR_MEDIA_IMPORT, &m, err) < 0)
+	if (mr_media_create(im->cfg, im->st, im->blob, MR_MEDIA_IMPORT, &m,
+	    err) < 0)
 		return -1;
 	if (m.quarantined)
 		im->quarantined++;
@@ -1187,6 +1214,8 @@ cmd_import_synapse(int argc, char **argv, struct mr_config *cfg,
 	memset(&im, 0, sizeof(im));
 	im.cfg = cfg;
 	im.st = st;
+	if ((im.blob = admin_blob(cfg)) == NULL)
+		return 1;
 	im.media_store = argv[1];
 	admin_progress_start(&im.p, "import", 0);
 	if (stat(argv[1], &sb) < 0 || !S_ISDIR(sb.st_mode)) {

@@ -23,7 +23,7 @@
 
 #include <cmocka.h>
 
-#include "../../common/blob.h"
+#include "../../common/blob_fs.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -66,7 +66,7 @@ setup(void **state)
 	if (mkdtemp(fx->root) == NULL)
 		return -1;
 	snprintf(fx->tmp, sizeof(fx->tmp), "%s/tmp", fx->root);
-	if (mr_blob_init_root(fx->root, &err) < 0)
+	if (mr_blob_fs_init_root(fx->root, &err) < 0)
 		return -1;
 	*state = fx;
 	return 0;
@@ -117,14 +117,14 @@ static void
 store_bytes(const struct fixture *fx, const char *data, size_t n,
     char hex[MR_SHA256_HEX])
 {
-	struct mr_blob_writer w;
+	struct mr_blob_fs_writer w;
 	struct mr_err err;
 
-	if (mr_blob_begin(fx->root, 1 << 20, &w, &err) != 0)
+	if (mr_blob_fs_begin(fx->root, 1 << 20, &w, &err) != 0)
 		fail_msg("begin: %s", err.msg);
-	if (n > 0 && mr_blob_write(&w, data, n, &err) != 0)
+	if (n > 0 && mr_blob_fs_write(&w, data, n, &err) != 0)
 		fail_msg("write: %s", err.msg);
-	if (mr_blob_commit(fx->root, &w, hex, &err) != 0)
+	if (mr_blob_fs_commit(fx->root, &w, hex, &err) != 0)
 		fail_msg("commit: %s", err.msg);
 }
 
@@ -139,10 +139,10 @@ test_init_root(void **state)
 	assert_int_equal(stat(fx->tmp, &sb), 0);
 	assert_true(S_ISDIR(sb.st_mode));
 	/* Again on an existing root: fine. */
-	assert_int_equal(mr_blob_init_root(fx->root, &err), 0);
+	assert_int_equal(mr_blob_fs_init_root(fx->root, &err), 0);
 
 	snprintf(root, sizeof(root), "%s/fresh", fx->root);
-	assert_int_equal(mr_blob_init_root(root, &err), 0);
+	assert_int_equal(mr_blob_fs_init_root(root, &err), 0);
 	snprintf(root, sizeof(root), "%s/fresh/tmp", fx->root);
 	assert_int_equal(stat(root, &sb), 0);
 	assert_true(S_ISDIR(sb.st_mode));
@@ -157,7 +157,7 @@ test_init_root(void **state)
 	}
 	snprintf(root, sizeof(root), "%s/file/store", fx->root);
 	mr_err_clear(&err);
-	assert_int_equal(mr_blob_init_root(root, &err), -1);
+	assert_int_equal(mr_blob_fs_init_root(root, &err), -1);
 	assert_int_equal(err.status, 500);
 }
 
@@ -165,7 +165,7 @@ static void
 test_commit_path_and_content(void **state)
 {
 	struct fixture *fx = *state;
-	struct mr_blob_writer w;
+	struct mr_blob_fs_writer w;
 	struct mr_err err;
 	char hex[MR_SHA256_HEX], path[PATH_MAX * 2], want[PATH_MAX * 2];
 	char buf[64], prefix[PATH_MAX + 32];
@@ -173,19 +173,19 @@ test_commit_path_and_content(void **state)
 	int64_t size;
 	int fd;
 
-	assert_int_equal(mr_blob_begin(fx->root, 100, &w, &err), 0);
+	assert_int_equal(mr_blob_fs_begin(fx->root, 100, &w, &err), 0);
 	/* The temp file is ROOT/tmp/<pid>-..., which the sweep relies on. */
 	snprintf(prefix, sizeof(prefix), "%s/%ld-", fx->tmp, (long)getpid());
 	assert_int_equal(strncmp(w.tmp_path, prefix, strlen(prefix)), 0);
 	assert_int_equal(stat(w.tmp_path, &sb), 0);
 	assert_int_equal(count_entries(fx->tmp), 1);
 
-	assert_int_equal(mr_blob_write(&w, "hello", 5, &err), 0);
-	assert_int_equal(mr_blob_write(&w, " ", 1, &err), 0);
-	assert_int_equal(mr_blob_write(&w, "", 0, &err), 0);
-	assert_int_equal(mr_blob_write(&w, "world", 5, &err), 0);
+	assert_int_equal(mr_blob_fs_write(&w, "hello", 5, &err), 0);
+	assert_int_equal(mr_blob_fs_write(&w, " ", 1, &err), 0);
+	assert_int_equal(mr_blob_fs_write(&w, "", 0, &err), 0);
+	assert_int_equal(mr_blob_fs_write(&w, "world", 5, &err), 0);
 	assert_int_equal(w.size, 11);
-	assert_int_equal(mr_blob_commit(fx->root, &w, hex, &err), 0);
+	assert_int_equal(mr_blob_fs_commit(fx->root, &w, hex, &err), 0);
 	assert_string_equal(hex, HELLO_HEX);
 
 	/* ROOT/ab/cd/<hex> with the bytes, and the temp file gone. */
@@ -193,13 +193,13 @@ test_commit_path_and_content(void **state)
 	assert_int_equal(read_all(want, buf, sizeof(buf)), 11);
 	assert_string_equal(buf, "hello world");
 	assert_int_equal(count_entries(fx->tmp), 0);
-	assert_int_equal(mr_blob_path(fx->root, hex, path, sizeof(path), &err), 0);
+	assert_int_equal(mr_blob_fs_path(fx->root, hex, path, sizeof(path), &err), 0);
 	assert_string_equal(path, want);
 
 	/* Readers get the same bytes and the size. */
 	fd = -1;
 	size = -1;
-	assert_int_equal(mr_blob_open(fx->root, hex, &fd, &size, &err), 0);
+	assert_int_equal(mr_blob_fs_open(fx->root, hex, &fd, &size, &err), 0);
 	assert_true(fd >= 0);
 	assert_int_equal(size, 11);
 	assert_int_equal(read(fd, buf, sizeof(buf)), 11);
@@ -219,10 +219,10 @@ test_commit_empty(void **state)
 
 	store_bytes(fx, "", 0, hex);
 	assert_string_equal(hex, EMPTY_HEX);
-	assert_int_equal(mr_blob_path(fx->root, hex, path, sizeof(path), &err), 0);
+	assert_int_equal(mr_blob_fs_path(fx->root, hex, path, sizeof(path), &err), 0);
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(sb.st_size, 0);
-	assert_int_equal(mr_blob_open(fx->root, hex, &fd, &size, &err), 0);
+	assert_int_equal(mr_blob_fs_open(fx->root, hex, &fd, &size, &err), 0);
 	assert_int_equal(size, 0);
 	close(fd);
 }
@@ -234,7 +234,7 @@ test_commit_large(void **state)
 	struct fixture *fx = *state;
 	unsigned char digest[crypto_hash_sha256_BYTES];
 	static unsigned char data[300000];
-	struct mr_blob_writer w;
+	struct mr_blob_fs_writer w;
 	struct mr_err err;
 	char hex[MR_SHA256_HEX], want[MR_SHA256_HEX];
 	int64_t size;
@@ -245,15 +245,15 @@ test_commit_large(void **state)
 	crypto_hash_sha256(digest, data, sizeof(data));
 	mr_hex_encode(digest, sizeof(digest), want);
 
-	assert_int_equal(mr_blob_begin(fx->root, sizeof(data), &w, &err), 0);
+	assert_int_equal(mr_blob_fs_begin(fx->root, sizeof(data), &w, &err), 0);
 	for (size_t off = 0; off < sizeof(data); off += 4093) {
 		size_t n = sizeof(data) - off < 4093 ? sizeof(data) - off : 4093;
 
-		assert_int_equal(mr_blob_write(&w, data + off, n, &err), 0);
+		assert_int_equal(mr_blob_fs_write(&w, data + off, n, &err), 0);
 	}
-	assert_int_equal(mr_blob_commit(fx->root, &w, hex, &err), 0);
+	assert_int_equal(mr_blob_fs_commit(fx->root, &w, hex, &err), 0);
 	assert_string_equal(hex, want);
-	assert_int_equal(mr_blob_open(fx->root, hex, &fd, &size, &err), 0);
+	assert_int_equal(mr_blob_fs_open(fx->root, hex, &fd, &size, &err), 0);
 	assert_int_equal(size, sizeof(data));
 	close(fd);
 }
@@ -268,7 +268,7 @@ test_same_bytes_stored_once(void **state)
 	struct stat sb1, sb2;
 
 	store_bytes(fx, "hello world", 11, hex1);
-	assert_int_equal(mr_blob_path(fx->root, hex1, path, sizeof(path), &err),
+	assert_int_equal(mr_blob_fs_path(fx->root, hex1, path, sizeof(path), &err),
 	    0);
 	assert_int_equal(stat(path, &sb1), 0);
 
@@ -291,25 +291,25 @@ static void
 test_abort(void **state)
 {
 	struct fixture *fx = *state;
-	struct mr_blob_writer w;
+	struct mr_blob_fs_writer w;
 	struct mr_err err;
 	char path[PATH_MAX];
 	struct stat sb;
 
-	assert_int_equal(mr_blob_begin(fx->root, 100, &w, &err), 0);
-	assert_int_equal(mr_blob_write(&w, "partial", 7, &err), 0);
+	assert_int_equal(mr_blob_fs_begin(fx->root, 100, &w, &err), 0);
+	assert_int_equal(mr_blob_fs_write(&w, "partial", 7, &err), 0);
 	snprintf(path, sizeof(path), "%s", w.tmp_path);
-	mr_blob_abort(&w);
+	mr_blob_fs_abort(&w);
 	assert_int_equal(stat(path, &sb), -1);
 	assert_int_equal(count_entries(fx->tmp), 0);
 	assert_int_equal(w.fd, -1);
 	/* Twice is safe. */
-	mr_blob_abort(&w);
+	mr_blob_fs_abort(&w);
 	assert_int_equal(count_entries(fx->tmp), 0);
 
 	/* Right after begin. */
-	assert_int_equal(mr_blob_begin(fx->root, 100, &w, &err), 0);
-	mr_blob_abort(&w);
+	assert_int_equal(mr_blob_fs_begin(fx->root, 100, &w, &err), 0);
+	mr_blob_fs_abort(&w);
 	assert_int_equal(count_entries(fx->tmp), 0);
 	/* Nothing was stored anywhere: only tmp/ in the root. */
 	assert_int_equal(count_entries(fx->root), 1);
@@ -319,40 +319,40 @@ static void
 test_max_size(void **state)
 {
 	struct fixture *fx = *state;
-	struct mr_blob_writer w;
+	struct mr_blob_fs_writer w;
 	struct mr_err err;
 	char hex[MR_SHA256_HEX];
 
 	/* Exactly the limit is fine. */
-	assert_int_equal(mr_blob_begin(fx->root, 10, &w, &err), 0);
-	assert_int_equal(mr_blob_write(&w, "01234", 5, &err), 0);
-	assert_int_equal(mr_blob_write(&w, "56789", 5, &err), 0);
-	assert_int_equal(mr_blob_commit(fx->root, &w, hex, &err), 0);
+	assert_int_equal(mr_blob_fs_begin(fx->root, 10, &w, &err), 0);
+	assert_int_equal(mr_blob_fs_write(&w, "01234", 5, &err), 0);
+	assert_int_equal(mr_blob_fs_write(&w, "56789", 5, &err), 0);
+	assert_int_equal(mr_blob_fs_commit(fx->root, &w, hex, &err), 0);
 
 	/* One byte more, in a later write: 413, then abort cleans up. */
-	assert_int_equal(mr_blob_begin(fx->root, 10, &w, &err), 0);
-	assert_int_equal(mr_blob_write(&w, "0123456789", 10, &err), 0);
+	assert_int_equal(mr_blob_fs_begin(fx->root, 10, &w, &err), 0);
+	assert_int_equal(mr_blob_fs_write(&w, "0123456789", 10, &err), 0);
 	mr_err_clear(&err);
-	assert_int_equal(mr_blob_write(&w, "x", 1, &err), -1);
+	assert_int_equal(mr_blob_fs_write(&w, "x", 1, &err), -1);
 	assert_int_equal(err.status, 413);
 	assert_string_equal(err.errcode, "M_TOO_LARGE");
 	assert_int_equal(w.size, 10);
-	mr_blob_abort(&w);
+	mr_blob_fs_abort(&w);
 	assert_int_equal(count_entries(fx->tmp), 0);
 
 	/* One write past the limit. */
-	assert_int_equal(mr_blob_begin(fx->root, 10, &w, &err), 0);
+	assert_int_equal(mr_blob_fs_begin(fx->root, 10, &w, &err), 0);
 	mr_err_clear(&err);
-	assert_int_equal(mr_blob_write(&w, "0123456789a", 11, &err), -1);
+	assert_int_equal(mr_blob_fs_write(&w, "0123456789a", 11, &err), -1);
 	assert_int_equal(err.status, 413);
-	mr_blob_abort(&w);
+	mr_blob_fs_abort(&w);
 	assert_int_equal(count_entries(fx->tmp), 0);
 
 	/* A limit of 0 takes only the empty blob. */
-	assert_int_equal(mr_blob_begin(fx->root, 0, &w, &err), 0);
-	assert_int_equal(mr_blob_write(&w, "x", 1, &err), -1);
+	assert_int_equal(mr_blob_fs_begin(fx->root, 0, &w, &err), 0);
+	assert_int_equal(mr_blob_fs_write(&w, "x", 1, &err), -1);
 	assert_int_equal(err.status, 413);
-	mr_blob_abort(&w);
+	mr_blob_fs_abort(&w);
 	assert_int_equal(count_entries(fx->tmp), 0);
 }
 
@@ -383,20 +383,20 @@ test_blob_path_refuses_bad_hashes(void **state)
 
 	for (size_t i = 0; i < NELEM(invalids); i++) {
 		mr_err_clear(&err);
-		if (mr_blob_path(fx->root, invalids[i], out, sizeof(out), &err) != -1)
+		if (mr_blob_fs_path(fx->root, invalids[i], out, sizeof(out), &err) != -1)
 			fail_msg("made a path of '%s': %s", invalids[i], out);
 		assert_true(err.status >= 400);
 		fd = 12345;
-		if (mr_blob_open(fx->root, invalids[i], &fd, &size, &err) != -1)
+		if (mr_blob_fs_open(fx->root, invalids[i], &fd, &size, &err) != -1)
 			fail_msg("opened '%s'", invalids[i]);
 	}
 
 	/* Valid, and a buffer too small for it. */
-	assert_int_equal(mr_blob_path("/r", HELLO_HEX, out, sizeof(out), &err), 0);
+	assert_int_equal(mr_blob_fs_path("/r", HELLO_HEX, out, sizeof(out), &err), 0);
 	assert_string_equal(out, "/r/b9/4d/" HELLO_HEX);
-	assert_int_equal(mr_blob_path("/r", HELLO_HEX, out, strlen(out) + 1,
+	assert_int_equal(mr_blob_fs_path("/r", HELLO_HEX, out, strlen(out) + 1,
 	    &err), 0);
-	assert_int_equal(mr_blob_path("/r", HELLO_HEX, out, strlen(out), &err),
+	assert_int_equal(mr_blob_fs_path("/r", HELLO_HEX, out, strlen(out), &err),
 	    -1);
 }
 
@@ -409,7 +409,7 @@ test_open_missing(void **state)
 	int fd = 12345;
 
 	mr_err_clear(&err);
-	assert_int_equal(mr_blob_open(fx->root, HELLO_HEX, &fd, &size, &err), -1);
+	assert_int_equal(mr_blob_fs_open(fx->root, HELLO_HEX, &fd, &size, &err), -1);
 	assert_int_equal(err.status, 404);
 	assert_string_equal(err.errcode, "M_NOT_FOUND");
 	assert_true(fd < 0);
@@ -488,7 +488,7 @@ test_sweep(void **state)
 	/* A committed blob is outside tmp/ and untouched. */
 	store_bytes(fx, "hello world", 11, hex);
 
-	assert_int_equal(mr_blob_sweep(fx->root, 3600000, &err), 4);
+	assert_int_equal(mr_blob_fs_sweep(fx->root, 3600000, &err), 4);
 	assert_false(temp_exists(fx, "999999999-x"));
 	assert_false(temp_exists(fx, live_idle));
 	assert_false(temp_exists(fx, "junk"));
@@ -504,10 +504,10 @@ test_sweep(void **state)
 	assert_int_equal(access(path, F_OK), 0);
 
 	/* Again: nothing more to do. */
-	assert_int_equal(mr_blob_sweep(fx->root, 3600000, &err), 0);
+	assert_int_equal(mr_blob_fs_sweep(fx->root, 3600000, &err), 0);
 
 	/* A short max_age takes the live writer's old file as well. */
-	assert_int_equal(mr_blob_sweep(fx->root, 60000, &err), 1);
+	assert_int_equal(mr_blob_fs_sweep(fx->root, 60000, &err), 1);
 	assert_false(temp_exists(fx, live_old));
 	assert_true(temp_exists(fx, live_fresh));
 }
@@ -517,14 +517,14 @@ static void
 test_sweep_keeps_open_writer(void **state)
 {
 	struct fixture *fx = *state;
-	struct mr_blob_writer w;
+	struct mr_blob_fs_writer w;
 	struct mr_err err;
 	char hex[MR_SHA256_HEX];
 
-	assert_int_equal(mr_blob_begin(fx->root, 100, &w, &err), 0);
-	assert_int_equal(mr_blob_write(&w, "hello world", 11, &err), 0);
-	assert_int_equal(mr_blob_sweep(fx->root, 3600000, &err), 0);
-	assert_int_equal(mr_blob_commit(fx->root, &w, hex, &err), 0);
+	assert_int_equal(mr_blob_fs_begin(fx->root, 100, &w, &err), 0);
+	assert_int_equal(mr_blob_fs_write(&w, "hello world", 11, &err), 0);
+	assert_int_equal(mr_blob_fs_sweep(fx->root, 3600000, &err), 0);
+	assert_int_equal(mr_blob_fs_commit(fx->root, &w, hex, &err), 0);
 	assert_string_equal(hex, HELLO_HEX);
 }
 
@@ -543,13 +543,13 @@ test_sweep_grace(void **state)
 	make_temp(fx, live, 0);
 	make_temp(fx, "1-old", 7200);		/* pid 1 runs: max_age decides */
 
-	assert_int_equal(mr_blob_sweep_grace(fx->root, 5000, 3600000, &err), 2);
+	assert_int_equal(mr_blob_fs_sweep_grace(fx->root, 5000, 3600000, &err), 2);
 	assert_false(temp_exists(fx, "999999999-ten"));
 	assert_false(temp_exists(fx, "1-old"));
 	assert_true(temp_exists(fx, "999999999-new"));
 	assert_true(temp_exists(fx, "junk"));
 
-	assert_int_equal(mr_blob_sweep_grace(fx->root, 0, 3600000, &err), 2);
+	assert_int_equal(mr_blob_fs_sweep_grace(fx->root, 0, 3600000, &err), 2);
 	assert_false(temp_exists(fx, "999999999-new"));
 	assert_false(temp_exists(fx, "junk"));
 	/* Never a live writer's file within max_age, whatever the grace. */
@@ -581,7 +581,7 @@ test_sweep_zombie_writer(void **state)
 	assert_int_equal(kill(pid, 0), 0);
 	snprintf(name, sizeof(name), "%ld-zombie", (long)pid);
 	make_temp(fx, name, 0);
-	assert_int_equal(mr_blob_sweep_grace(fx->root, 0, 3600000, &err), 1);
+	assert_int_equal(mr_blob_fs_sweep_grace(fx->root, 0, 3600000, &err), 1);
 	assert_false(temp_exists(fx, name));
 	assert_int_equal(waitpid(pid, NULL, 0), pid);
 }
@@ -594,7 +594,130 @@ test_sweep_without_tmp(void **state)
 	char root[PATH_MAX + 16];
 
 	snprintf(root, sizeof(root), "%s/none", fx->root);
-	assert_int_equal(mr_blob_sweep(root, 3600000, &err), 0);
+	assert_int_equal(mr_blob_fs_sweep(root, 3600000, &err), 0);
+}
+
+/* Counts what mr_blob_walk finds, valid or not. */
+static int
+count_walked(const struct mr_blob_entry *e, void *arg)
+{
+	int *n = arg;
+
+	n[e->valid ? 0 : 1]++;
+	return 0;
+}
+
+/* The blob.h face over the same files: what every caller sees. */
+static void
+test_store_interface(void **state)
+{
+	struct fixture *fx = *state;
+	struct mr_config *cfg = calloc(1, sizeof(*cfg));
+	struct mr_blob_writer *w;
+	struct mr_blob_reader *r;
+	struct mr_blob_map map;
+	struct mr_blob_loc loc;
+	struct mr_blob *b;
+	struct mr_err err;
+	char hex[MR_SHA256_HEX], buf[16], path[PATH_MAX * 2];
+	int64_t size = -1;
+	int seen[2] = { 0, 0 };
+	FILE *f;
+
+	assert_non_null(cfg);
+	snprintf(cfg->media_store_path, sizeof(cfg->media_store_path), "%s",
+	    fx->root);
+	assert_int_equal(mr_blob_store_open(cfg, 1, &b, &err), 0);
+
+	/* A writer's size comes back from commit; callers see no file. */
+	assert_int_equal(mr_blob_begin(b, 100, &w, &err), 0);
+	assert_int_equal(mr_blob_write(w, "hello ", 6, &err), 0);
+	assert_int_equal(mr_blob_write(w, "world", 5, &err), 0);
+	assert_int_equal(mr_blob_commit(w, hex, &size, &err), 0);
+	assert_string_equal(hex, HELLO_HEX);
+	assert_int_equal(size, 11);
+	assert_int_equal(count_entries(fx->tmp), 0);
+	assert_int_equal(mr_blob_begin(b, 100, &w, &err), 0);
+	assert_int_equal(mr_blob_write(w, "gone", 4, &err), 0);
+	mr_blob_abort(w);
+	mr_blob_abort(NULL);
+	assert_int_equal(count_entries(fx->tmp), 0);
+
+	size = -1;
+	assert_int_equal(mr_blob_stat(b, HELLO_HEX, &size, &err), 0);
+	assert_int_equal(size, 11);
+	assert_int_equal(mr_blob_locate(b, HELLO_HEX, &loc, &err), 0);
+	assert_int_equal(loc.kind, MR_BLOB_LOC_FILE);
+	snprintf(path, sizeof(path), "%s/b9/4d/%s", fx->root, HELLO_HEX);
+	assert_string_equal(loc.where, path);
+	assert_string_equal(loc.rel, "/b9/4d/" HELLO_HEX);
+	assert_int_equal(loc.size, 11);
+
+	/* Ranges, and the end. */
+	assert_int_equal(mr_blob_open(b, HELLO_HEX, &r, &size, &err), 0);
+	assert_int_equal(size, 11);
+	assert_int_equal(mr_blob_read_at(r, buf, 5, 6, &err), 5);
+	assert_memory_equal(buf, "world", 5);
+	assert_int_equal(mr_blob_read_at(r, buf, sizeof(buf), 11, &err), 0);
+	mr_blob_reader_close(r);
+	assert_int_equal(mr_blob_map(b, HELLO_HEX, &map, &err), 0);
+	assert_int_equal(map.len, 11);
+	assert_memory_equal(map.data, "hello world", 11);
+	mr_blob_unmap(b, &map);
+	assert_null(map.data);
+
+	/* A stray file is walked but not valid; tmp/ is not walked. */
+	snprintf(path, sizeof(path), "%s/b9/4d/not-a-blob", fx->root);
+	assert_non_null(f = fopen(path, "w"));
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/leftover", fx->tmp);
+	assert_non_null(f = fopen(path, "w"));
+	fclose(f);
+	assert_int_equal(mr_blob_walk(b, count_walked, seen, &err), 2);
+	assert_int_equal(seen[0], 1);
+	assert_int_equal(seen[1], 1);
+
+	assert_int_equal(mr_blob_remove(b, HELLO_HEX, &err), 1);
+	assert_int_equal(mr_blob_remove(b, HELLO_HEX, &err), 0);
+	assert_int_equal(mr_blob_stat(b, HELLO_HEX, &size, &err), -1);
+	assert_int_equal(err.status, 404);
+	assert_int_equal(mr_blob_open(b, HELLO_HEX, &r, &size, &err), -1);
+	assert_int_equal(err.status, 404);
+	/* Missing, it still says where it would be. */
+	assert_int_equal(mr_blob_locate(b, HELLO_HEX, &loc, &err), -1);
+	assert_int_equal(err.status, 404);
+	assert_non_null(strstr(loc.where, "/b9/4d/" HELLO_HEX));
+	assert_int_equal(mr_blob_remove(b, "../../etc/passwd", &err), -1);
+	assert_int_equal(mr_blob_put(b, "x", 1, hex, &err), 0);
+	assert_int_equal(mr_blob_stat(b, hex, &size, &err), 0);
+	assert_int_equal(size, 1);
+	mr_blob_store_close(b);
+	free(cfg);
+}
+
+/* A store that does not exist yet is made only when asked to. */
+static void
+test_store_open_create(void **state)
+{
+	struct fixture *fx = *state;
+	struct mr_config *cfg = calloc(1, sizeof(*cfg));
+	struct mr_blob *b;
+	struct mr_err err;
+	struct stat sb;
+	int seen[2] = { 0, 0 };
+
+	assert_non_null(cfg);
+	snprintf(cfg->media_store_path, sizeof(cfg->media_store_path),
+	    "%s/sub", fx->root);
+	assert_int_equal(mr_blob_store_open(cfg, 0, &b, &err), 0);
+	assert_int_equal(stat(cfg->media_store_path, &sb), -1);
+	assert_int_equal(mr_blob_walk(b, count_walked, seen, &err), 0);
+	mr_blob_store_close(b);
+	assert_int_equal(mr_blob_store_open(cfg, 1, &b, &err), 0);
+	assert_int_equal(stat(cfg->media_store_path, &sb), 0);
+	assert_true(S_ISDIR(sb.st_mode));
+	mr_blob_store_close(b);
+	free(cfg);
 }
 
 int
@@ -602,6 +725,10 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_init_root, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_interface, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_store_open_create, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_commit_path_and_content, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_commit_empty, setup, teardown),

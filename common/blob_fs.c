@@ -1,0 +1,593 @@
+/*
+ * blob_fs: the local-files blob backend (see blob_fs.h), the one module
+ * that builds, opens, stats and walks paths of stored bytes.
+ */
+#include "blob_fs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+/* A failed write, sync, create or rename: a full disk has one answer. */
+static int
+blob_io_fail(struct mr_err *err, const char *what, const char *path)
+{
+	if (errno == ENOSPC || errno == EDQUOT)
+		return mr_err_storage_full(err);
+	return mr_err_set(err, 500, "M_UNKNOWN", "cannot %s '%s': %s", what,
+	    path, strerror(errno));
+}
+
+static int
+blob_mkdir(const char *path, struct mr_err *err)
+{
+	if (mkdir(path, 0750) < 0 && errno != EEXIST)
+		return blob_io_fail(err, "create", path);
+	return 0;
+}
+
+int
+mr_blob_fs_init_root(const char *root, struct mr_err *err)
+{
+	char tmp[PATH_MAX];
+
+	if (blob_mkdir(root, err) < 0)
+		return -1;
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s/tmp", root) >= sizeof(tmp))
+		return mr_err_set(err, 500, "M_UNKNOWN", "media store path too long");
+	return blob_mkdir(tmp, err);
+}
+
+int
+mr_blob_fs_begin(const char *root, int64_t max_size,
+    struct mr_blob_fs_writer *w, struct mr_err *err)
+{
+	char rnd[17];
+	int n;
+
+	w->fd = -1;
+	w->size = 0;
+	w->max_size = max_size;
+	mr_random_id(rnd, 16);
+	/* The pid in the name lets the sweep tell live writers from dead. */
+	n = snprintf(w->tmp_path, sizeof(w->tmp_path), "%s/tmp/%ld-%s", root,
+	    (long)getpid(), rnd);
+	if (n < 0 || (size_t)n >= sizeof(w->tmp_path))
+		return mr_err_set(err, 500, "M_UNKNOWN", "media store path too long");
+	w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
+	if (w->fd < 0 && errno == ENOENT && mr_blob_fs_init_root(root, err) == 0)
+		w->fd = open(w->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		    0640);
+	if (w->fd < 0)
+		return blob_io_fail(err, "create temp file", w->tmp_path);
+	crypto_hash_sha256_init(&w->hash);
+	return 0;
+}
+
+int
+mr_blob_fs_write(struct mr_blob_fs_writer *w, const void *buf, size_t n,
+    struct mr_err *err)
+{
+	const char *p = buf;
+	size_t left = n;
+
+	if (w->size + (int64_t)n > w->max_size)
+		return mr_err_set(err, 413, "M_TOO_LARGE",
+		    "content is larger than the limit of %lld bytes",
+		    (long long)w->max_size);
+	crypto_hash_sha256_update(&w->hash, buf, n);
+	while (left > 0) {
+		ssize_t k = write(w->fd, p, left);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0)
+			return blob_io_fail(err, "write", w->tmp_path);
+		p += k;
+		left -= (size_t)k;
+	}
+	w->size += (int64_t)n;
+	return 0;
+}
+
+void
+mr_blob_fs_abort(struct mr_blob_fs_writer *w)
+{
+	if (w->fd >= 0) {
+		close(w->fd);
+		w->fd = -1;
+		unlink(w->tmp_path);
+	}
+}
+
+int
+mr_blob_fs_path(const char *root, const char *sha256_hex, char *out,
+    size_t outsz, struct mr_err *err)
+{
+	int n;
+
+	/* Only a checked hash ever becomes a path: no traversal possible. */
+	if (!mr_is_lower_hex(sha256_hex, 64))
+		return mr_err_set(err, 500, "M_UNKNOWN", "invalid blob hash");
+	n = snprintf(out, outsz, "%s/%.2s/%.2s/%s", root, sha256_hex,
+	    sha256_hex + 2, sha256_hex);
+	if (n < 0 || (size_t)n >= outsz)
+		return mr_err_set(err, 500, "M_UNKNOWN", "media store path too long");
+	return 0;
+}
+
+/* Creates ROOT/ab and ROOT/ab/cd for a blob path. */
+static int
+blob_make_parents(const char *root, const char *hex, struct mr_err *err)
+{
+	char dir[PATH_MAX];
+
+	snprintf(dir, sizeof(dir), "%s/%.2s", root, hex);
+	if (blob_mkdir(dir, err) < 0)
+		return -1;
+	snprintf(dir, sizeof(dir), "%s/%.2s/%.2s", root, hex, hex + 2);
+	return blob_mkdir(dir, err);
+}
+
+int
+mr_blob_fs_commit(const char *root, struct mr_blob_fs_writer *w,
+    char sha256_hex[MR_SHA256_HEX], struct mr_err *err)
+{
+	unsigned char digest[crypto_hash_sha256_BYTES];
+	char path[PATH_MAX];
+	struct stat sb;
+
+	crypto_hash_sha256_final(&w->hash, digest);
+	mr_hex_encode(digest, sizeof(digest), sha256_hex);
+	if (mr_blob_fs_path(root, sha256_hex, path, sizeof(path), err) < 0)
+		goto fail;
+	if (stat(path, &sb) == 0 && sb.st_size == w->size) {
+		/* Same bytes already stored: keep one copy. */
+		mr_blob_fs_abort(w);
+		return 0;
+	}
+	if (fsync(w->fd) < 0) {
+		blob_io_fail(err, "sync", w->tmp_path);
+		goto fail;
+	}
+	if (blob_make_parents(root, sha256_hex, err) < 0)
+		goto fail;
+	if (rename(w->tmp_path, path) < 0) {
+		blob_io_fail(err, "store", path);
+		goto fail;
+	}
+	close(w->fd);
+	w->fd = -1;
+	return 0;
+fail:
+	mr_blob_fs_abort(w);
+	return -1;
+}
+
+int
+mr_blob_fs_open(const char *root, const char *sha256_hex, int *fd,
+    int64_t *size, struct mr_err *err)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+
+	if (mr_blob_fs_path(root, sha256_hex, path, sizeof(path), err) < 0)
+		return -1;
+	if ((*fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return mr_err_set(err, errno == ENOENT ? 404 : 500,
+		    errno == ENOENT ? "M_NOT_FOUND" : "M_UNKNOWN",
+		    "cannot open blob '%.2s/%.2s/%s'", sha256_hex, sha256_hex + 2,
+		    sha256_hex);
+	if (fstat(*fd, &sb) < 0) {
+		close(*fd);
+		*fd = -1;
+		return mr_err_set(err, 500, "M_UNKNOWN", "cannot stat blob");
+	}
+	*size = (int64_t)sb.st_size;
+	return 0;
+}
+
+/*
+ * 1 when pid is a zombie: killed but not reaped, which lasts for good
+ * where the programs' parent is an init that reaps nothing (a container's
+ * pid 1 often is). It writes no more, though kill() still finds it.
+ */
+static int
+blob_pid_zombie(long pid)
+{
+	char path[64], stat[256];
+	const char *state;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, stat, sizeof(stat) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	stat[n] = '\0';
+	/* "pid (comm) S ...": comm may hold ')', so the last one counts. */
+	state = strrchr(stat, ')');
+	return state != NULL && state[1] == ' ' &&
+	    (state[2] == 'Z' || state[2] == 'X');
+}
+
+/* 1 when a temp file named "<pid>-..." belongs to a dead process. */
+static int
+blob_writer_gone(const char *name)
+{
+	char *end;
+	long pid = strtol(name, &end, 10);
+
+	if (end == name || *end != '-' || pid <= 0)
+		return 1;
+	return (kill((pid_t)pid, 0) < 0 && errno == ESRCH) ||
+	    blob_pid_zombie(pid);
+}
+
+int
+mr_blob_fs_sweep(const char *root, int64_t max_age_ms, struct mr_err *err)
+{
+	return mr_blob_fs_sweep_grace(root, MR_BLOB_SWEEP_GRACE_MS, max_age_ms,
+	    err);
+}
+
+int
+mr_blob_fs_sweep_grace(const char *root, int64_t grace_ms, int64_t max_age_ms,
+    struct mr_err *err)
+{
+	char dir[PATH_MAX], path[PATH_MAX * 2];
+	struct dirent *de;
+	int removed = 0;
+	time_t now = time(NULL);
+	DIR *d;
+
+	snprintf(dir, sizeof(dir), "%s/tmp", root);
+	if ((d = opendir(dir)) == NULL)
+		return errno == ENOENT ? 0 : mr_err_set(err, 500, "M_UNKNOWN",
+		    "cannot read '%s': %s", dir, strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		struct stat sb;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (lstat(path, &sb) < 0 || !S_ISREG(sb.st_mode))
+			continue;
+		int64_t idle_ms = (int64_t)(now - sb.st_mtime) * 1000;
+
+		/*
+		 * A dead writer's file goes after the grace (its pid may be from
+		 * another host sharing the store, which still writes); anything
+		 * idle past max_age goes regardless.
+		 */
+		if ((blob_writer_gone(de->d_name) && idle_ms >= grace_ms) ||
+		    idle_ms > max_age_ms) {
+			if (unlink(path) == 0)
+				removed++;
+		}
+	}
+	closedir(d);
+	return removed;
+}
+
+/* --- the blob.h face --- */
+
+struct blob_fs {
+	char root[PATH_MAX];
+};
+
+static int
+blob_fs_wanted(const struct mr_config *cfg)
+{
+	(void)cfg;
+	return 1;		/* the default: every config names a root */
+}
+
+static int
+blob_fs_open_store(const struct mr_config *cfg, int create, void **impl,
+    struct mr_err *err)
+{
+	struct blob_fs *fs;
+
+	if (strlen(cfg->media_store_path) >= sizeof(fs->root))
+		return mr_err_set(err, 500, "M_UNKNOWN",
+		    "media store path too long");
+	if ((fs = calloc(1, sizeof(*fs))) == NULL)
+		return mr_err_set(err, 500, "M_UNKNOWN", "out of memory");
+	snprintf(fs->root, sizeof(fs->root), "%s", cfg->media_store_path);
+	if (create && mr_blob_fs_init_root(fs->root, err) < 0) {
+		free(fs);
+		return -1;
+	}
+	*impl = fs;
+	return 0;
+}
+
+static void
+blob_fs_close_store(void *impl)
+{
+	free(impl);
+}
+
+static int
+blob_fs_begin_op(void *impl, int64_t max_size, void **w, struct mr_err *err)
+{
+	struct blob_fs *fs = impl;
+	struct mr_blob_fs_writer *fw = malloc(sizeof(*fw));
+
+	if (fw == NULL)
+		return mr_err_set(err, 500, "M_UNKNOWN", "out of memory");
+	if (mr_blob_fs_begin(fs->root, max_size, fw, err) < 0) {
+		free(fw);
+		return -1;
+	}
+	*w = fw;
+	return 0;
+}
+
+static int
+blob_fs_write_op(void *w, const void *buf, size_t n, struct mr_err *err)
+{
+	return mr_blob_fs_write(w, buf, n, err);
+}
+
+static int
+blob_fs_commit_op(void *impl, void *w, char sha256_hex[MR_SHA256_HEX],
+    int64_t *size, struct mr_err *err)
+{
+	struct blob_fs *fs = impl;
+	struct mr_blob_fs_writer *fw = w;
+	int rc;
+
+	if (size != NULL)
+		*size = fw->size;
+	rc = mr_blob_fs_commit(fs->root, fw, sha256_hex, err);
+	free(fw);
+	return rc;
+}
+
+static void
+blob_fs_abort_op(void *w)
+{
+	mr_blob_fs_abort(w);
+	free(w);
+}
+
+static int
+blob_fs_open_read(void *impl, const char *sha256_hex, void **r,
+    int64_t *size, struct mr_err *err)
+{
+	struct blob_fs *fs = impl;
+	int *fd = malloc(sizeof(*fd));
+
+	if (fd == NULL)
+		return mr_err_set(err, 500, "M_UNKNOWN", "out of memory");
+	if (mr_blob_fs_open(fs->root, sha256_hex, fd, size, err) < 0) {
+		free(fd);
+		return -1;
+	}
+	*r = fd;
+	return 0;
+}
+
+static ssize_t
+blob_fs_read_at(void *r, void *buf, size_t n, int64_t off, struct mr_err *err)
+{
+	ssize_t k;
+
+	while ((k = pread(*(int *)r, buf, n, (off_t)off)) < 0 && errno == EINTR)
+		;
+	if (k < 0)
+		return mr_err_set(err, 500, "M_UNKNOWN", "cannot read media: %s",
+		    strerror(errno));
+	return k;
+}
+
+static void
+blob_fs_close_read(void *r)
+{
+	close(*(int *)r);
+	free(r);
+}
+
+static int
+blob_fs_map(void *impl, const char *sha256_hex, struct mr_blob_map *m,
+    struct mr_err *err)
+{
+	struct blob_fs *fs = impl;
+	int64_t size;
+	int fd;
+
+	m->data = NULL;
+	m->len = 0;
+	m->impl = NULL;
+	if (mr_blob_fs_open(fs->root, sha256_hex, &fd, &size, err) < 0)
+		return -1;
+	if (size > 0) {
+		void *p = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
+
+		if (p == MAP_FAILED) {
+			close(fd);
+			return mr_err_set(err, 500, "M_UNKNOWN", "cannot map media");
+		}
+		m->data = p;
+		m->len = (size_t)size;
+	}
+	close(fd);
+	return 0;
+}
+
+static void
+blob_fs_unmap(struct mr_blob_map *m)
+{
+	if (m->data != NULL)
+		munmap((void *)m->data, m->len);
+	m->data = NULL;
+	m->len = 0;
+}
+
+static int
+blob_fs_stat(void *impl, const char *sha256_hex, int64_t *size,
+    struct mr_err *err)
+{
+	struct blob_fs *fs = impl;
+	char path[PATH_MAX];
+	struct stat sb;
+
+	if (mr_blob_fs_path(fs->root, sha256_hex, path, sizeof(path), err) < 0)
+		return -1;
+	if (stat(path, &sb) < 0)
+		return mr_err_set(err, 404, "M_NOT_FOUND", "media file is missing");
+	*size = (int64_t)sb.st_size;
+	return 0;
+}
+
+static int
+blob_fs_remove(void *impl, const char *sha256_hex, struct mr_err *err)
+{
+	struct blob_fs *fs = impl;
+	char path[PATH_MAX];
+
+	if (mr_blob_fs_path(fs->root, sha256_hex, path, sizeof(path), err) < 0)
+		return -1;
+	if (unlink(path) < 0)
+		return errno == ENOENT ? 0 : mr_err_set(err, 500, "M_UNKNOWN",
+		    "cannot remove blob '%.2s/%.2s/%s': %s", sha256_hex,
+		    sha256_hex + 2, sha256_hex, strerror(errno));
+	return 1;
+}
+
+/* 1 when name is two lowercase hex digits (a level of the blob tree). */
+static int
+blob_fs_is_tree_dir(const char *name)
+{
+	return strlen(name) == 2 && mr_is_lower_hex(name, 2);
+}
+
+/* Walks one ROOT/xx/yy directory. */
+static int64_t
+blob_fs_walk_leaf(const char *dir, const char *prefix, mr_blob_walk_fn fn,
+    void *arg, int *stop)
+{
+	char path[PATH_MAX * 2];
+	struct mr_blob_entry e;
+	struct dirent *de;
+	int64_t n = 0;
+	DIR *d = opendir(dir);
+
+	if (d == NULL)
+		return 0;
+	while (!*stop && (de = readdir(d)) != NULL) {
+		struct stat sb;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (lstat(path, &sb) < 0 || !S_ISREG(sb.st_mode))
+			continue;
+		e.where = path;
+		e.name = de->d_name;
+		e.valid = mr_is_lower_hex(de->d_name, 64) &&
+		    strncmp(de->d_name, prefix, 4) == 0;
+		e.size = (int64_t)sb.st_size;
+		e.mtime_ms = (int64_t)sb.st_mtime * 1000;
+		n++;
+		if (fn(&e, arg) < 0)
+			*stop = 1;
+	}
+	closedir(d);
+	return n;
+}
+
+/* Every regular file under ROOT/xx/yy/ (tmp/ is not part of the tree). */
+static int64_t
+blob_fs_walk(void *impl, mr_blob_walk_fn fn, void *arg, struct mr_err *err)
+{
+	struct blob_fs *fs = impl;
+	char dir1[PATH_MAX + 8], dir2[PATH_MAX + 16], prefix[5];
+	struct dirent *a, *b;
+	int64_t n = 0;
+	int stop = 0;
+	DIR *d1, *d2;
+
+	/* A store nothing was ever uploaded to has no tree yet. */
+	if ((d1 = opendir(fs->root)) == NULL)
+		return errno == ENOENT ? 0 : mr_err_set(err, 500, "M_UNKNOWN",
+		    "cannot read '%s': %s", fs->root, strerror(errno));
+	while (!stop && (a = readdir(d1)) != NULL) {
+		if (!blob_fs_is_tree_dir(a->d_name))
+			continue;
+		snprintf(dir1, sizeof(dir1), "%s/%s", fs->root, a->d_name);
+		if ((d2 = opendir(dir1)) == NULL)
+			continue;
+		while (!stop && (b = readdir(d2)) != NULL) {
+			if (!blob_fs_is_tree_dir(b->d_name))
+				continue;
+			snprintf(dir2, sizeof(dir2), "%s/%s", dir1, b->d_name);
+			snprintf(prefix, sizeof(prefix), "%s%s", a->d_name,
+			    b->d_name);
+			n += blob_fs_walk_leaf(dir2, prefix, fn, arg, &stop);
+		}
+		closedir(d2);
+	}
+	closedir(d1);
+	return stop ? -1 : n;
+}
+
+static int
+blob_fs_locate(void *impl, const char *sha256_hex, struct mr_blob_loc *loc,
+    struct mr_err *err)
+{
+	struct blob_fs *fs = impl;
+
+	memset(loc, 0, sizeof(*loc));
+	if (mr_blob_fs_path(fs->root, sha256_hex, loc->where, sizeof(loc->where),
+	    err) < 0 || blob_fs_stat(impl, sha256_hex, &loc->size, err) < 0)
+		return -1;
+	/* X-Accel-Redirect names it under the web server's own prefix. */
+	snprintf(loc->rel, sizeof(loc->rel), "%s",
+	    loc->where + strlen(fs->root));
+	loc->kind = MR_BLOB_LOC_FILE;
+	return 0;
+}
+
+static int
+blob_fs_sweep_op(void *impl, int64_t grace_ms, int64_t max_age_ms,
+    struct mr_err *err)
+{
+	struct blob_fs *fs = impl;
+
+	return mr_blob_fs_sweep_grace(fs->root, grace_ms, max_age_ms, err);
+}
+
+const struct mr_blob_ops mr_blob_fs_ops = {
+	.name = "fs",
+	.wanted = blob_fs_wanted,
+	.open = blob_fs_open_store,
+	.close = blob_fs_close_store,
+	.begin = blob_fs_begin_op,
+	.write = blob_fs_write_op,
+	.commit = blob_fs_commit_op,
+	.abort = blob_fs_abort_op,
+	.open_read = blob_fs_open_read,
+	.read_at = blob_fs_read_at,
+	.close_read = blob_fs_close_read,
+	.map = blob_fs_map,
+	.unmap = blob_fs_unmap,
+	.stat = blob_fs_stat,
+	.remove = blob_fs_remove,
+	.walk = blob_fs_walk,
+	.locate = blob_fs_locate,
+	.sweep = blob_fs_sweep_op,
+};

@@ -1,0 +1,56 @@
+/*
+ * blob_fs: blobs as local files. A blob lives at ROOT/ab/cd/<sha256 hex>.
+ * Writers stream into ROOT/tmp/<pid>-<random>, hashing as they go; commit
+ * fsyncs and renames the file into place, so a reader never sees half a
+ * file and identical bytes are stored once. A crash leaves at most a temp
+ * file, which the sweep removes. mr_blob_fs_ops is its blob.h face; the
+ * root-based functions below are for it and its tests.
+ */
+#ifndef MR_BLOB_FS_H
+#define MR_BLOB_FS_H
+
+#include <sodium.h>
+
+#include "blob.h"
+
+extern const struct mr_blob_ops mr_blob_fs_ops;
+
+struct mr_blob_fs_writer {
+	int fd;				/* -1 when not open */
+	char tmp_path[PATH_MAX];
+	crypto_hash_sha256_state hash;
+	int64_t size;
+	int64_t max_size;		/* writes past this fail with 413 */
+};
+
+/* Creates ROOT and ROOT/tmp when missing. */
+int mr_blob_fs_init_root(const char *root, struct mr_err *err);
+/* Opens a temp file; w must be released with commit or abort. */
+int mr_blob_fs_begin(const char *root, int64_t max_size,
+    struct mr_blob_fs_writer *w, struct mr_err *err);
+int mr_blob_fs_write(struct mr_blob_fs_writer *w, const void *buf, size_t n,
+    struct mr_err *err);
+/* fsync, rename into place (or drop the copy if the blob exists). */
+int mr_blob_fs_commit(const char *root, struct mr_blob_fs_writer *w,
+    char sha256_hex[MR_SHA256_HEX], struct mr_err *err);
+/* Removes the temp file; safe to call twice. */
+void mr_blob_fs_abort(struct mr_blob_fs_writer *w);
+/* ROOT/ab/cd/hex; sha256_hex must be 64 lowercase hex digits. */
+int mr_blob_fs_path(const char *root, const char *sha256_hex, char *out,
+    size_t outsz, struct mr_err *err);
+/* Opens a blob for reading; *size from fstat. */
+int mr_blob_fs_open(const char *root, const char *sha256_hex, int *fd,
+    int64_t *size, struct mr_err *err);
+/*
+ * Removes temp files whose writer is gone: the pid in the name no longer
+ * runs and the file has been idle for MR_BLOB_SWEEP_GRACE_MS, or the file
+ * has not been written for max_age_ms. Returns how many were removed, or
+ * -1.
+ */
+int mr_blob_fs_sweep(const char *root, int64_t max_age_ms,
+    struct mr_err *err);
+/* mr_blob_fs_sweep with that grace chosen (0: once the writer is gone). */
+int mr_blob_fs_sweep_grace(const char *root, int64_t grace_ms,
+    int64_t max_age_ms, struct mr_err *err);
+
+#endif
