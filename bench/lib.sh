@@ -2,6 +2,9 @@
 # on free loopback ports, and stop both (by PID) on exit.
 top=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/mediarepo-bench.XXXXXX)
+# Started as root, the programs run as an unprivileged user (README,
+# "Security"), which must reach the stack inside.
+chmod 755 "$work"
 stack_pid=""
 static_pid=""
 
