@@ -18,7 +18,7 @@ endif
 PKGS = libfcgi-dev libsodium-dev libsqlite3-dev libcjson-dev libcmocka-dev \
        libgd-dev libjpeg62-turbo-dev libpng-dev libwebp-dev libgif-dev \
        libseccomp-dev zlib1g-dev libcurl4-openssl-dev lighttpd-mod-openssl \
-       libxml2-dev \
+       libxml2-dev libssl-dev \
        openssl python3-nacl python3-signedjson \
        pkg-config lighttpd curl python3-pytest python3-requests \
        python3-matrix-nio python3-pil wrk bc hyperfine libvips-tools \
@@ -27,7 +27,7 @@ PKGS = libfcgi-dev libsodium-dev libsqlite3-dev libcjson-dev libcmocka-dev \
        clang
 # libgd is opened with dlopen by common/thumb.c (see there); only its
 # headers are needed at build time.
-PKG_LIBS = libsodium sqlite3 libcjson libcurl libxml-2.0 libjpeg libpng libwebp \
+PKG_LIBS = libsodium libcrypto sqlite3 libcjson libcurl libxml-2.0 libjpeg libpng libwebp \
        libwebpdemux libwebpmux libseccomp zlib
 
 # Messages and log lines are cut to their buffers on purpose, hence

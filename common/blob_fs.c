@@ -4,6 +4,8 @@
  */
 #include "blob_fs.h"
 
+#include <openssl/evp.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -54,6 +56,7 @@ mr_blob_fs_begin(const char *root, int64_t max_size,
 	int n;
 
 	w->fd = -1;
+	w->sha = NULL;
 	w->size = 0;
 	w->max_size = max_size;
 	mr_random_id(rnd, 16);
@@ -68,7 +71,11 @@ mr_blob_fs_begin(const char *root, int64_t max_size,
 		    0640);
 	if (w->fd < 0)
 		return blob_io_fail(err, "create temp file", w->tmp_path);
-	crypto_hash_sha256_init(&w->hash);
+	if ((w->sha = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestInit_ex(w->sha, EVP_sha256(), NULL) != 1) {
+		mr_blob_fs_abort(w);
+		return mr_err_set(err, 500, "M_UNKNOWN", "cannot start SHA-256");
+	}
 	return 0;
 }
 
@@ -83,7 +90,8 @@ mr_blob_fs_write(struct mr_blob_fs_writer *w, const void *buf, size_t n,
 		return mr_err_set(err, 413, "M_TOO_LARGE",
 		    "content is larger than the limit of %lld bytes",
 		    (long long)w->max_size);
-	crypto_hash_sha256_update(&w->hash, buf, n);
+	if (EVP_DigestUpdate(w->sha, buf, n) != 1)
+		return mr_err_set(err, 500, "M_UNKNOWN", "SHA-256 failed");
 	while (left > 0) {
 		ssize_t k = write(w->fd, p, left);
 
@@ -106,6 +114,8 @@ mr_blob_fs_abort(struct mr_blob_fs_writer *w)
 		w->fd = -1;
 		unlink(w->tmp_path);
 	}
+	EVP_MD_CTX_free(w->sha);
+	w->sha = NULL;
 }
 
 int
@@ -141,12 +151,16 @@ int
 mr_blob_fs_commit(const char *root, struct mr_blob_fs_writer *w,
     char sha256_hex[MR_SHA256_HEX], struct mr_err *err)
 {
-	unsigned char digest[crypto_hash_sha256_BYTES];
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned int dlen = 0;
 	char path[PATH_MAX];
 	struct stat sb;
 
-	crypto_hash_sha256_final(&w->hash, digest);
-	mr_hex_encode(digest, sizeof(digest), sha256_hex);
+	if (EVP_DigestFinal_ex(w->sha, digest, &dlen) != 1 || dlen != 32) {
+		mr_err_set(err, 500, "M_UNKNOWN", "SHA-256 failed");
+		goto fail;
+	}
+	mr_hex_encode(digest, dlen, sha256_hex);
 	if (mr_blob_fs_path(root, sha256_hex, path, sizeof(path), err) < 0)
 		goto fail;
 	if (stat(path, &sb) == 0 && sb.st_size == w->size) {
@@ -166,6 +180,8 @@ mr_blob_fs_commit(const char *root, struct mr_blob_fs_writer *w,
 	}
 	close(w->fd);
 	w->fd = -1;
+	EVP_MD_CTX_free(w->sha);
+	w->sha = NULL;
 	return 0;
 fail:
 	mr_blob_fs_abort(w);

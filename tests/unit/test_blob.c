@@ -23,6 +23,8 @@
 
 #include <cmocka.h>
 
+#include <sodium.h>
+
 #include "../../common/blob_fs.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
