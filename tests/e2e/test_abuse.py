@@ -12,6 +12,7 @@ import io
 import os
 import signal
 import socket
+import ssl
 import struct
 import subprocess
 import threading
@@ -157,16 +158,20 @@ def test_long_polls_leave_room_for_everything_else(world):
                                            "M_LIMIT_EXCEEDED")
 
 
-def stalled_upload(stack, token, length=1000):
-    """A connection that sent upload headers and 3 bytes of its body."""
-    ctx = None
+def raw_connection(stack):
+    """A socket to the stack (TLS when it serves HTTPS), to send by hand."""
     sock = socket.create_connection(("127.0.0.1", stack.port), timeout=10)
     if stack.base.startswith("https"):
-        import ssl
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
         sock = ctx.wrap_socket(sock)
+    return sock
+
+
+def stalled_upload(stack, token, length=1000):
+    """A connection that sent upload headers and 3 bytes of its body."""
+    sock = raw_connection(stack)
     sock.sendall(("POST %s/upload HTTP/1.1\r\nHost: x\r\n"
                   "Authorization: Bearer %s\r\nContent-Length: %d\r\n"
                   "Content-Type: text/plain\r\n\r\nabc" %
@@ -349,14 +354,8 @@ def test_stop_while_requests_wait_leaves_no_process(make_stack):
 
 
 def raw_get(stack, path):
-    """A GET on a raw socket (TLS when the stack has it), unanswered yet."""
-    sock = socket.create_connection(("127.0.0.1", stack.port), timeout=10)
-    if stack.base.startswith("https"):
-        import ssl
-        ctx = ssl.create_default_context()
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        sock = ctx.wrap_socket(sock)
+    """A GET on a raw socket, unanswered yet."""
+    sock = raw_connection(stack)
     sock.sendall(("GET %s HTTP/1.1\r\nHost: x\r\n\r\n" % path).encode())
     return sock
 
