@@ -106,7 +106,8 @@ LIB = $(O)common/libmediarepo.a
 ADMIN = $(O)tools/mediarepo-admin
 SPAWN = $(O)tools/mediarepo-spawn
 HEADERS = $(wildcard common/*.h) common/migrations.h
-MIGRATIONS = $(sort $(wildcard sql/[0-9][0-9][0-9]_*.sql))
+# Migrations per SQL dialect; the SQLite ones are compiled into the programs.
+MIGRATIONS = $(sort $(wildcard sql/sqlite/[0-9][0-9][0-9]_*.sql))
 
 .PHONY: all deps run test unit-test asan-test e2e-test cgi-test bench clean fuzz \
 	e2e-test-servers e2e-test-all install
@@ -118,7 +119,7 @@ all: $(LIB) $(addprefix $(O),$(PROGRAMS)) $(ADMIN) $(SPAWN)
 
 # The schema is compiled in, so a program never depends on finding sql/.
 common/migrations.h: $(MIGRATIONS) Makefile
-	@{ echo '/* generated from sql/ by the Makefile; do not edit */'; \
+	@{ echo '/* generated from sql/sqlite/ by the Makefile; do not edit */'; \
 	  echo 'static const char *const mr_migrations[] = {'; \
 	  for f in $(MIGRATIONS); do \
 	    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $$f; \
@@ -230,13 +231,13 @@ SYSCONFDIR ?= /etc/mediarepo
 STATEDIR ?= /var/lib/mediarepo
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/mediarepo $(DESTDIR)$(PREFIX)/bin \
-	  $(DESTDIR)$(PREFIX)/share/mediarepo/sql \
+	  $(DESTDIR)$(PREFIX)/share/mediarepo/sql/sqlite \
 	  $(DESTDIR)$(PREFIX)/share/mediarepo/httpd-conf/errors \
 	  $(DESTDIR)$(PREFIX)/share/mediarepo/httpd-conf/systemd \
 	  $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(SYSCONFDIR)
 	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/lib/mediarepo/
 	install -m 755 $(ADMIN) $(SPAWN) tools/mediarepo-run $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 sql/*.sql $(DESTDIR)$(PREFIX)/share/mediarepo/sql/
+	install -m 644 sql/sqlite/*.sql $(DESTDIR)$(PREFIX)/share/mediarepo/sql/sqlite/
 	install -m 644 httpd-conf/*.in $(DESTDIR)$(PREFIX)/share/mediarepo/httpd-conf/
 	install -m 644 httpd-conf/errors/* \
 	  $(DESTDIR)$(PREFIX)/share/mediarepo/httpd-conf/errors/

@@ -9,7 +9,7 @@
 
 #include <sqlite3.h>
 
-#include "migrations.h"	/* generated from sql/ by the Makefile */
+#include "migrations.h"	/* generated from sql/sqlite/ by the Makefile */
 
 enum store_stmt {
 	ST_MEDIA_GET,
@@ -224,7 +224,7 @@ store_copy_col(sqlite3_stmt *s, int col, char *dst, size_t dstsz)
 /*
  * Applies the migrations the database has not seen, in one IMMEDIATE
  * transaction so that processes starting together do not race.
- * PRAGMA user_version counts the sql/NNN_*.sql files applied, in name
+ * PRAGMA user_version counts the sql/sqlite/NNN_*.sql files applied, in name
  * order: a new migration is always the next number, never inserted.
  */
 static int

@@ -1,7 +1,7 @@
 /*
  * store: media metadata and access tokens in SQLite, the only module that
  * speaks SQL. One struct mr_store per process: the database is opened,
- * migrated (sql/NNN_*.sql, PRAGMA user_version) and its statements
+ * migrated (sql/sqlite/NNN_*.sql, PRAGMA user_version) and its statements
  * prepared once, then reused by every request. WAL mode and a busy timeout
  * let many processes share the file.
  */
