@@ -65,6 +65,7 @@ LIB_OBJS += common/preview_url.o
 LIB_OBJS += common/resample.o
 LIB_OBJS += common/slot.o
 LIB_OBJS += common/store.o
+LIB_OBJS += common/synapse_import.o
 LIB_OBJS += common/thumb.o
 LIB_OBJS += common/thumb_anim.o
 LIB_OBJS += common/util.o

@@ -216,28 +216,6 @@ int mr_store_top_users(struct mr_store *st, const char *local_server, int n,
     void (*fn)(const char *user_id, const struct mr_store_count *, void *),
     void *arg, struct mr_err *err);
 
-/* A row of Synapse's local_media_repository, for import. */
-struct mr_synapse_media {
-	char media_id[MR_MEDIA_ID_MAX + 1];
-	char media_type[MR_CONTENT_TYPE_MAX + 1];
-	char upload_name[MR_UPLOAD_NAME_MAX + 1];
-	char user_id[MR_USER_ID_MAX + 1];
-	int64_t media_length;		/* -1: NULL (never uploaded) */
-	int64_t created_ts;
-	int quarantined;		/* quarantined_by is set */
-	int authenticated;		/* Synapse 1.104+: frozen media */
-	int too_long;			/* a column did not fit: skip it */
-};
-
-/*
- * Reads Synapse's SQLite database at path (read-only) and calls fn for
- * each row of local_media_repository, with its position and the total;
- * fn returns 0 to go on, -1 to stop (then this returns -1 too).
- */
-int mr_store_synapse_media(const char *path,
-    int (*fn)(const struct mr_synapse_media *, int64_t i, int64_t total,
-    void *), void *arg, struct mr_err *err);
-
 int mr_store_token_add(struct mr_store *st, const char *token_hash,
     const char *user_id, int is_guest, struct mr_err *err);
 /* 0 found; -1 with 401 M_UNKNOWN_TOKEN when unknown. */

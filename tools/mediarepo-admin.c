@@ -23,6 +23,7 @@
 #include "../common/keys.h"
 #include "../common/media.h"
 #include "../common/store.h"
+#include "../common/synapse_import.h"
 #include "../common/thumb.h"
 
 struct admin_cmd {
@@ -1223,7 +1224,7 @@ cmd_import_synapse(int argc, char **argv, struct mr_config *cfg,
 		    argv[1]);
 		return 1;
 	}
-	if (mr_store_synapse_media(argv[2], admin_import_row, &im, &err) < 0)
+	if (mr_synapse_import_media(argv[2], admin_import_row, &im, &err) < 0)
 		return admin_fail(&err);
 	admin_progress_end(&im.p);
 	printf("imported %lld media (%lld quarantined); %lld already here, "
