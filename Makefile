@@ -65,6 +65,7 @@ LIB_OBJS += common/preview_url.o
 LIB_OBJS += common/resample.o
 LIB_OBJS += common/slot.o
 LIB_OBJS += common/store.o
+LIB_OBJS += common/store_sqlite.o
 LIB_OBJS += common/synapse_import.o
 LIB_OBJS += common/thumb.o
 LIB_OBJS += common/thumb_anim.o
@@ -297,7 +298,7 @@ FUZZ_HTTP_DEPS = common/auth.c common/blob.c common/blob_fs.c \
 	common/config.c common/fed.c common/fed_discover.c common/http_client.c \
 	common/image.c common/json.c common/keys.c common/multipart.c \
 	common/mxc.c common/net.c common/preview_url.c common/slot.c \
-	common/store.c common/util.c
+	common/store.c common/store_sqlite.c common/util.c
 
 FUZZ_canonical = common/json.c common/util.c
 # fuzz_config.c includes common/config.c to reach its line parser.
@@ -315,7 +316,8 @@ FUZZ_preview_url = common/preview_url.c common/net.c common/util.c
 FUZZ_route = $(FUZZ_HTTP_DEPS)
 FUZZ_server_name = common/mxc.c common/util.c
 FUZZ_xmatrix = common/auth.c common/http_client.c common/keys.c common/slot.c \
-	common/json.c common/mxc.c common/net.c common/store.c common/util.c
+	common/json.c common/mxc.c common/net.c common/store.c \
+	common/store_sqlite.c common/util.c
 
 FUZZ_DIR = build/fuzz
 FUZZ_SECONDS ?= 30

@@ -1,9 +1,10 @@
 /*
- * store: media metadata and access tokens in SQLite, the only module that
- * speaks SQL. One struct mr_store per process: the database is opened,
- * migrated (sql/sqlite/NNN_*.sql, PRAGMA user_version) and its statements
- * prepared once, then reused by every request. WAL mode and a busy timeout
- * let many processes share the file.
+ * store: media metadata, tokens and the shared state of every process
+ * (caches, leases, limits) behind an ops table. One struct mr_store per
+ * process, opened once and reused by every request. Backends: store_sqlite
+ * (one SQLite file shared by every process of a host); they are the only
+ * modules that speak SQL. A second backend is one module and one line in
+ * store.c's table.
  */
 #ifndef MR_STORE_H
 #define MR_STORE_H
@@ -269,5 +270,104 @@ int mr_store_origin_down(struct mr_store *st, const char *origin,
  */
 int mr_store_origin_result(struct mr_store *st, const char *origin, int ok,
     int64_t now_ms, int64_t backoff_ms, struct mr_err *err);
+
+/*
+ * A backend: the calls above, with the backend's own state for st. open
+ * gets the configured database location; wanted says whether it is this
+ * backend's (the table in store.c is asked in order).
+ */
+struct mr_store_ops {
+	const char *name;
+	int (*wanted)(const char *path);
+	int (*open)(const char *path, void **impl, struct mr_err *err);
+	void (*close)(void *impl);
+	int (*media_get)(void *impl, const struct mr_mxc *mxc,
+	    struct mr_media *out, struct mr_err *err);
+	int (*media_insert)(void *impl, const struct mr_media *m,
+	    struct mr_err *err);
+	int (*media_create_pending)(void *impl, const struct mr_media *m,
+	    int64_t max_pending, int64_t now_ms, int64_t *retry_after_ms,
+	    struct mr_err *err);
+	int (*media_complete)(void *impl, const struct mr_media *m,
+	    struct mr_err *err);
+	int (*thumb_get)(void *impl, const struct mr_mxc *mxc, uint32_t width,
+	    uint32_t height, int crop, int animated, struct mr_thumb_row *out,
+	    struct mr_err *err);
+	int (*thumb_put)(void *impl, const struct mr_thumb_row *t,
+	    struct mr_err *err);
+	int (*thumb_put_capped)(void *impl, const struct mr_thumb_row *t,
+	    int64_t cap, struct mr_err *err);
+	int (*server_key_get)(void *impl, const char *server,
+	    const char *key_id, int64_t now_ms, char public_key[64],
+	    struct mr_err *err);
+	int (*server_key_put)(void *impl, const char *server,
+	    const char *key_id, const char *public_key, int64_t expires_ts,
+	    struct mr_err *err);
+	int (*server_key_claim_fetch)(void *impl, const char *server,
+	    int64_t now_ms, int64_t min_interval_ms, struct mr_err *err);
+	int (*well_known_get)(void *impl, const char *server, int64_t now_ms,
+	    char delegated[MR_SERVER_NAME_MAX + 1], struct mr_err *err);
+	int (*well_known_put)(void *impl, const char *server,
+	    const char *delegated, int64_t expires_ts, struct mr_err *err);
+	int (*remote_fetch_claim)(void *impl, const struct mr_mxc *m,
+	    int64_t now_ms, int64_t lock_ms, struct mr_err *err);
+	int (*remote_fetch_done)(void *impl, const struct mr_mxc *m,
+	    const struct mr_err *failure, int64_t until_ts, struct mr_err *err);
+	int (*preview_claim)(void *impl, const char *key, int64_t now_ms,
+	    int64_t lock_ms, char **body, struct mr_err *err);
+	int (*preview_done)(void *impl, const char *key, const char *body,
+	    const struct mr_err *failure, int64_t until_ts, struct mr_err *err);
+	int (*media_list_user)(void *impl, const char *user_id,
+	    void (*fn)(const struct mr_media *, void *), void *arg,
+	    struct mr_err *err);
+	int (*media_list_remote)(void *impl, const char *local_server,
+	    int64_t before_ts, void (*fn)(const struct mr_media *, void *),
+	    void *arg, struct mr_err *err);
+	int (*thumb_list)(void *impl, const struct mr_mxc *mxc,
+	    void (*fn)(const struct mr_thumb_row *, void *), void *arg,
+	    struct mr_err *err);
+	int (*media_delete)(void *impl, const struct mr_mxc *mxc,
+	    void (*fn)(const char *sha256, void *), void *arg,
+	    struct mr_err *err);
+	int (*blob_referenced)(void *impl, const char *sha256,
+	    struct mr_err *err);
+	int (*blob_refs)(void *impl, void (*fn)(const char *sha256, void *),
+	    void *arg, struct mr_err *err);
+	int (*quarantine)(void *impl, const struct mr_store_sel *sel, int on,
+	    int64_t *count, struct mr_err *err);
+	int (*hash_quarantined)(void *impl, const char *sha256,
+	    struct mr_err *err);
+	int (*preview_purge)(void *impl, int64_t *count, struct mr_err *err);
+	int (*stats)(void *impl, const char *local_server,
+	    struct mr_store_stats *out, struct mr_err *err);
+	int (*top_users)(void *impl, const char *local_server, int n,
+	    void (*fn)(const char *user_id, const struct mr_store_count *, void *),
+	    void *arg, struct mr_err *err);
+	int (*token_add)(void *impl, const char *token_hash,
+	    const char *user_id, int is_guest, struct mr_err *err);
+	int (*token_lookup)(void *impl, const char *token_hash,
+	    struct mr_token_info *out, struct mr_err *err);
+	int (*token_revoke)(void *impl, const char *token_hash,
+	    struct mr_err *err);
+	int (*token_list)(void *impl,
+	    void (*fn)(const struct mr_token_info *, void *), void *arg,
+	    struct mr_err *err);
+	int (*hs_auth_get)(void *impl, const char *token_hash, int64_t now_ms,
+	    struct mr_hs_auth *out, struct mr_err *err);
+	int (*hs_auth_put)(void *impl, const char *token_hash,
+	    const struct mr_hs_auth *a, int64_t now_ms, int64_t expires_ts,
+	    struct mr_err *err);
+	int (*bucket_take)(void *impl, const char *key, int64_t cost,
+	    int64_t rate_milli, int64_t burst, int64_t now_ms, int force,
+	    int64_t *retry_after_ms, struct mr_err *err);
+	int (*user_upload_bytes)(void *impl, const char *user_id,
+	    int64_t since_ts, int64_t *bytes, struct mr_err *err);
+	int (*origin_down)(void *impl, const char *origin, int64_t now_ms,
+	    int64_t *until_ts, struct mr_err *err);
+	int (*origin_result)(void *impl, const char *origin, int ok,
+	    int64_t now_ms, int64_t backoff_ms, struct mr_err *err);
+};
+
+extern const struct mr_store_ops mr_store_sqlite_ops;
 
 #endif
