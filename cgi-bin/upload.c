@@ -74,7 +74,7 @@ upload_reserved(struct mr_req *req, struct mr_ctx *ctx, struct mr_media *m,
 	int rc;
 
 	if (strcmp(req->mxc.server, ctx->cfg.server_name) != 0 ||
-	    mr_store_media_get(ctx->store, &req->mxc, &row, err) < 0)
+	    mr_store_media_get(ctx->store, &req->mxc, &row, err) != MR_STORE_OK)
 		return mr_err_set(err, 404, "M_NOT_FOUND", "unknown media id");
 	if (row.sha256[0] != '\0')
 		return mr_err_set(err, 409, "M_CANNOT_OVERWRITE_MEDIA",

@@ -100,6 +100,18 @@ media_abandoned(struct mr_err *err)
 	    "client went away while waiting");
 }
 
+/* The media row of mxc; a missing one is 404 to every caller here. */
+static int
+media_row(struct mr_store *st, const struct mr_mxc *mxc, struct mr_media *out,
+    struct mr_err *err)
+{
+	enum mr_store_rc rc = mr_store_media_get(st, mxc, out, err);
+
+	if (rc == MR_STORE_NOT_FOUND)
+		return mr_err_set(err, 404, "M_NOT_FOUND", "media not found");
+	return rc == MR_STORE_OK ? 0 : -1;
+}
+
 /* Waits, holding slot, for a pending upload to complete or lapse. */
 static int
 media_wait_pending(struct mr_ctx *ctx, const struct mr_mxc *mxc,
@@ -107,7 +119,7 @@ media_wait_pending(struct mr_ctx *ctx, const struct mr_mxc *mxc,
     struct mr_err *err)
 {
 	for (;;) {
-		if (mr_store_media_get(ctx->store, mxc, out, err) < 0)
+		if (media_row(ctx->store, mxc, out, err) < 0)
 			return -1;
 		/* Frozen media is absent from unauthenticated routes (spec
 		 * 2.10), for as long as the freeze is on. */
@@ -149,8 +161,8 @@ media_remote_bucket(struct mr_ctx *ctx, const char *requester, int64_t bytes,
 	    ctx->cfg.remote_media_download_per_second * 1000,
 	    ctx->cfg.remote_media_download_burst_count, mr_now_ms(), bytes > 0,
 	    &retry_ms, err);
-	if (rc != 1)
-		return rc;
+	if (rc != MR_STORE_BUSY)
+		return rc == MR_STORE_OK ? 0 : -1;
 	mr_err_set(err, 429, "M_LIMIT_EXCEEDED",
 	    "too much remote media downloaded; try again later");
 	err->retry_after_ms = retry_ms;
@@ -170,8 +182,9 @@ mr_media_lookup(struct mr_ctx *ctx, const struct mr_mxc *mxc,
 	if (strcmp(mxc->server, ctx->cfg.server_name) != 0) {
 		/* Cached remote media is served like local; the rest is
 		 * fetched unless the caller forbids it. */
-		if (mr_store_media_get(ctx->store, mxc, out, err) < 0) {
-			if (err->status != 404)
+		if ((rc = mr_store_media_get(ctx->store, mxc, out, err)) !=
+		    MR_STORE_OK) {
+			if (rc != MR_STORE_NOT_FOUND)
 				return -1;
 			if (!want->allow_remote)
 				return mr_err_set(err, 404, "M_NOT_FOUND",
@@ -246,8 +259,8 @@ media_fetch_from_origin(struct mr_ctx *ctx, struct mr_fed *f,
 	int rc;
 
 	if ((rc = mr_store_origin_down(ctx->store, mxc->server, mr_now_ms(),
-	    &until_ts, err)) != 0) {
-		if (rc < 0)
+	    &until_ts, err)) != MR_STORE_OK) {
+		if (rc != MR_STORE_BUSY)
 			return -1;
 		mr_err_set(err, 502, "M_UNKNOWN", "'%s' did not answer recently; "
 		    "not asked again for %lld s", mxc->server,
@@ -277,15 +290,20 @@ media_fetch_claimed(struct mr_ctx *ctx, struct mr_fed *f,
 {
 	int64_t lock_ms = ctx->cfg.federation_timeout * 4 + 10000;
 	int64_t deadline = mr_mono_ms() + lock_ms;
+	struct mr_store_outcome done;
 	struct mr_fed_media fm;
 	struct mr_err ignored;
+	char key[MR_SERVER_NAME_MAX + MR_MEDIA_ID_MAX + 2];
 	int rc;
 
-	/* The first caller takes the row, the others wait for the media
+	/* The first caller takes the lease, the others wait for the media
 	 * row it will write. */
-	while ((rc = mr_store_remote_fetch_claim(ctx->store, mxc, mr_now_ms(),
-	    lock_ms, err)) == 1) {
-		if (mr_store_media_get(ctx->store, mxc, out, &ignored) == 0)
+	snprintf(key, sizeof(key), "%s/%s", mxc->server, mxc->id);
+	while ((rc = mr_store_lease_take(ctx->store,
+	    MR_STORE_LEASE_REMOTE_MEDIA, key, mr_now_ms(), lock_ms, &done,
+	    err)) == MR_STORE_BUSY) {
+		if (mr_store_media_get(ctx->store, mxc, out, &ignored) ==
+		    MR_STORE_OK)
 			return 0;
 		if (mr_mono_ms() >= deadline)
 			return mr_err_set(err, 504, "M_UNKNOWN",
@@ -293,11 +311,18 @@ media_fetch_claimed(struct mr_ctx *ctx, struct mr_fed *f,
 		if (mr_wait_sleep_ms(MEDIA_POLL_MS) < 0)
 			return media_abandoned(err);
 	}
-	if (rc != 0)
-		return -1;		/* a cached failure, or the store */
-	/* The fetch may have ended between our look and our claim. */
-	if (mr_store_media_get(ctx->store, mxc, out, &ignored) == 0) {
-		mr_store_remote_fetch_done(ctx->store, mxc, NULL, 0, &ignored);
+	if (rc == MR_STORE_CONFLICT) {
+		/* A failure is cached; a remote fetch leaves no body. */
+		free(done.body);
+		*err = done.failure;
+		return -1;
+	}
+	if (rc != MR_STORE_OK)
+		return -1;
+	/* The fetch may have ended between our look and our lease. */
+	if (mr_store_media_get(ctx->store, mxc, out, &ignored) == MR_STORE_OK) {
+		mr_store_lease_end(ctx->store, MR_STORE_LEASE_REMOTE_MEDIA, key,
+		    NULL, NULL, 0, &ignored);
 		return 0;
 	}
 	if (media_fetch_from_origin(ctx, f, mxc, &fm, err) < 0) {
@@ -307,13 +332,15 @@ media_fetch_claimed(struct mr_ctx *ctx, struct mr_fed *f,
 		int keep = err->status != 429 && err->status != 499 &&
 		    (err->status >= 500 || err->status == 404);
 
-		mr_store_remote_fetch_done(ctx->store, mxc, keep ? err : NULL,
+		mr_store_lease_end(ctx->store, MR_STORE_LEASE_REMOTE_MEDIA, key,
+		    NULL, keep ? err : NULL,
 		    keep ? mr_now_ms() + ctx->cfg.remote_media_failure_cache : 0,
 		    &ignored);
 		return -1;
 	}
-	mr_store_remote_fetch_done(ctx->store, mxc, NULL, 0, &ignored);
-	return mr_store_media_get(ctx->store, mxc, out, err);
+	mr_store_lease_end(ctx->store, MR_STORE_LEASE_REMOTE_MEDIA, key, NULL,
+	    NULL, 0, &ignored);
+	return media_row(ctx->store, mxc, out, err);
 }
 
 int
@@ -348,8 +375,8 @@ mr_media_create_ratelimit(struct mr_ctx *ctx, const char *user_id,
 	    ctx->cfg.rc_media_create_per_second,
 	    ctx->cfg.rc_media_create_burst_count, mr_now_ms(), 0, &retry_ms,
 	    err);
-	if (rc != 1)
-		return rc;
+	if (rc != MR_STORE_BUSY)
+		return rc == MR_STORE_OK ? 0 : -1;
 	mr_err_set(err, 429, "M_LIMIT_EXCEEDED", "too many requests");
 	err->retry_after_ms = retry_ms;
 	err->limit_name = "rc_media_create";
@@ -412,10 +439,10 @@ media_check_quarantine(struct mr_store *st, struct mr_blob *blob,
     enum mr_media_source src, struct mr_media *m, struct mr_err *err)
 {
 	struct mr_err ignored;
-	int rc = mr_store_hash_quarantined(st, m->sha256, err);
+	enum mr_store_rc rc = mr_store_hash_quarantined(st, m->sha256, err);
 
-	if (rc <= 0)
-		return rc;
+	if (rc != MR_STORE_OK)
+		return rc == MR_STORE_NOT_FOUND ? 0 : -1;
 	if (media_sources[src].keep_quarantined) {
 		m->quarantined = 1;
 		return 0;
@@ -434,20 +461,31 @@ mr_media_create(const struct mr_config *cfg, struct mr_store *st,
 {
 	struct mr_store_sel sel;
 	struct mr_err terr;
+	enum mr_store_rc rc;
 	int64_t n;
 
 	if ((unsigned)src >= MR_MEDIA__SOURCES)
 		return mr_err_set(err, 500, "M_UNKNOWN", "unknown media source");
 	if (media_check_quarantine(st, blob, src, m, err) < 0)
 		return -1;
-	if ((media_sources[src].reserved ? mr_store_media_complete(st, m, err) :
-	    mr_store_media_insert(st, m, err)) < 0)
+	rc = media_sources[src].reserved ? mr_store_media_complete(st, m, err) :
+	    mr_store_media_insert(st, m, err);
+	/* A taken id, or a pending one filled by another upload. */
+	if (rc == MR_STORE_CONFLICT)
+		return mr_err_set(err, 409, "M_CANNOT_OVERWRITE_MEDIA",
+		    media_sources[src].reserved ? "media already uploaded" :
+		    "media id already taken");
+	if (rc != MR_STORE_OK)
 		return -1;
 	if (m->quarantined) {
 		/* Banning the bytes as well keeps them from other ids. */
 		memset(&sel, 0, sizeof(sel));
 		sel.mxc = &m->mxc;
-		return mr_store_quarantine(st, &sel, 1, &n, err);
+		if ((rc = mr_store_quarantine(st, &sel, 1, &n, err)) ==
+		    MR_STORE_NOT_FOUND)
+			return mr_err_set(err, 404, "M_NOT_FOUND",
+			    "media not found");
+		return rc == MR_STORE_OK ? 0 : -1;
 	}
 	if (media_sources[src].thumbnails &&
 	    mr_media_pregenerate_thumbnails(cfg, st, blob, m, &terr) < 0)
@@ -462,10 +500,10 @@ int
 mr_media_blob_release(struct mr_store *st, struct mr_blob *blob,
     const char *sha256, struct mr_err *err)
 {
-	int rc = mr_store_blob_referenced(st, sha256, err);
+	enum mr_store_rc rc = mr_store_blob_referenced(st, sha256, err);
 
-	if (rc != 0)
-		return rc < 0 ? -1 : 0;
+	if (rc != MR_STORE_NOT_FOUND)
+		return rc == MR_STORE_OK ? 0 : -1;
 	return mr_blob_remove(blob, sha256, err);
 }
 
@@ -506,7 +544,13 @@ mr_media_delete(struct mr_store *st, struct mr_blob *blob,
 	struct media_hashes h = { NULL, 0, 0, 0 };
 	int rc = 0;
 
-	if (mr_store_media_delete(st, mxc, media_collect_hash, &h, err) < 0) {
+	switch (mr_store_media_delete(st, mxc, media_collect_hash, &h, err)) {
+	case MR_STORE_OK:
+		break;
+	case MR_STORE_NOT_FOUND:
+		free(h.sha);
+		return mr_err_set(err, 404, "M_NOT_FOUND", "media not found");
+	default:
 		free(h.sha);
 		return -1;
 	}
@@ -576,6 +620,12 @@ media_store_thumb(const struct mr_config *cfg, struct mr_store *st,
 	rc = row->dynamic ? mr_store_thumb_put_capped(st, row,
 	    cfg->max_thumbnails_per_media, err) :
 	    mr_store_thumb_put(st, row, err);
+	if (rc == MR_STORE_BUSY)
+		rc = mr_err_set(err, 429, "M_LIMIT_EXCEEDED",
+		    "media has its %lld thumbnails made on demand",
+		    (long long)cfg->max_thumbnails_per_media);
+	else if (rc != MR_STORE_OK)
+		rc = -1;
 	if (rc < 0 && mr_media_blob_release(st, blob, sha, &ignored) < 0)
 		fprintf(stderr, "mediarepo: thumbnail not kept: %s\n",
 		    ignored.msg);
@@ -659,7 +709,8 @@ media_thumb_stored(struct mr_ctx *ctx, const struct mr_media *m,
 	int64_t size;
 
 	if (mr_store_thumb_get(ctx->store, &m->mxc, box->width, box->height,
-	    box->method == MR_THUMB_CROP, animated, &row, &ignored) < 0)
+	    box->method == MR_THUMB_CROP, animated, &row, &ignored) !=
+	    MR_STORE_OK)
 		return -1;
 	/* A row whose file went missing is made again by the caller. */
 	if (mr_blob_stat(ctx->blob, row.sha256, &size, &ignored) < 0)

@@ -49,21 +49,21 @@ mr_store_free(struct mr_store *st)
 	free(st);
 }
 
-int
+enum mr_store_rc
 mr_store_media_get(struct mr_store *st, const struct mr_mxc *mxc,
     struct mr_media *out, struct mr_err *err)
 {
 	return st->ops->media_get(st->impl, mxc, out, err);
 }
 
-int
+enum mr_store_rc
 mr_store_media_insert(struct mr_store *st, const struct mr_media *m,
     struct mr_err *err)
 {
 	return st->ops->media_insert(st->impl, m, err);
 }
 
-int
+enum mr_store_rc
 mr_store_media_create_pending(struct mr_store *st, const struct mr_media *m,
     int64_t max_pending, int64_t now_ms, int64_t *retry_after_ms,
     struct mr_err *err)
@@ -72,14 +72,14 @@ mr_store_media_create_pending(struct mr_store *st, const struct mr_media *m,
 	    retry_after_ms, err);
 }
 
-int
+enum mr_store_rc
 mr_store_media_complete(struct mr_store *st, const struct mr_media *m,
     struct mr_err *err)
 {
 	return st->ops->media_complete(st->impl, m, err);
 }
 
-int
+enum mr_store_rc
 mr_store_thumb_get(struct mr_store *st, const struct mr_mxc *mxc,
     uint32_t width, uint32_t height, int crop, int animated,
     struct mr_thumb_row *out, struct mr_err *err)
@@ -88,30 +88,29 @@ mr_store_thumb_get(struct mr_store *st, const struct mr_mxc *mxc,
 	    animated, out, err);
 }
 
-int
+enum mr_store_rc
 mr_store_thumb_put(struct mr_store *st, const struct mr_thumb_row *t,
     struct mr_err *err)
 {
 	return st->ops->thumb_put(st->impl, t, err);
 }
 
-int
+enum mr_store_rc
 mr_store_thumb_put_capped(struct mr_store *st, const struct mr_thumb_row *t,
     int64_t cap, struct mr_err *err)
 {
 	return st->ops->thumb_put_capped(st->impl, t, cap, err);
 }
 
-int
+enum mr_store_rc
 mr_store_server_key_get(struct mr_store *st, const char *server,
-    const char *key_id, int64_t now_ms, char public_key[64],
-    struct mr_err *err)
+    const char *key_id, int64_t now_ms, char public_key[64], struct mr_err *err)
 {
 	return st->ops->server_key_get(st->impl, server, key_id, now_ms,
 	    public_key, err);
 }
 
-int
+enum mr_store_rc
 mr_store_server_key_put(struct mr_store *st, const char *server,
     const char *key_id, const char *public_key, int64_t expires_ts,
     struct mr_err *err)
@@ -120,7 +119,7 @@ mr_store_server_key_put(struct mr_store *st, const char *server,
 	    expires_ts, err);
 }
 
-int
+enum mr_store_rc
 mr_store_server_key_claim_fetch(struct mr_store *st, const char *server,
     int64_t now_ms, int64_t min_interval_ms, struct mr_err *err)
 {
@@ -128,7 +127,7 @@ mr_store_server_key_claim_fetch(struct mr_store *st, const char *server,
 	    min_interval_ms, err);
 }
 
-int
+enum mr_store_rc
 mr_store_well_known_get(struct mr_store *st, const char *server,
     int64_t now_ms, char delegated[MR_SERVER_NAME_MAX + 1], struct mr_err *err)
 {
@@ -136,7 +135,7 @@ mr_store_well_known_get(struct mr_store *st, const char *server,
 	    err);
 }
 
-int
+enum mr_store_rc
 mr_store_well_known_put(struct mr_store *st, const char *server,
     const char *delegated, int64_t expires_ts, struct mr_err *err)
 {
@@ -144,44 +143,32 @@ mr_store_well_known_put(struct mr_store *st, const char *server,
 	    expires_ts, err);
 }
 
-int
-mr_store_remote_fetch_claim(struct mr_store *st, const struct mr_mxc *m,
-    int64_t now_ms, int64_t lock_ms, struct mr_err *err)
+enum mr_store_rc
+mr_store_lease_take(struct mr_store *st, enum mr_store_lease_kind kind,
+    const char *key, int64_t now_ms, int64_t lease_ms,
+    struct mr_store_outcome *done, struct mr_err *err)
 {
-	return st->ops->remote_fetch_claim(st->impl, m, now_ms, lock_ms, err);
+	return st->ops->lease_take(st->impl, kind, key, now_ms, lease_ms,
+	    done, err);
 }
 
-int
-mr_store_remote_fetch_done(struct mr_store *st, const struct mr_mxc *m,
-    const struct mr_err *failure, int64_t until_ts, struct mr_err *err)
+enum mr_store_rc
+mr_store_lease_end(struct mr_store *st, enum mr_store_lease_kind kind,
+    const char *key, const char *body, const struct mr_err *failure,
+    int64_t until_ts, struct mr_err *err)
 {
-	return st->ops->remote_fetch_done(st->impl, m, failure, until_ts, err);
+	return st->ops->lease_end(st->impl, kind, key, body, failure,
+	    until_ts, err);
 }
 
-int
-mr_store_preview_claim(struct mr_store *st, const char *key, int64_t now_ms,
-    int64_t lock_ms, char **body, struct mr_err *err)
-{
-	return st->ops->preview_claim(st->impl, key, now_ms, lock_ms, body,
-	    err);
-}
-
-int
-mr_store_preview_done(struct mr_store *st, const char *key, const char *body,
-    const struct mr_err *failure, int64_t until_ts, struct mr_err *err)
-{
-	return st->ops->preview_done(st->impl, key, body, failure, until_ts,
-	    err);
-}
-
-int
+enum mr_store_rc
 mr_store_media_list_user(struct mr_store *st, const char *user_id,
     void (*fn)(const struct mr_media *, void *), void *arg, struct mr_err *err)
 {
 	return st->ops->media_list_user(st->impl, user_id, fn, arg, err);
 }
 
-int
+enum mr_store_rc
 mr_store_media_list_remote(struct mr_store *st, const char *local_server,
     int64_t before_ts, void (*fn)(const struct mr_media *, void *), void *arg,
     struct mr_err *err)
@@ -190,7 +177,7 @@ mr_store_media_list_remote(struct mr_store *st, const char *local_server,
 	    fn, arg, err);
 }
 
-int
+enum mr_store_rc
 mr_store_thumb_list(struct mr_store *st, const struct mr_mxc *mxc,
     void (*fn)(const struct mr_thumb_row *, void *), void *arg,
     struct mr_err *err)
@@ -198,55 +185,55 @@ mr_store_thumb_list(struct mr_store *st, const struct mr_mxc *mxc,
 	return st->ops->thumb_list(st->impl, mxc, fn, arg, err);
 }
 
-int
+enum mr_store_rc
 mr_store_media_delete(struct mr_store *st, const struct mr_mxc *mxc,
     void (*fn)(const char *sha256, void *), void *arg, struct mr_err *err)
 {
 	return st->ops->media_delete(st->impl, mxc, fn, arg, err);
 }
 
-int
+enum mr_store_rc
 mr_store_blob_referenced(struct mr_store *st, const char *sha256,
     struct mr_err *err)
 {
 	return st->ops->blob_referenced(st->impl, sha256, err);
 }
 
-int
-mr_store_blob_refs(struct mr_store *st,
-    void (*fn)(const char *sha256, void *), void *arg, struct mr_err *err)
+enum mr_store_rc
+mr_store_blob_refs(struct mr_store *st, void (*fn)(const char *sha256, void *),
+    void *arg, struct mr_err *err)
 {
 	return st->ops->blob_refs(st->impl, fn, arg, err);
 }
 
-int
+enum mr_store_rc
 mr_store_quarantine(struct mr_store *st, const struct mr_store_sel *sel,
     int on, int64_t *count, struct mr_err *err)
 {
 	return st->ops->quarantine(st->impl, sel, on, count, err);
 }
 
-int
+enum mr_store_rc
 mr_store_hash_quarantined(struct mr_store *st, const char *sha256,
     struct mr_err *err)
 {
 	return st->ops->hash_quarantined(st->impl, sha256, err);
 }
 
-int
+enum mr_store_rc
 mr_store_preview_purge(struct mr_store *st, int64_t *count, struct mr_err *err)
 {
 	return st->ops->preview_purge(st->impl, count, err);
 }
 
-int
+enum mr_store_rc
 mr_store_stats(struct mr_store *st, const char *local_server,
     struct mr_store_stats *out, struct mr_err *err)
 {
 	return st->ops->stats(st->impl, local_server, out, err);
 }
 
-int
+enum mr_store_rc
 mr_store_top_users(struct mr_store *st, const char *local_server, int n,
     void (*fn)(const char *user_id, const struct mr_store_count *, void *),
     void *arg, struct mr_err *err)
@@ -254,28 +241,28 @@ mr_store_top_users(struct mr_store *st, const char *local_server, int n,
 	return st->ops->top_users(st->impl, local_server, n, fn, arg, err);
 }
 
-int
+enum mr_store_rc
 mr_store_token_add(struct mr_store *st, const char *token_hash,
     const char *user_id, int is_guest, struct mr_err *err)
 {
 	return st->ops->token_add(st->impl, token_hash, user_id, is_guest, err);
 }
 
-int
+enum mr_store_rc
 mr_store_token_lookup(struct mr_store *st, const char *token_hash,
     struct mr_token_info *out, struct mr_err *err)
 {
 	return st->ops->token_lookup(st->impl, token_hash, out, err);
 }
 
-int
+enum mr_store_rc
 mr_store_token_revoke(struct mr_store *st, const char *token_hash,
     struct mr_err *err)
 {
 	return st->ops->token_revoke(st->impl, token_hash, err);
 }
 
-int
+enum mr_store_rc
 mr_store_token_list(struct mr_store *st,
     void (*fn)(const struct mr_token_info *, void *), void *arg,
     struct mr_err *err)
@@ -283,14 +270,14 @@ mr_store_token_list(struct mr_store *st,
 	return st->ops->token_list(st->impl, fn, arg, err);
 }
 
-int
+enum mr_store_rc
 mr_store_hs_auth_get(struct mr_store *st, const char *token_hash,
     int64_t now_ms, struct mr_hs_auth *out, struct mr_err *err)
 {
 	return st->ops->hs_auth_get(st->impl, token_hash, now_ms, out, err);
 }
 
-int
+enum mr_store_rc
 mr_store_hs_auth_put(struct mr_store *st, const char *token_hash,
     const struct mr_hs_auth *a, int64_t now_ms, int64_t expires_ts,
     struct mr_err *err)
@@ -299,7 +286,7 @@ mr_store_hs_auth_put(struct mr_store *st, const char *token_hash,
 	    expires_ts, err);
 }
 
-int
+enum mr_store_rc
 mr_store_bucket_take(struct mr_store *st, const char *key, int64_t cost,
     int64_t rate_milli, int64_t burst, int64_t now_ms, int force,
     int64_t *retry_after_ms, struct mr_err *err)
@@ -308,7 +295,7 @@ mr_store_bucket_take(struct mr_store *st, const char *key, int64_t cost,
 	    now_ms, force, retry_after_ms, err);
 }
 
-int
+enum mr_store_rc
 mr_store_user_upload_bytes(struct mr_store *st, const char *user_id,
     int64_t since_ts, int64_t *bytes, struct mr_err *err)
 {
@@ -316,14 +303,14 @@ mr_store_user_upload_bytes(struct mr_store *st, const char *user_id,
 	    err);
 }
 
-int
+enum mr_store_rc
 mr_store_origin_down(struct mr_store *st, const char *origin, int64_t now_ms,
     int64_t *until_ts, struct mr_err *err)
 {
 	return st->ops->origin_down(st->impl, origin, now_ms, until_ts, err);
 }
 
-int
+enum mr_store_rc
 mr_store_origin_result(struct mr_store *st, const char *origin, int ok,
     int64_t now_ms, int64_t backoff_ms, struct mr_err *err)
 {

@@ -320,7 +320,7 @@ sqlite_open(const char *path, void **out, struct mr_err *err)
 	return 0;
 }
 
-static int
+static enum mr_store_rc
 sqlite_media_get(void *impl, const struct mr_mxc *mxc,
     struct mr_media *out, struct mr_err *err)
 {
@@ -333,7 +333,7 @@ sqlite_media_get(void *impl, const struct mr_mxc *mxc,
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_DONE) {
 		sqlite3_reset(s);
-		return mr_err_set(err, 404, "M_NOT_FOUND", "media not found");
+		return MR_STORE_NOT_FOUND;
 	}
 	if (rc != SQLITE_ROW) {
 		store_fail(st, err, "media lookup");
@@ -366,7 +366,7 @@ store_bind_media(sqlite3_stmt *s, const struct mr_media *m)
 	store_bind_text_or_null(s, 6, m->upload_name);
 }
 
-static int
+static enum mr_store_rc
 sqlite_media_insert(void *impl, const struct mr_media *m,
     struct mr_err *err)
 {
@@ -384,14 +384,13 @@ sqlite_media_insert(void *impl, const struct mr_media *m,
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	if (rc == SQLITE_CONSTRAINT)
-		return mr_err_set(err, 409, "M_CANNOT_OVERWRITE_MEDIA",
-		    "media id already taken");
+		return MR_STORE_CONFLICT;
 	if (rc != SQLITE_DONE)
 		return store_fail(st, err, "media insert");
 	return 0;
 }
 
-static int
+static enum mr_store_rc
 sqlite_media_create_pending(void *impl, const struct mr_media *m,
     int64_t max_pending, int64_t now_ms, int64_t *retry_after_ms,
     struct mr_err *err)
@@ -399,6 +398,7 @@ sqlite_media_create_pending(void *impl, const struct mr_media *m,
 	struct sqlite_store *st = impl;
 	sqlite3_stmt *s;
 	int64_t count, oldest;
+	enum mr_store_rc rc = MR_STORE_UNAVAILABLE;
 
 	/* Count and insert in one write transaction so two creates cannot
 	 * both slip under the cap. */
@@ -417,19 +417,18 @@ sqlite_media_create_pending(void *impl, const struct mr_media *m,
 	sqlite3_reset(s);
 	if (count >= max_pending) {
 		*retry_after_ms = oldest > now_ms ? oldest - now_ms : 1000;
-		mr_err_set(err, 429, "M_LIMIT_EXCEEDED",
-		    "too many pending uploads (limit %lld)", (long long)max_pending);
+		rc = MR_STORE_BUSY;
 		goto rollback;
 	}
-	if (sqlite_media_insert(st, m, err) < 0)
+	if ((rc = sqlite_media_insert(st, m, err)) != MR_STORE_OK)
 		goto rollback;
 	return store_commit(st, err, "create");
 rollback:
 	store_rollback(st);
-	return -1;
+	return rc;
 }
 
-static int
+static enum mr_store_rc
 sqlite_media_complete(void *impl, const struct mr_media *m,
     struct mr_err *err)
 {
@@ -443,12 +442,11 @@ sqlite_media_complete(void *impl, const struct mr_media *m,
 	if (rc != SQLITE_DONE)
 		return store_fail(st, err, "media complete");
 	if (sqlite3_changes(st->db) == 0)
-		return mr_err_set(err, 409, "M_CANNOT_OVERWRITE_MEDIA",
-		    "media already uploaded");
+		return MR_STORE_CONFLICT;
 	return 0;
 }
 
-static int
+static enum mr_store_rc
 sqlite_token_add(void *impl, const char *token_hash,
     const char *user_id, int is_guest, struct mr_err *err)
 {
@@ -465,7 +463,7 @@ sqlite_token_add(void *impl, const char *token_hash,
 	return rc == SQLITE_DONE ? 0 : store_fail(st, err, "token insert");
 }
 
-static int
+static enum mr_store_rc
 sqlite_token_lookup(void *impl, const char *token_hash,
     struct mr_token_info *out, struct mr_err *err)
 {
@@ -486,12 +484,11 @@ sqlite_token_lookup(void *impl, const char *token_hash,
 	}
 	sqlite3_reset(s);
 	if (rc == SQLITE_DONE)
-		return mr_err_set(err, 401, "M_UNKNOWN_TOKEN",
-		    "unknown or revoked access token");
+		return MR_STORE_NOT_FOUND;
 	return store_fail(st, err, "token lookup");
 }
 
-static int
+static enum mr_store_rc
 sqlite_token_revoke(void *impl, const char *token_hash,
     struct mr_err *err)
 {
@@ -505,11 +502,11 @@ sqlite_token_revoke(void *impl, const char *token_hash,
 	if (rc != SQLITE_DONE)
 		return store_fail(st, err, "token revoke");
 	if (sqlite3_changes(st->db) == 0)
-		return mr_err_set(err, 404, "M_NOT_FOUND", "no such token");
+		return MR_STORE_NOT_FOUND;
 	return 0;
 }
 
-static int
+static enum mr_store_rc
 sqlite_token_list(void *impl,
     void (*fn)(const struct mr_token_info *, void *), void *arg,
     struct mr_err *err)
@@ -542,7 +539,7 @@ store_bind_box(sqlite3_stmt *s, const struct mr_mxc *mxc, uint32_t width,
 	sqlite3_bind_int(s, 6, animated ? 1 : 0);
 }
 
-static int
+static enum mr_store_rc
 sqlite_thumb_get(void *impl, const struct mr_mxc *mxc,
     uint32_t width, uint32_t height, int crop, int animated,
     struct mr_thumb_row *out, struct mr_err *err)
@@ -572,11 +569,11 @@ sqlite_thumb_get(void *impl, const struct mr_mxc *mxc,
 	}
 	sqlite3_reset(s);
 	if (rc == SQLITE_DONE)
-		return mr_err_set(err, 404, "M_NOT_FOUND", "no such thumbnail");
+		return MR_STORE_NOT_FOUND;
 	return store_fail(st, err, "thumbnail lookup");
 }
 
-static int
+static enum mr_store_rc
 sqlite_thumb_put(void *impl, const struct mr_thumb_row *t,
     struct mr_err *err)
 {
@@ -597,11 +594,12 @@ sqlite_thumb_put(void *impl, const struct mr_thumb_row *t,
 	return rc == SQLITE_DONE ? 0 : store_fail(st, err, "thumbnail insert");
 }
 
-static int
+static enum mr_store_rc
 sqlite_thumb_put_capped(void *impl, const struct mr_thumb_row *t,
     int64_t cap, struct mr_err *err)
 {
 	struct sqlite_store *st = impl;
+	enum mr_store_rc result = MR_STORE_UNAVAILABLE;
 	sqlite3_stmt *s;
 	int64_t count;
 	int rc;
@@ -617,18 +615,16 @@ sqlite_thumb_put_capped(void *impl, const struct mr_thumb_row *t,
 	if (rc != SQLITE_ROW)
 		store_fail(st, err, "thumbnail count");
 	else if (count >= cap)
-		mr_err_set(err, 429, "M_LIMIT_EXCEEDED",
-		    "media has its %lld thumbnails made on demand", (long long)cap);
-	else if (sqlite_thumb_put(st, t, err) == 0 &&
-	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
-		return 0;
+		result = MR_STORE_BUSY;
+	else if (sqlite_thumb_put(st, t, err) == 0)
+		return store_commit(st, err, "thumbnail insert");
 	store_rollback(st);
-	return -1;
+	return result;
 }
 
 /* --- federation --- */
 
-static int
+static enum mr_store_rc
 sqlite_server_key_get(void *impl, const char *server,
     const char *key_id, int64_t now_ms, char public_key[64],
     struct mr_err *err)
@@ -647,12 +643,11 @@ sqlite_server_key_get(void *impl, const char *server,
 	if (rc == SQLITE_ROW)
 		return 0;
 	if (rc == SQLITE_DONE)
-		return mr_err_set(err, 401, "M_UNAUTHORIZED",
-		    "unknown key '%s' of '%s'", key_id, server);
+		return MR_STORE_NOT_FOUND;
 	return store_fail(st, err, "server key lookup");
 }
 
-static int
+static enum mr_store_rc
 sqlite_server_key_put(void *impl, const char *server,
     const char *key_id, const char *public_key, int64_t expires_ts,
     struct mr_err *err)
@@ -670,7 +665,7 @@ sqlite_server_key_put(void *impl, const char *server,
 	return rc == SQLITE_DONE ? 0 : store_fail(st, err, "server key insert");
 }
 
-static int
+static enum mr_store_rc
 sqlite_server_key_claim_fetch(void *impl, const char *server,
     int64_t now_ms, int64_t min_interval_ms, struct mr_err *err)
 {
@@ -688,8 +683,7 @@ sqlite_server_key_claim_fetch(void *impl, const char *server,
 	sqlite3_reset(s);
 	if (last > 0 && now_ms - last < min_interval_ms) {
 		store_rollback(st);
-		return mr_err_set(err, 401, "M_UNAUTHORIZED",
-		    "keys of '%s' were fetched moments ago", server);
+		return MR_STORE_BUSY;
 	}
 	s = store_stmt(st, ST_KEY_FETCH_PUT);
 	sqlite3_bind_text(s, 1, server, -1, SQLITE_STATIC);
@@ -705,7 +699,7 @@ sqlite_server_key_claim_fetch(void *impl, const char *server,
 	return 0;
 }
 
-static int
+static enum mr_store_rc
 sqlite_well_known_get(void *impl, const char *server,
     int64_t now_ms, char delegated[MR_SERVER_NAME_MAX + 1],
     struct mr_err *err)
@@ -721,11 +715,12 @@ sqlite_well_known_get(void *impl, const char *server,
 		store_copy_col(s, 0, delegated, MR_SERVER_NAME_MAX + 1);
 	sqlite3_reset(s);
 	if (rc == SQLITE_ROW)
-		return 1;
-	return rc == SQLITE_DONE ? 0 : store_fail(st, err, "well-known lookup");
+		return MR_STORE_OK;
+	return rc == SQLITE_DONE ? MR_STORE_NOT_FOUND :
+	    store_fail(st, err, "well-known lookup");
 }
 
-static int
+static enum mr_store_rc
 sqlite_well_known_put(void *impl, const char *server,
     const char *delegated, int64_t expires_ts, struct mr_err *err)
 {
@@ -756,172 +751,130 @@ store_errcode(const char *code)
 	return "M_UNKNOWN";
 }
 
+/* --- leases --- */
+
+/*
+ * A lease is a row in its kind's table: 'fetching' until the lease
+ * expires, then 'done' (a preview, with its body) or 'failed' (with the
+ * failure) until the outcome goes stale. Both tables have the same
+ * columns after the key; a remote media's key "server/id" is split at its
+ * first '/', which a server name cannot hold.
+ */
 static int
-store_rf_put(struct sqlite_store *st, const struct mr_mxc *m, const char *state,
-    int64_t until_ts, const struct mr_err *failure)
+lease_bind_key(sqlite3_stmt *s, enum mr_store_lease_kind kind,
+    const char *key)
 {
-	sqlite3_stmt *s = store_stmt(st, ST_RF_PUT);
-	int rc;
+	const char *slash;
 
-	sqlite3_bind_text(s, 1, m->server, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, m->id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, state, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 4, until_ts);
-	sqlite3_bind_int(s, 5, failure ? failure->status : 0);
-	store_bind_text_or_null(s, 6, failure ? failure->errcode : NULL);
-	store_bind_text_or_null(s, 7, failure ? failure->msg : NULL);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
-static int
-sqlite_remote_fetch_claim(void *impl, const struct mr_mxc *m,
-    int64_t now_ms, int64_t lock_ms, struct mr_err *err)
-{
-	struct sqlite_store *st = impl;
-	sqlite3_stmt *s;
-	char state[16] = "", errcode[32] = "", msg[256] = "";
-	int64_t until = 0;
-	int status = 0, rc, found;
-
-	if (store_begin(st, err, "remote fetch claim") < 0)
-		return -1;
-	s = store_stmt(st, ST_RF_GET);
-	sqlite3_bind_text(s, 1, m->server, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, m->id, -1, SQLITE_STATIC);
-	found = sqlite3_step(s) == SQLITE_ROW;
-	if (found) {
-		store_copy_col(s, 0, state, sizeof(state));
-		until = sqlite3_column_int64(s, 1);
-		status = sqlite3_column_int(s, 2);
-		store_copy_col(s, 3, errcode, sizeof(errcode));
-		store_copy_col(s, 4, msg, sizeof(msg));
-	}
-	sqlite3_reset(s);
-	if (found && until > now_ms) {
-		store_rollback(st);
-		if (strcmp(state, "failed") == 0) {
-			mr_err_set(err, status > 0 ? status : 502,
-			    store_errcode(errcode), "%s", msg);
-			return 2;
-		}
+	if (kind != MR_STORE_LEASE_REMOTE_MEDIA) {
+		sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
 		return 1;
 	}
-	rc = store_rf_put(st, m, "fetching", now_ms + lock_ms, NULL);
-	if (rc < 0 ||
-	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		store_fail(st, err, "remote fetch claim");
-		store_rollback(st);
-		return -1;
-	}
-	return 0;
+	slash = strchr(key, '/');
+	sqlite3_bind_text(s, 1, key, slash ? (int)(slash - key) : -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, slash ? slash + 1 : "", -1, SQLITE_STATIC);
+	return 2;
 }
 
 static int
-sqlite_remote_fetch_done(void *impl, const struct mr_mxc *m,
-    const struct mr_err *failure, int64_t until_ts, struct mr_err *err)
+lease_put(struct sqlite_store *st, enum mr_store_lease_kind kind,
+    const char *key, const char *state, int64_t until_ts,
+    const struct mr_err *failure, const char *body)
 {
-	struct sqlite_store *st = impl;
-	sqlite3_stmt *s;
-	int rc;
+	sqlite3_stmt *s = store_stmt(st, kind == MR_STORE_LEASE_REMOTE_MEDIA ?
+	    ST_RF_PUT : ST_PV_PUT);
+	int n = lease_bind_key(s, kind, key), rc;
 
-	if (failure != NULL && until_ts > 0)
-		return store_rf_put(st, m, "failed", until_ts, failure) == 0 ? 0 :
-		    store_fail(st, err, "remote fetch record");
-	s = store_stmt(st, ST_RF_DELETE);
-	sqlite3_bind_text(s, 1, m->server, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, m->id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : store_fail(st, err, "remote fetch record");
-}
-
-/* --- URL previews --- */
-
-static int
-store_pv_put(struct sqlite_store *st, const char *key, const char *state,
-    int64_t until_ts, int status, const char *errcode, const char *body)
-{
-	sqlite3_stmt *s = store_stmt(st, ST_PV_PUT);
-	int rc;
-
-	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, state, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, until_ts);
-	sqlite3_bind_int(s, 4, status);
-	store_bind_text_or_null(s, 5, errcode);
-	store_bind_text_or_null(s, 6, body);
+	sqlite3_bind_text(s, n + 1, state, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, n + 2, until_ts);
+	sqlite3_bind_int(s, n + 3, failure ? failure->status : 0);
+	store_bind_text_or_null(s, n + 4, failure ? failure->errcode : NULL);
+	store_bind_text_or_null(s, n + 5, failure ? failure->msg : body);
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-static int
-sqlite_preview_claim(void *impl, const char *key, int64_t now_ms,
-    int64_t lock_ms, char **body, struct mr_err *err)
+static enum mr_store_rc
+sqlite_lease_take(void *impl, enum mr_store_lease_kind kind, const char *key,
+    int64_t now_ms, int64_t lease_ms, struct mr_store_outcome *done,
+    struct mr_err *err)
+{
+	struct sqlite_store *st = impl;
+	enum mr_store_rc rc = MR_STORE_OK;
+	char state[16] = "", errcode[32] = "";
+	sqlite3_stmt *s;
+
+	memset(done, 0, sizeof(*done));
+	if (store_begin(st, err, "lease") < 0)
+		return MR_STORE_UNAVAILABLE;
+	s = store_stmt(st, kind == MR_STORE_LEASE_REMOTE_MEDIA ? ST_RF_GET :
+	    ST_PV_GET);
+	lease_bind_key(s, kind, key);
+	if (sqlite3_step(s) == SQLITE_ROW &&
+	    sqlite3_column_int64(s, 1) > now_ms) {
+		const unsigned char *text = sqlite3_column_text(s, 4);
+		int status = sqlite3_column_int(s, 2);
+
+		store_copy_col(s, 0, state, sizeof(state));
+		store_copy_col(s, 3, errcode, sizeof(errcode));
+		rc = MR_STORE_CONFLICT;
+		if (strcmp(state, "failed") == 0)
+			mr_err_set(&done->failure, status > 0 ? status : 502,
+			    store_errcode(errcode), "%s",
+			    text ? (const char *)text : "");
+		else if (strcmp(state, "done") == 0)
+			done->body = strdup(text ? (const char *)text : "{}");
+		else
+			rc = MR_STORE_BUSY;
+	}
+	sqlite3_reset(s);
+	if (rc == MR_STORE_CONFLICT && strcmp(state, "done") == 0 &&
+	    done->body == NULL) {
+		store_rollback(st);
+		return mr_err_set(err, 500, "M_UNKNOWN", "out of memory");
+	}
+	if (rc != MR_STORE_OK) {
+		store_rollback(st);
+		return rc;
+	}
+	if (lease_put(st, kind, key, "fetching", now_ms + lease_ms, NULL,
+	    NULL) < 0) {
+		store_fail(st, err, "lease");
+		store_rollback(st);
+		return MR_STORE_UNAVAILABLE;
+	}
+	return store_commit(st, err, "lease");
+}
+
+static enum mr_store_rc
+sqlite_lease_end(void *impl, enum mr_store_lease_kind kind, const char *key,
+    const char *body, const struct mr_err *failure, int64_t until_ts,
+    struct mr_err *err)
 {
 	struct sqlite_store *st = impl;
 	sqlite3_stmt *s;
-	char state[16] = "", errcode[32] = "";
-	int64_t until = 0;
-	int status = 0, found, result = 0;
+	int rc;
 
-	*body = NULL;
-	if (store_begin(st, err, "preview claim") < 0)
-		return -1;
-	s = store_stmt(st, ST_PV_GET);
-	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-	found = sqlite3_step(s) == SQLITE_ROW;
-	if (found) {
-		const unsigned char *b = sqlite3_column_text(s, 4);
-
-		store_copy_col(s, 0, state, sizeof(state));
-		until = sqlite3_column_int64(s, 1);
-		status = sqlite3_column_int(s, 2);
-		store_copy_col(s, 3, errcode, sizeof(errcode));
-		if (until > now_ms && strcmp(state, "done") == 0) {
-			*body = strdup(b ? (const char *)b : "{}");
-			result = *body != NULL ? 2 : -1;
-		} else if (until > now_ms && strcmp(state, "failed") == 0) {
-			mr_err_set(err, status > 0 ? status : 502,
-			    store_errcode(errcode), "%s", b ? (const char *)b : "");
-			result = 3;
-		} else if (until > now_ms) {
-			result = 1;
-		}
+	if (until_ts > 0 && (failure != NULL || body != NULL)) {
+		rc = lease_put(st, kind, key, failure ? "failed" : "done",
+		    until_ts, failure, body);
+	} else if (kind == MR_STORE_LEASE_REMOTE_MEDIA) {
+		s = store_stmt(st, ST_RF_DELETE);
+		lease_bind_key(s, kind, key);
+		rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
+		sqlite3_reset(s);
+	} else {
+		/* Expired at once: the next caller takes the lease. */
+		rc = lease_put(st, kind, key, "fetching", 0, NULL, NULL);
 	}
-	sqlite3_reset(s);
-	if (result == 0 && store_pv_put(st, key, "fetching", now_ms + lock_ms, 0,
-	    NULL, NULL) < 0)
-		result = -1;
-	if (sqlite3_exec(st->db, result == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL,
-	    NULL) != SQLITE_OK && result == 0)
-		result = -1;
-	if (result < 0) {
-		free(*body);
-		*body = NULL;
-		return store_fail(st, err, "preview claim");
-	}
-	return result;
-}
-
-static int
-sqlite_preview_done(void *impl, const char *key, const char *body,
-    const struct mr_err *failure, int64_t until_ts, struct mr_err *err)
-{
-	struct sqlite_store *st = impl;
-	int rc = failure == NULL ?
-	    store_pv_put(st, key, "done", until_ts, 0, NULL, body) :
-	    store_pv_put(st, key, "failed", until_ts, failure->status,
-	    failure->errcode, failure->msg);
-
-	return rc == 0 ? 0 : store_fail(st, err, "preview insert");
+	return rc == 0 ? MR_STORE_OK : store_fail(st, err, "lease end");
 }
 
 /* --- auth = homeserver: the whoami cache --- */
 
-static int
+static enum mr_store_rc
 sqlite_hs_auth_get(void *impl, const char *token_hash,
     int64_t now_ms, struct mr_hs_auth *out, struct mr_err *err)
 {
@@ -941,11 +894,12 @@ sqlite_hs_auth_get(void *impl, const char *token_hash,
 	}
 	sqlite3_reset(s);
 	if (rc == SQLITE_ROW)
-		return 1;
-	return rc == SQLITE_DONE ? 0 : store_fail(st, err, "whoami cache lookup");
+		return MR_STORE_OK;
+	return rc == SQLITE_DONE ? MR_STORE_NOT_FOUND :
+	    store_fail(st, err, "whoami cache lookup");
 }
 
-static int
+static enum mr_store_rc
 sqlite_hs_auth_put(void *impl, const char *token_hash,
     const struct mr_hs_auth *a, int64_t now_ms, int64_t expires_ts,
     struct mr_err *err)
@@ -1035,7 +989,7 @@ store_each_media(struct sqlite_store *st, sqlite3_stmt *s,
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-static int
+static enum mr_store_rc
 sqlite_media_list_user(void *impl, const char *user_id,
     void (*fn)(const struct mr_media *, void *), void *arg,
     struct mr_err *err)
@@ -1051,7 +1005,7 @@ sqlite_media_list_user(void *impl, const char *user_id,
 	return store_each_media(st, s, fn, arg, err);
 }
 
-static int
+static enum mr_store_rc
 sqlite_media_list_remote(void *impl, const char *local_server,
     int64_t before_ts, void (*fn)(const struct mr_media *, void *),
     void *arg, struct mr_err *err)
@@ -1068,7 +1022,7 @@ sqlite_media_list_remote(void *impl, const char *local_server,
 	return store_each_media(st, s, fn, arg, err);
 }
 
-static int
+static enum mr_store_rc
 sqlite_thumb_list(void *impl, const struct mr_mxc *mxc,
     void (*fn)(const struct mr_thumb_row *, void *), void *arg,
     struct mr_err *err)
@@ -1133,7 +1087,7 @@ store_mxc_exec(struct sqlite_store *st, const char *sql, const struct mr_mxc *mx
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-static int
+static enum mr_store_rc
 sqlite_media_delete(void *impl, const struct mr_mxc *mxc,
     void (*fn)(const char *sha256, void *), void *arg, struct mr_err *err)
 {
@@ -1144,12 +1098,14 @@ sqlite_media_delete(void *impl, const struct mr_mxc *mxc,
 		"AND media_id = ?2",
 		"DELETE FROM media WHERE server_name = ?1 AND media_id = ?2",
 	};
+	enum mr_store_rc rc = MR_STORE_UNAVAILABLE;
 	struct mr_media m;
 
 	if (store_begin(st, err, "media delete") < 0)
 		return -1;
-	if (sqlite_media_get(st, mxc, &m, err) < 0)
+	if ((rc = sqlite_media_get(st, mxc, &m, err)) != MR_STORE_OK)
 		goto rollback;
+	rc = MR_STORE_UNAVAILABLE;
 	/* The hashes are read inside the transaction that drops their rows,
 	 * so none is missed by a thumbnail added meanwhile. */
 	if (fn != NULL && m.sha256[0] != '\0')
@@ -1163,10 +1119,10 @@ sqlite_media_delete(void *impl, const struct mr_mxc *mxc,
 	return store_commit(st, err, "media delete");
 rollback:
 	store_rollback(st);
-	return -1;
+	return rc;
 }
 
-static int
+static enum mr_store_rc
 sqlite_blob_referenced(void *impl, const char *sha256,
     struct mr_err *err)
 {
@@ -1181,14 +1137,14 @@ sqlite_blob_referenced(void *impl, const char *sha256,
 	sqlite3_bind_text(s, 1, sha256, -1, SQLITE_STATIC);
 	rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW)
-		rc = sqlite3_column_int(s, 0) ? 1 : 0;
+		rc = sqlite3_column_int(s, 0) ? MR_STORE_OK : MR_STORE_NOT_FOUND;
 	else
 		rc = store_fail(st, err, "blob reference");
 	sqlite3_finalize(s);
 	return rc;
 }
 
-static int
+static enum mr_store_rc
 sqlite_blob_refs(void *impl,
     void (*fn)(const char *sha256, void *), void *arg, struct mr_err *err)
 {
@@ -1258,18 +1214,21 @@ store_sel_exec(struct sqlite_store *st, const char *fmt,
 	return rc;
 }
 
-static int
+static enum mr_store_rc
 sqlite_quarantine(void *impl, const struct mr_store_sel *sel,
     int on, int64_t *count, struct mr_err *err)
 {
 	struct sqlite_store *st = impl;
+	enum mr_store_rc rc = MR_STORE_UNAVAILABLE;
 	struct mr_media m;
 
 	*count = 0;
 	if (store_begin(st, err, "quarantine") < 0)
 		return -1;
-	if (sel->mxc != NULL && sqlite_media_get(st, sel->mxc, &m, err) < 0)
+	if (sel->mxc != NULL &&
+	    (rc = sqlite_media_get(st, sel->mxc, &m, err)) != MR_STORE_OK)
 		goto rollback;
+	rc = MR_STORE_UNAVAILABLE;
 	if (store_sel_exec(st, on ?
 	    "UPDATE media SET quarantined = 1 WHERE %s" :
 	    "UPDATE media SET quarantined = 0 WHERE %s", sel, err) < 0)
@@ -1300,10 +1259,10 @@ sqlite_quarantine(void *impl, const struct mr_store_sel *sel,
 	return store_commit(st, err, "quarantine");
 rollback:
 	store_rollback(st);
-	return -1;
+	return rc;
 }
 
-static int
+static enum mr_store_rc
 sqlite_hash_quarantined(void *impl, const char *sha256,
     struct mr_err *err)
 {
@@ -1315,11 +1274,12 @@ sqlite_hash_quarantined(void *impl, const char *sha256,
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	if (rc == SQLITE_ROW)
-		return 1;
-	return rc == SQLITE_DONE ? 0 : store_fail(st, err, "quarantine check");
+		return MR_STORE_OK;
+	return rc == SQLITE_DONE ? MR_STORE_NOT_FOUND :
+	    store_fail(st, err, "quarantine check");
 }
 
-static int
+static enum mr_store_rc
 sqlite_preview_purge(void *impl, int64_t *count,
     struct mr_err *err)
 {
@@ -1356,7 +1316,7 @@ store_count(struct sqlite_store *st, const char *sql, const char *local_server,
 	return rc == SQLITE_ROW ? 0 : store_fail(st, err, "stats");
 }
 
-static int
+static enum mr_store_rc
 sqlite_stats(void *impl, const char *local_server,
     struct mr_store_stats *out, struct mr_err *err)
 {
@@ -1377,7 +1337,7 @@ sqlite_stats(void *impl, const char *local_server,
 	    err) < 0 ? -1 : 0;
 }
 
-static int
+static enum mr_store_rc
 sqlite_top_users(void *impl, const char *local_server, int n,
     void (*fn)(const char *user_id, const struct mr_store_count *, void *),
     void *arg, struct mr_err *err)
@@ -1420,7 +1380,7 @@ store_bucket_level(double level, int64_t updated_ms, int64_t now_ms,
 	return level > drained ? level - drained : 0.0;
 }
 
-static int
+static enum mr_store_rc
 sqlite_bucket_take(void *impl, const char *key, int64_t cost,
     int64_t rate_milli, int64_t burst, int64_t now_ms, int force,
     int64_t *retry_after_ms, struct mr_err *err)
@@ -1444,7 +1404,7 @@ sqlite_bucket_take(void *impl, const char *key, int64_t cost,
 
 		store_rollback(st);
 		*retry_after_ms = (int64_t)(over * 1e6 / (double)rate_milli) + 1;
-		return 1;
+		return MR_STORE_BUSY;
 	}
 	s = store_stmt(st, ST_BUCKET_PUT);
 	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
@@ -1460,7 +1420,7 @@ sqlite_bucket_take(void *impl, const char *key, int64_t cost,
 	return store_commit(st, err, "rate limit");
 }
 
-static int
+static enum mr_store_rc
 sqlite_user_upload_bytes(void *impl, const char *user_id,
     int64_t since_ts, int64_t *bytes, struct mr_err *err)
 {
@@ -1477,7 +1437,7 @@ sqlite_user_upload_bytes(void *impl, const char *user_id,
 	return rc == SQLITE_ROW ? 0 : store_fail(st, err, "upload usage");
 }
 
-static int
+static enum mr_store_rc
 sqlite_origin_down(void *impl, const char *origin, int64_t now_ms,
     int64_t *until_ts, struct mr_err *err)
 {
@@ -1495,10 +1455,10 @@ sqlite_origin_down(void *impl, const char *origin, int64_t now_ms,
 	sqlite3_reset(s);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
 		return store_fail(st, err, "origin health");
-	return down;
+	return down ? MR_STORE_BUSY : MR_STORE_OK;
 }
 
-static int
+static enum mr_store_rc
 sqlite_origin_result(void *impl, const char *origin, int ok,
     int64_t now_ms, int64_t backoff_ms, struct mr_err *err)
 {
@@ -1563,10 +1523,8 @@ const struct mr_store_ops mr_store_sqlite_ops = {
 	.server_key_claim_fetch = sqlite_server_key_claim_fetch,
 	.well_known_get = sqlite_well_known_get,
 	.well_known_put = sqlite_well_known_put,
-	.remote_fetch_claim = sqlite_remote_fetch_claim,
-	.remote_fetch_done = sqlite_remote_fetch_done,
-	.preview_claim = sqlite_preview_claim,
-	.preview_done = sqlite_preview_done,
+	.lease_take = sqlite_lease_take,
+	.lease_end = sqlite_lease_end,
 	.media_list_user = sqlite_media_list_user,
 	.media_list_remote = sqlite_media_list_remote,
 	.thumb_list = sqlite_thumb_list,
