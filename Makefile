@@ -48,8 +48,10 @@ LIB_OBJS += common/auth.o
 LIB_OBJS += common/blob.o
 LIB_OBJS += common/blob_fs.o
 LIB_OBJS += common/config.o
+LIB_OBJS += common/ctx.o
 LIB_OBJS += common/fed.o
 LIB_OBJS += common/fed_discover.o
+LIB_OBJS += common/header.o
 LIB_OBJS += common/http.o
 LIB_OBJS += common/http_client.o
 LIB_OBJS += common/image.o
@@ -63,6 +65,7 @@ LIB_OBJS += common/preview.o
 LIB_OBJS += common/preview_html.o
 LIB_OBJS += common/preview_url.o
 LIB_OBJS += common/resample.o
+LIB_OBJS += common/serve_media.o
 LIB_OBJS += common/slot.o
 LIB_OBJS += common/store.o
 LIB_OBJS += common/store_sqlite.o
@@ -295,16 +298,17 @@ FUZZERS += xmatrix
 
 # What common/http.c needs besides itself.
 FUZZ_HTTP_DEPS = common/auth.c common/blob.c common/blob_fs.c \
-	common/config.c common/fed.c common/fed_discover.c common/http_client.c \
-	common/image.c common/json.c common/keys.c common/multipart.c \
-	common/mxc.c common/net.c common/preview_url.c common/slot.c \
-	common/store.c common/store_sqlite.c common/util.c
+	common/config.c common/ctx.c common/fed.c common/fed_discover.c \
+	common/header.c common/http_client.c common/image.c common/json.c \
+	common/keys.c common/multipart.c common/mxc.c common/net.c \
+	common/preview_url.c common/slot.c common/store.c common/store_sqlite.c \
+	common/util.c
 
 FUZZ_canonical = common/json.c common/util.c
 # fuzz_config.c includes common/config.c to reach its line parser.
 FUZZ_config = common/image.c common/mxc.c common/net.c common/preview_url.c \
 	common/util.c
-FUZZ_content_type = common/http.c $(FUZZ_HTTP_DEPS)
+FUZZ_content_type = common/header.c common/util.c
 FUZZ_image = common/image.c common/util.c
 FUZZ_image_exif = $(FUZZ_image)
 FUZZ_image_isobmff = $(FUZZ_image)

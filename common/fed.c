@@ -15,7 +15,7 @@
 #include "auth.h"
 #include "blob.h"
 #include "fed_discover.h"
-#include "http.h"
+#include "header.h"
 #include "http_client.h"
 #include "json.h"
 #include "keys.h"
@@ -562,13 +562,13 @@ fed_fill_media(struct mr_fed_media *out, const char *type,
     const char *disposition)
 {
 	/* Checked as an upload's type is; what fails is plain bytes. */
-	if (mr_http_content_type_clean(type, out->content_type,
+	if (mr_header_content_type_clean(type, out->content_type,
 	    sizeof(out->content_type)) < 0)
 		snprintf(out->content_type, sizeof(out->content_type), "%s",
 		    "application/octet-stream");
 	out->filename[0] = '\0';
 	if (disposition != NULL && disposition[0] != '\0' &&
-	    mr_http_disposition_filename(disposition, out->filename,
+	    mr_header_disposition_filename(disposition, out->filename,
 	    sizeof(out->filename)) < 0)
 		out->filename[0] = '\0';
 }

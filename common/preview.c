@@ -13,6 +13,7 @@
 #include "blob.h"
 #include "http_client.h"
 #include "image.h"
+#include "header.h"
 #include "json.h"
 #include "media.h"
 #include "net.h"
@@ -200,7 +201,7 @@ preview_fetch(const struct mr_config *cfg, struct preview_state *ps,
 		snprintf(page->url, sizeof(page->url), "%s", next);
 		/* Decisions below read it; unchecked bytes would reach the
 		 * error text. */
-		if (mr_http_content_type_clean(rs.content_type,
+		if (mr_header_content_type_clean(rs.content_type,
 		    page->content_type, sizeof(page->content_type)) < 0)
 			snprintf(page->content_type, sizeof(page->content_type),
 			    "%s", "application/octet-stream");
@@ -500,7 +501,7 @@ mr_preview_get(struct mr_ctx *ctx, const struct mr_user *user,
 		return -1;
 	/* Fetching a page, or waiting for another process to, is waiting:
 	 * it needs one of this program's slots (slot.h). */
-	if ((got = mr_slot_take(ctx->cfg.runtime_dir, ctx->prog->name, 0,
+	if ((got = mr_slot_take(ctx->cfg.runtime_dir, ctx->name, 0,
 	    ctx->wait_slots, &slot, err)) <= 0) {
 		if (got == 0) {
 			mr_err_set(err, 429, "M_LIMIT_EXCEEDED", "too many "
