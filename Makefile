@@ -48,8 +48,10 @@ LIB_OBJS += common/auth.o
 LIB_OBJS += common/blob.o
 LIB_OBJS += common/blob_fs.o
 LIB_OBJS += common/config.o
+LIB_OBJS += common/ctx.o
 LIB_OBJS += common/fed.o
 LIB_OBJS += common/fed_discover.o
+LIB_OBJS += common/header.o
 LIB_OBJS += common/http.o
 LIB_OBJS += common/http_client.o
 LIB_OBJS += common/image.o
@@ -63,8 +65,11 @@ LIB_OBJS += common/preview.o
 LIB_OBJS += common/preview_html.o
 LIB_OBJS += common/preview_url.o
 LIB_OBJS += common/resample.o
+LIB_OBJS += common/serve_media.o
 LIB_OBJS += common/slot.o
 LIB_OBJS += common/store.o
+LIB_OBJS += common/store_sqlite.o
+LIB_OBJS += common/synapse_import.o
 LIB_OBJS += common/thumb.o
 LIB_OBJS += common/thumb_anim.o
 LIB_OBJS += common/util.o
@@ -106,7 +111,8 @@ LIB = $(O)common/libmediarepo.a
 ADMIN = $(O)tools/mediarepo-admin
 SPAWN = $(O)tools/mediarepo-spawn
 HEADERS = $(wildcard common/*.h) common/migrations.h
-MIGRATIONS = $(sort $(wildcard sql/[0-9][0-9][0-9]_*.sql))
+# Migrations per SQL dialect; the SQLite ones are compiled into the programs.
+MIGRATIONS = $(sort $(wildcard sql/sqlite/[0-9][0-9][0-9]_*.sql))
 
 .PHONY: all deps run test unit-test asan-test e2e-test cgi-test bench clean fuzz \
 	e2e-test-servers e2e-test-all install
@@ -118,7 +124,7 @@ all: $(LIB) $(addprefix $(O),$(PROGRAMS)) $(ADMIN) $(SPAWN)
 
 # The schema is compiled in, so a program never depends on finding sql/.
 common/migrations.h: $(MIGRATIONS) Makefile
-	@{ echo '/* generated from sql/ by the Makefile; do not edit */'; \
+	@{ echo '/* generated from sql/sqlite/ by the Makefile; do not edit */'; \
 	  echo 'static const char *const mr_migrations[] = {'; \
 	  for f in $(MIGRATIONS); do \
 	    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $$f; \
@@ -230,13 +236,13 @@ SYSCONFDIR ?= /etc/mediarepo
 STATEDIR ?= /var/lib/mediarepo
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/mediarepo $(DESTDIR)$(PREFIX)/bin \
-	  $(DESTDIR)$(PREFIX)/share/mediarepo/sql \
+	  $(DESTDIR)$(PREFIX)/share/mediarepo/sql/sqlite \
 	  $(DESTDIR)$(PREFIX)/share/mediarepo/httpd-conf/errors \
 	  $(DESTDIR)$(PREFIX)/share/mediarepo/httpd-conf/systemd \
 	  $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(SYSCONFDIR)
 	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/lib/mediarepo/
 	install -m 755 $(ADMIN) $(SPAWN) tools/mediarepo-run $(DESTDIR)$(PREFIX)/bin/
-	install -m 644 sql/*.sql $(DESTDIR)$(PREFIX)/share/mediarepo/sql/
+	install -m 644 sql/sqlite/*.sql $(DESTDIR)$(PREFIX)/share/mediarepo/sql/sqlite/
 	install -m 644 httpd-conf/*.in $(DESTDIR)$(PREFIX)/share/mediarepo/httpd-conf/
 	install -m 644 httpd-conf/errors/* \
 	  $(DESTDIR)$(PREFIX)/share/mediarepo/httpd-conf/errors/
@@ -292,16 +298,17 @@ FUZZERS += xmatrix
 
 # What common/http.c needs besides itself.
 FUZZ_HTTP_DEPS = common/auth.c common/blob.c common/blob_fs.c \
-	common/config.c common/fed.c common/fed_discover.c common/http_client.c \
-	common/image.c common/json.c common/keys.c common/multipart.c \
-	common/mxc.c common/net.c common/preview_url.c common/slot.c \
-	common/store.c common/util.c
+	common/config.c common/ctx.c common/fed.c common/fed_discover.c \
+	common/header.c common/http_client.c common/image.c common/json.c \
+	common/keys.c common/multipart.c common/mxc.c common/net.c \
+	common/preview_url.c common/slot.c common/store.c common/store_sqlite.c \
+	common/util.c
 
 FUZZ_canonical = common/json.c common/util.c
 # fuzz_config.c includes common/config.c to reach its line parser.
 FUZZ_config = common/image.c common/mxc.c common/net.c common/preview_url.c \
 	common/util.c
-FUZZ_content_type = common/http.c $(FUZZ_HTTP_DEPS)
+FUZZ_content_type = common/header.c common/util.c
 FUZZ_image = common/image.c common/util.c
 FUZZ_image_exif = $(FUZZ_image)
 FUZZ_image_isobmff = $(FUZZ_image)
@@ -313,7 +320,8 @@ FUZZ_preview_url = common/preview_url.c common/net.c common/util.c
 FUZZ_route = $(FUZZ_HTTP_DEPS)
 FUZZ_server_name = common/mxc.c common/util.c
 FUZZ_xmatrix = common/auth.c common/http_client.c common/keys.c common/slot.c \
-	common/json.c common/mxc.c common/net.c common/store.c common/util.c
+	common/json.c common/mxc.c common/net.c common/store.c \
+	common/store_sqlite.c common/util.c
 
 FUZZ_DIR = build/fuzz
 FUZZ_SECONDS ?= 30

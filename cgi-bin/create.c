@@ -25,10 +25,20 @@ create_handle(struct mr_req *req, struct mr_ctx *ctx, struct mr_err *err)
 	m.authenticated = ctx->cfg.enable_authenticated_media;
 	if (mr_media_create_ratelimit(ctx, req->user.user_id, err) < 0)
 		return -1;
-	if (mr_store_media_create_pending(ctx->store, &m,
-	    ctx->cfg.max_pending_media_uploads, now, &retry_ms, err) < 0) {
-		if (err->status == 429)
-			err->retry_after_ms = retry_ms;
+	switch (mr_store_media_create_pending(ctx->store, &m,
+	    ctx->cfg.max_pending_media_uploads, now, &retry_ms, err)) {
+	case MR_STORE_OK:
+		break;
+	case MR_STORE_BUSY:
+		mr_err_set(err, 429, "M_LIMIT_EXCEEDED",
+		    "too many pending uploads (limit %lld)",
+		    (long long)ctx->cfg.max_pending_media_uploads);
+		err->retry_after_ms = retry_ms;
+		return -1;
+	case MR_STORE_CONFLICT:
+		return mr_err_set(err, 409, "M_CANNOT_OVERWRITE_MEDIA",
+		    "media id already taken");
+	default:
 		return -1;
 	}
 	mr_mxc_format(&m.mxc, uri, sizeof(uri));

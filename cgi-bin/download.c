@@ -5,14 +5,14 @@
  * remote media first.
  */
 #include "../common/http.h"
-#include "../common/media.h"
+#include "../common/serve_media.h"
 
 static const struct mr_program download_program = {
 	.name = "download",
 	.endpoints = MR_EP_BIT(MR_EP_DOWNLOAD),
-	.params = mr_media_download_params,
+	.params = mr_serve_media_download_params,
 	.n_params = MR_DL__MAX,
-	.handler = mr_media_serve_download,
+	.handler = mr_serve_media_download,
 };
 
 int

@@ -6,14 +6,14 @@
  * /_matrix/federation/v1/media/download/{id} (multipart/mixed).
  */
 #include "../common/http.h"
-#include "../common/media.h"
+#include "../common/serve_media.h"
 
 static const struct mr_program federation_download_program = {
 	.name = "federation_download",
 	.endpoints = MR_EP_BIT(MR_EP_FED_DOWNLOAD),
-	.params = mr_media_download_params,
+	.params = mr_serve_media_download_params,
 	.n_params = MR_DL__MAX,
-	.handler = mr_media_serve_download,
+	.handler = mr_serve_media_download,
 };
 
 int

@@ -12,7 +12,7 @@
 static int
 keys_handle(struct mr_req *req, struct mr_ctx *ctx, struct mr_err *err)
 {
-	struct mr_fed *f = mr_http_fed(ctx, err);
+	struct mr_fed *f = mr_ctx_fed(ctx, err);
 	cJSON *o;
 	int rc;
 

@@ -3,14 +3,14 @@
  * [&method=][&animated=][&timeout_ms=] on every client prefix.
  */
 #include "../common/http.h"
-#include "../common/media.h"
+#include "../common/serve_media.h"
 
 static const struct mr_program thumbnail_program = {
 	.name = "thumbnail",
 	.endpoints = MR_EP_BIT(MR_EP_THUMBNAIL),
-	.params = mr_media_thumbnail_params,
+	.params = mr_serve_media_thumbnail_params,
 	.n_params = MR_TH__MAX,
-	.handler = mr_media_serve_thumbnail,
+	.handler = mr_serve_media_thumbnail,
 };
 
 int

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "../common/http.h"
-#include "../common/media.h"
+#include "../common/serve_media.h"
 
 enum { P_FILENAME, P__MAX };
 
@@ -41,7 +41,7 @@ upload_ingest(struct mr_req *req, struct mr_ctx *ctx, struct mr_media *m,
 
 	if (mr_media_upload_quota(ctx, m->user_id,
 	    req->content_length > 0 ? req->content_length : 0, err) < 0 ||
-	    mr_media_ingest_body(req, &ctx->cfg, ctx->blob, m, err) < 0)
+	    mr_serve_media_ingest(req, &ctx->cfg, ctx->blob, m, err) < 0)
 		return -1;
 	if (mr_media_upload_quota(ctx, m->user_id, m->size, err) < 0) {
 		(void)mr_media_blob_release(ctx->store, ctx->blob, m->sha256,
@@ -74,7 +74,7 @@ upload_reserved(struct mr_req *req, struct mr_ctx *ctx, struct mr_media *m,
 	int rc;
 
 	if (strcmp(req->mxc.server, ctx->cfg.server_name) != 0 ||
-	    mr_store_media_get(ctx->store, &req->mxc, &row, err) < 0)
+	    mr_store_media_get(ctx->store, &req->mxc, &row, err) != MR_STORE_OK)
 		return mr_err_set(err, 404, "M_NOT_FOUND", "unknown media id");
 	if (row.sha256[0] != '\0')
 		return mr_err_set(err, 409, "M_CANNOT_OVERWRITE_MEDIA",
@@ -103,7 +103,7 @@ upload_handle(struct mr_req *req, struct mr_ctx *ctx, struct mr_err *err)
 
 	memset(&m, 0, sizeof(m));
 	mr_media_sweep_temp(ctx);
-	if (mr_media_check_upload(req, &ctx->cfg, req->param[P_FILENAME].s, &m,
+	if (mr_serve_media_check_upload(req, &ctx->cfg, req->param[P_FILENAME].s, &m,
 	    err) < 0)
 		return -1;
 	snprintf(m.user_id, sizeof(m.user_id), "%s", req->user.user_id);

@@ -59,8 +59,15 @@ mr_auth_check_token(struct mr_store *st, const char *token,
 	char hash[65];
 
 	mr_auth_hash_token(token, hash);
-	if (mr_store_token_lookup(st, hash, &info, err) < 0)
+	switch (mr_store_token_lookup(st, hash, &info, err)) {
+	case MR_STORE_OK:
+		break;
+	case MR_STORE_NOT_FOUND:
+		return mr_err_set(err, 401, "M_UNKNOWN_TOKEN",
+		    "unknown or revoked access token");
+	default:
 		return -1;
+	}
 	snprintf(user->user_id, sizeof(user->user_id), "%s", info.user_id);
 	user->is_guest = info.is_guest;
 	return 0;
@@ -235,9 +242,10 @@ mr_auth_check_homeserver(struct mr_hc **hc, struct mr_store *st,
 		return mr_err_set(err, 401, "M_UNKNOWN_TOKEN",
 		    "malformed access token");
 	mr_auth_hash_token(token, hash);
-	if ((rc = mr_store_hs_auth_get(st, hash, now, &a, err)) < 0)
+	if ((rc = mr_store_hs_auth_get(st, hash, now, &a, err)) ==
+	    MR_STORE_UNAVAILABLE)
 		return -1;
-	if (rc == 1)
+	if (rc == MR_STORE_OK)
 		return mr_auth_whoami_result(&a, user, err);
 	if (*hc == NULL && mr_hc_new(hc, err) < 0)
 		return -1;

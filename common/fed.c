@@ -15,7 +15,7 @@
 #include "auth.h"
 #include "blob.h"
 #include "fed_discover.h"
-#include "http.h"
+#include "header.h"
 #include "http_client.h"
 #include "json.h"
 #include "keys.h"
@@ -132,7 +132,7 @@ fed_well_known(void *arg, const char *host,
 	int found, ok = 0;
 
 	if ((found = mr_store_well_known_get(f->st, host, now, delegated,
-	    &err)) == 1)
+	    &err)) == MR_STORE_OK)
 		return delegated[0] != '\0' ? 0 : -1;
 	snprintf(url, sizeof(url), "https://%s/.well-known/matrix/server", host);
 	if (fed_request(f, url, NULL, NULL, NULL, 1, 0, mr_hc_collect, &b, &rs,
@@ -373,18 +373,27 @@ mr_fed_server_key(struct mr_fed *f, const char *server, const char *key_id,
 {
 	char b64[64];
 	int64_t now = mr_now_ms();
+	enum mr_store_rc rc;
 
-	if (mr_store_server_key_get(f->st, server, key_id, now, b64, err) < 0) {
+	rc = mr_store_server_key_get(f->st, server, key_id, now, b64, err);
+	if (rc == MR_STORE_NOT_FOUND) {
 		/* An unknown key id earns one fetch a minute, no more, so
 		 * forged ids cannot turn us into a request amplifier. */
-		if (err->status != 401 ||
-		    mr_store_server_key_claim_fetch(f->st, server, now,
-		    FED_KEY_REFETCH_MS, err) < 0 ||
-		    fed_fetch_keys(f, server, err) < 0 ||
-		    mr_store_server_key_get(f->st, server, key_id, now, b64,
-		    err) < 0)
+		rc = mr_store_server_key_claim_fetch(f->st, server, now,
+		    FED_KEY_REFETCH_MS, err);
+		if (rc == MR_STORE_BUSY)
+			return mr_err_set(err, 401, "M_UNAUTHORIZED",
+			    "keys of '%s' were fetched moments ago", server);
+		if (rc != MR_STORE_OK || fed_fetch_keys(f, server, err) < 0)
 			return -1;
+		rc = mr_store_server_key_get(f->st, server, key_id, now, b64,
+		    err);
 	}
+	if (rc == MR_STORE_NOT_FOUND)
+		return mr_err_set(err, 401, "M_UNAUTHORIZED",
+		    "unknown key '%s' of '%s'", key_id, server);
+	if (rc != MR_STORE_OK)
+		return -1;
 	return mr_keys_decode_public(b64, pk, err);
 }
 
@@ -553,13 +562,13 @@ fed_fill_media(struct mr_fed_media *out, const char *type,
     const char *disposition)
 {
 	/* Checked as an upload's type is; what fails is plain bytes. */
-	if (mr_http_content_type_clean(type, out->content_type,
+	if (mr_header_content_type_clean(type, out->content_type,
 	    sizeof(out->content_type)) < 0)
 		snprintf(out->content_type, sizeof(out->content_type), "%s",
 		    "application/octet-stream");
 	out->filename[0] = '\0';
 	if (disposition != NULL && disposition[0] != '\0' &&
-	    mr_http_disposition_filename(disposition, out->filename,
+	    mr_header_disposition_filename(disposition, out->filename,
 	    sizeof(out->filename)) < 0)
 		out->filename[0] = '\0';
 }

@@ -10,7 +10,7 @@
  * fetching remote media into the blob store.
  *
  * One struct mr_fed per process (it keeps a curl handle, so connections
- * are reused); made on first use by mr_http_fed().
+ * are reused); made on first use by mr_ctx_fed().
  */
 #ifndef MR_FED_H
 #define MR_FED_H

@@ -21,6 +21,7 @@
 
 #include "blob.h"
 #include "fed.h"
+#include "header.h"
 #include "http_client.h"
 #include "json.h"
 #include "multipart.h"
@@ -150,49 +151,6 @@ mr_http_route(const char *path, size_t path_len, struct mr_route *out,
 	return -1;
 }
 
-static int
-http_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	c = tolower(c);
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
-ssize_t
-mr_http_pct_decode(const char *src, size_t len, char *dst, int plus_space)
-{
-	size_t o = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		char c = src[i];
-
-		if (c == '%') {
-			int hi, lo;
-
-			if (i + 2 >= len)
-				return -1;
-			hi = http_hexval((unsigned char)src[i + 1]);
-			lo = http_hexval((unsigned char)src[i + 2]);
-			if (hi < 0 || lo < 0)
-				return -1;
-			c = (char)(hi * 16 + lo);
-			i += 2;
-		} else if (c == '+' && plus_space) {
-			c = ' ';
-		}
-		/* No control character has a use in a path or query here, and
-		 * refusing them all keeps them out of headers and logs. */
-		if ((unsigned char)c < 0x20 || c == 0x7F)
-			return -1;
-		dst[o++] = c;
-	}
-	dst[o] = '\0';
-	return (ssize_t)o;
-}
-
 /* --- validators --- */
 
 int
@@ -217,18 +175,11 @@ mr_valid_bool(const char *raw, struct mr_pval *out)
 int
 mr_valid_filename(const char *raw, struct mr_pval *out)
 {
-	size_t n = strlen(raw);
-
 	(void)out;
-	if (n > MR_UPLOAD_NAME_MAX || !mr_utf8_valid(raw, n))
-		return -1;
-	for (size_t i = 0; i < n; i++)
-		if ((unsigned char)raw[i] < 0x20 || raw[i] == 0x7F)
-			return -1;
-	return 0;
+	return mr_header_filename_ok(raw) ? 0 : -1;
 }
 
-/* --- Range, ETag, Content-Disposition --- */
+/* --- Range and ETag (media header values: header.c) --- */
 
 int
 mr_http_parse_range(const char *hdr, int64_t size, int64_t *first,
@@ -313,248 +264,6 @@ mr_http_etag_matches(const char *inm, const char *etag)
 	return 0;
 }
 
-/* spec.md 2.7: the only types a browser may render inline. */
-static const char *const http_inline_types[] = {
-	"text/css", "text/plain", "text/csv", "application/json",
-	"application/ld+json", "image/jpeg", "image/gif", "image/png",
-	"image/apng", "image/webp", "image/avif", "video/mp4", "video/webm",
-	"video/ogg", "video/quicktime", "audio/mp4", "audio/webm", "audio/aac",
-	"audio/mpeg", "audio/ogg", "audio/wave", "audio/wav", "audio/x-wav",
-	"audio/x-pn-wav", "audio/flac", "audio/x-flac",
-};
-
-/* RFC 9110 5.6.2 tchar, spelt out so no locale widens it. */
-static int
-http_tchar(unsigned char c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9') ||
-	    (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
-}
-
-static size_t
-http_token_len(const char *s)
-{
-	size_t n = 0;
-
-	while (http_tchar((unsigned char)s[n]))
-		n++;
-	return n;
-}
-
-/*
- * Length of the quoted-string s opens (s[0] is '"'), or 0 when it is not
- * one. obs-text is refused with the other non-ASCII: we store and send
- * back printable ASCII only.
- */
-static size_t
-http_quoted_len(const char *s)
-{
-	size_t n = 1;
-
-	for (;;) {
-		unsigned char c = (unsigned char)s[n];
-
-		if (c == '"')
-			return n + 1;
-		if (c == '\\') {
-			c = (unsigned char)s[++n];
-			if (c != '\t' && (c < 0x20 || c > 0x7E))
-				return 0;
-		} else if (c != '\t' && (c < 0x20 || c > 0x7E)) {
-			return 0;	/* also the NUL of an open string */
-		}
-		n++;
-	}
-}
-
-int
-mr_http_media_type(const char *value, char *essence, size_t essence_sz)
-{
-	const char *p = value;
-	size_t t, st, n;
-
-	if (value == NULL || (t = http_token_len(p)) == 0 || p[t] != '/' ||
-	    (st = http_token_len(p + t + 1)) == 0)
-		return -1;
-	p += t + 1 + st;
-	while (*p != '\0') {
-		p += strspn(p, " \t");
-		/* Anything but ';' here, a ',' above all, makes a second
-		 * type, which a browser may read in place of the first. */
-		if (*p++ != ';')
-			return -1;
-		p += strspn(p, " \t");
-		if ((n = http_token_len(p)) == 0)
-			continue;	/* an empty parameter: ";;" or a final ";" */
-		if (p[n] != '=')
-			return -1;
-		p += n + 1;
-		n = *p == '"' ? http_quoted_len(p) : http_token_len(p);
-		if (n == 0)
-			return -1;
-		p += n;
-	}
-	if (essence != NULL) {
-		if (t + 1 + st >= essence_sz)
-			return -1;
-		for (size_t i = 0; i < t + 1 + st; i++)
-			essence[i] = (char)tolower((unsigned char)value[i]);
-		essence[t + 1 + st] = '\0';
-	}
-	return 0;
-}
-
-int
-mr_http_content_type_clean(const char *value, char *out, size_t outsz)
-{
-	size_t n;
-
-	if (value == NULL)
-		return -1;
-	value += strspn(value, " \t");
-	n = strlen(value);
-	while (n > 0 && (value[n - 1] == ' ' || value[n - 1] == '\t'))
-		n--;
-	if (n == 0 || n > MR_CONTENT_TYPE_MAX || n >= outsz)
-		return -1;
-	for (size_t i = 0; i < n; i++)
-		if (value[i] < 0x20 || value[i] > 0x7E)
-			return -1;
-	memmove(out, value, n);	/* out may be value itself */
-	out[n] = '\0';
-	return 0;
-}
-
-int
-mr_http_inline_safe(const char *content_type)
-{
-	char essence[MR_CONTENT_TYPE_MAX + 1];
-
-	if (mr_http_media_type(content_type, essence, sizeof(essence)) < 0)
-		return 0;
-	for (size_t i = 0; i < NELEM(http_inline_types); i++)
-		if (strcmp(http_inline_types[i], essence) == 0)
-			return 1;
-	return 0;
-}
-
-/* RFC 8187 attr-char: what may stand unescaped in filename*. */
-static int
-http_attr_char(unsigned char c)
-{
-	return isalnum(c) || (c != 0 && strchr("!#$&+-.^_`|~", c) != NULL);
-}
-
-int
-mr_http_content_disposition(const char *content_type, int force_inline,
-    const char *filename, char *out, size_t outsz)
-{
-	const char *kind = (force_inline || mr_http_inline_safe(content_type)) ?
-	    "inline" : "attachment";
-	size_t o;
-	int plain = 1;
-
-	if ((o = (size_t)snprintf(out, outsz, "%s", kind)) >= outsz)
-		return -1;
-	if (filename == NULL || filename[0] == '\0')
-		return 0;
-	/* Printable ASCII without quote or backslash fits a quoted-string
-	 * every client reads; anything else goes percent-encoded in UTF-8. */
-	for (const char *p = filename; *p != '\0'; p++)
-		if (*p < 0x20 || *p > 0x7E || *p == '"' || *p == '\\')
-			plain = 0;
-	if (plain) {
-		size_t n = (size_t)snprintf(out + o, outsz - o, "; filename=\"%s\"",
-		    filename);
-		return n >= outsz - o ? -1 : 0;
-	}
-	if (o + 19 >= outsz)
-		return -1;
-	memcpy(out + o, "; filename*=utf-8''", 19);
-	o += 19;
-	for (const unsigned char *p = (const unsigned char *)filename; *p; p++) {
-		if (o + (http_attr_char(*p) ? 1 : 3) >= outsz)
-			return -1;
-		if (http_attr_char(*p))
-			out[o++] = (char)*p;
-		else
-			o += (size_t)snprintf(out + o, outsz - o, "%%%02X", *p);
-	}
-	out[o] = '\0';
-	return 0;
-}
-
-/* Finds parameter name= in a header value, outside quoted strings. */
-static const char *
-http_find_param(const char *value, const char *name)
-{
-	size_t n = strlen(name);
-	int quoted = 0;
-
-	for (const char *p = value; *p != '\0'; p++) {
-		if (*p == '"')
-			quoted = !quoted;
-		else if (*p == '\\' && quoted && p[1] != '\0')
-			p++;
-		else if (!quoted && (p == value || p[-1] == ';' || p[-1] == ' ' ||
-		    p[-1] == '\t') && strncasecmp(p, name, n) == 0)
-			return p + n;
-	}
-	return NULL;
-}
-
-int
-mr_http_disposition_filename(const char *value, char *out, size_t outsz)
-{
-	const char *p;
-	size_t o = 0;
-
-	if (value == NULL || outsz == 0)
-		return -1;
-	if ((p = http_find_param(value, "filename*=")) != NULL) {
-		const char *q = strchr(p, '\'');
-		/* Encoded, a name may take three times the room it needs. */
-		char name[3 * MR_UPLOAD_NAME_MAX + 1];
-		ssize_t n;
-
-		/* charset'language'percent-encoded; we read UTF-8 only. */
-		if (strncasecmp(p, "utf-8'", 6) == 0 && q != NULL &&
-		    (q = strchr(q + 1, '\'')) != NULL) {
-			size_t len = strcspn(q + 1, "; \t");
-
-			if (len < sizeof(name) &&
-			    (n = mr_http_pct_decode(q + 1, len, name, 0)) > 0 &&
-			    (size_t)n < outsz && mr_valid_filename(name, NULL) == 0) {
-				memcpy(out, name, (size_t)n + 1);
-				return 0;
-			}
-		}
-	}
-	if ((p = http_find_param(value, "filename=")) == NULL)
-		return -1;
-	if (*p == '"') {
-		for (p++; *p != '\0' && *p != '"'; p++) {
-			if (*p == '\\' && p[1] != '\0')
-				p++;
-			if (o + 1 >= outsz)
-				return -1;
-			out[o++] = *p;
-		}
-		if (*p != '"')
-			return -1;
-	} else {
-		size_t len = strcspn(p, "; \t");
-
-		if (len >= outsz)
-			return -1;
-		memcpy(out, p, len);
-		o = len;
-	}
-	out[o] = '\0';
-	return (o > 0 && mr_valid_filename(out, NULL) == 0) ? 0 : -1;
-}
-
 /* --- request --- */
 
 const char *
@@ -593,7 +302,7 @@ http_decode_into_scratch(struct mr_req *req, const char *src, size_t len,
 {
 	char *dst = http_scratch(req, len + 1);
 
-	if (dst == NULL || mr_http_pct_decode(src, len, dst, plus_space) < 0)
+	if (dst == NULL || mr_pct_decode(src, len, dst, plus_space) < 0)
 		return NULL;
 	return dst;
 }
@@ -1048,21 +757,12 @@ http_route_auth(const struct mr_ctx *ctx, const struct mr_route *r,
 	}
 }
 
-struct mr_fed *
-mr_http_fed(struct mr_ctx *ctx, struct mr_err *err)
-{
-	if (ctx->fed == NULL &&
-	    mr_fed_open(&ctx->fed, &ctx->cfg, ctx->store, ctx->blob, err) < 0)
-		return NULL;
-	return ctx->fed;
-}
-
 /* Federation routes carry X-Matrix; GET has no body to sign. */
 static int
 http_authenticate_server(struct mr_req *req, struct mr_ctx *ctx,
     struct mr_err *err)
 {
-	struct mr_fed *f = mr_http_fed(ctx, err);
+	struct mr_fed *f = mr_ctx_fed(ctx, err);
 
 	if (f == NULL)
 		return -1;
@@ -1073,15 +773,12 @@ http_authenticate_server(struct mr_req *req, struct mr_ctx *ctx,
 	return 0;
 }
 
-/* auth = homeserver: the whoami client, made on first use. */
-static struct mr_hc *http_whoami_hc;
-
 static int
 http_check_token(struct mr_ctx *ctx, const char *token, struct mr_user *user,
     struct mr_err *err)
 {
 	if (ctx->cfg.auth == MR_AUTH_HOMESERVER)
-		return mr_auth_check_homeserver(&http_whoami_hc, ctx->store,
+		return mr_auth_check_homeserver(&ctx->whoami, ctx->store,
 		    &ctx->cfg, token, user, err);
 	return mr_auth_check_token(ctx->store, token, user, err);
 }
@@ -1348,12 +1045,11 @@ http_setup(struct mr_ctx *ctx, const struct mr_program *prog)
 		fprintf(stderr, "%s: cannot initialise libsodium\n", prog->name);
 		return -1;
 	}
-	if (mr_config_load_env(&ctx->cfg, &err) < 0 ||
-	    mr_store_open(&ctx->store, ctx->cfg.database_path, &err) < 0 ||
-	    mr_blob_store_open(&ctx->cfg, 1, &ctx->blob, &err) < 0) {
+	if (mr_ctx_open(ctx, prog->name, &err) < 0) {
 		fprintf(stderr, "%s: %s\n", prog->name, err.msg);
 		return -1;
 	}
+	ctx->prog = prog;
 	ctx->procs = mr_config_processes(&ctx->cfg, prog->name);
 	ctx->wait_slots = mr_slot_waiters(ctx->procs);
 	/* The slot files live here; a missing directory would make every
@@ -1401,10 +1097,7 @@ mr_http_serve(const struct mr_program *prog)
 		http_req_init(req, NULL);
 		http_handle(req, &ctx);
 		free(req);
-		mr_hc_free(http_whoami_hc);
-		mr_fed_free(ctx.fed);
-		mr_blob_store_close(ctx.blob);
-		mr_store_free(ctx.store);
+		mr_ctx_close(&ctx);
 		return 0;
 	}
 	if (FCGX_Init() != 0 || FCGX_InitRequest(&fcgx, 0, 0) != 0) {
@@ -1419,9 +1112,6 @@ mr_http_serve(const struct mr_program *prog)
 		FCGX_Finish_r(&fcgx);
 	}
 	free(req);
-	mr_hc_free(http_whoami_hc);
-	mr_fed_free(ctx.fed);
-	mr_blob_store_close(ctx.blob);
-	mr_store_free(ctx.store);
+	mr_ctx_close(&ctx);
 	return 0;
 }

@@ -26,6 +26,8 @@
 #include "auth.h"
 #include "blob.h"
 #include "config.h"
+#include "ctx.h"
+#include "header.h"
 #include "mxc.h"
 #include "store.h"
 #include "util.h"
@@ -136,23 +138,6 @@ struct mr_program {
 	    struct mr_err *err);
 };
 
-/* Per-process state, made once by mr_http_serve. */
-struct mr_fed;
-
-struct mr_ctx {
-	struct mr_config cfg;
-	struct mr_store *store;
-	struct mr_blob *blob;
-	struct mr_fed *fed;		/* made on first use: mr_http_fed() */
-	const struct mr_program *prog;
-	uint64_t requests;
-	int64_t procs;			/* this program's processes here */
-	int64_t wait_slots;		/* how many of them may wait at once */
-};
-
-/* The process's federation client, made on first use. */
-struct mr_fed *mr_http_fed(struct mr_ctx *ctx, struct mr_err *err);
-
 /* Runs prog until the web server stops it; returns main's exit code. */
 int mr_http_serve(const struct mr_program *prog);
 
@@ -188,13 +173,6 @@ int mr_resp_error(struct mr_req *req, const struct mr_err *err);
 int mr_http_route(const char *path, size_t path_len, struct mr_route *out,
     size_t *params_at);
 /*
- * Percent-decodes len bytes of src into dst (NUL-terminated). plus_space
- * turns '+' into ' ' (query strings). Returns the decoded length, or -1
- * for a bad escape or a control character (raw or decoded).
- */
-ssize_t mr_http_pct_decode(const char *src, size_t len, char *dst,
-    int plus_space);
-/*
  * Parses "Range: bytes=..." against size. 1: one satisfiable range in
  * [*first, *last]; 0: no usable range (serve everything); -1: 416.
  */
@@ -202,41 +180,6 @@ int mr_http_parse_range(const char *hdr, int64_t size, int64_t *first,
     int64_t *last);
 /* 1 when If-None-Match lists etag (weak comparison) or is "*". */
 int mr_http_etag_matches(const char *if_none_match, const char *etag);
-/*
- * Parses value as exactly one media type (RFC 9110 8.3.1): type "/"
- * subtype, then parameters "; name=value" (token or quoted-string value)
- * with optional whitespace around each ';', nothing before or after.
- * 0 with the lowercased "type/subtype" in essence (may be NULL); -1 for
- * anything else: a list ("a/b, c/d", "a/b;,c/d"), a bare type, bytes
- * outside printable ASCII, an essence that does not fit.
- */
-int mr_http_media_type(const char *value, char *essence, size_t essence_sz);
-/*
- * The Content-Type we store and send back for value from a client or a
- * remote server: value without the whitespace around it, into out. -1
- * when it is empty, longer than MR_CONTENT_TYPE_MAX or than out, or holds
- * a byte outside printable ASCII (sent back, a control byte would reach
- * the client and a CR or LF would cost the header). out may be value.
- * A stored value need not be one media type; such a value is never
- * served inline.
- */
-int mr_http_content_type_clean(const char *value, char *out, size_t outsz);
-/*
- * 1 when content_type is one media type (mr_http_media_type) whose
- * type/subtype may be served inline (spec 2.7), whatever its parameters.
- */
-int mr_http_inline_safe(const char *content_type);
-/* "inline|attachment[; filename...]" per RFC 6266/8187. */
-int mr_http_content_disposition(const char *content_type, int force_inline,
-    const char *filename, char *out, size_t outsz);
-
-/*
- * The filename of a Content-Disposition value (filename*= preferred over
- * filename=), decoded; 0 and out filled, -1 when there is none or it is
- * not valid UTF-8 without control characters.
- */
-int mr_http_disposition_filename(const char *value, char *out, size_t outsz);
-
 /* A stored file to answer with: headers, 304, Range, HEAD, X-Sendfile. */
 struct mr_file_resp {
 	struct mr_blob_reader *reader;	/* the bytes, when sent from here */

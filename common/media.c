@@ -19,58 +19,8 @@
 #include "slot.h"
 #include "thumb.h"
 
-#define MEDIA_DEFAULT_TYPE "application/octet-stream"
 #define MEDIA_DEFAULT_WAIT_MS 20000
 #define MEDIA_POLL_MS 100
-
-int
-mr_media_check_upload(struct mr_req *req, const struct mr_config *cfg,
-    const char *filename, struct mr_media *m, struct mr_err *err)
-{
-	const char *ct = mr_req_env(req, "CONTENT_TYPE");
-
-	if (ct == NULL || ct[0] == '\0')
-		ct = MEDIA_DEFAULT_TYPE;
-	if (strlen(ct) > MR_CONTENT_TYPE_MAX)
-		return mr_err_set(err, 400, "M_INVALID_PARAM",
-		    "Content-Type longer than %d bytes", MR_CONTENT_TYPE_MAX);
-	/* The rules remote types follow too: see mr_http_content_type_clean. */
-	if (mr_http_content_type_clean(ct, m->content_type,
-	    sizeof(m->content_type)) < 0)
-		return mr_err_set(err, 400, "M_INVALID_PARAM",
-		    "invalid Content-Type");
-	snprintf(m->upload_name, sizeof(m->upload_name), "%s",
-	    filename ? filename : "");
-	if (req->content_length > cfg->max_upload_size)
-		return mr_err_set(err, 413, "M_TOO_LARGE",
-		    "cannot upload files larger than %lld bytes",
-		    (long long)cfg->max_upload_size);
-	return 0;
-}
-
-int
-mr_media_ingest_body(struct mr_req *req, const struct mr_config *cfg,
-    struct mr_blob *blob, struct mr_media *m, struct mr_err *err)
-{
-	struct mr_blob_writer *w;
-	char buf[65536];
-	ssize_t n;
-
-	if (mr_blob_begin(blob, cfg->max_upload_size, &w, err) < 0)
-		return -1;
-	while ((n = mr_req_read(req, buf, sizeof(buf))) > 0) {
-		if (mr_blob_write(w, buf, (size_t)n, err) < 0) {
-			mr_blob_abort(w);
-			return -1;
-		}
-	}
-	if (n < 0) {
-		mr_blob_abort(w);
-		return mr_err_set(err, 400, "M_UNKNOWN",
-		    "upload ended before its Content-Length");
-	}
-	return mr_blob_commit(w, m->sha256, &m->size, err);
-}
 
 /*
  * A waiting slot of this program (slot.h): 1 taken, 0 none free, -1 the
@@ -80,7 +30,7 @@ static int
 media_take_wait_slot(struct mr_ctx *ctx, struct mr_slot *slot,
     struct mr_err *err)
 {
-	return mr_slot_take(ctx->cfg.runtime_dir, ctx->prog->name, 0,
+	return mr_slot_take(ctx->cfg.runtime_dir, ctx->name, 0,
 	    ctx->wait_slots, slot, err);
 }
 
@@ -100,6 +50,18 @@ media_abandoned(struct mr_err *err)
 	    "client went away while waiting");
 }
 
+/* The media row of mxc; a missing one is 404 to every caller here. */
+static int
+media_row(struct mr_store *st, const struct mr_mxc *mxc, struct mr_media *out,
+    struct mr_err *err)
+{
+	enum mr_store_rc rc = mr_store_media_get(st, mxc, out, err);
+
+	if (rc == MR_STORE_NOT_FOUND)
+		return mr_err_set(err, 404, "M_NOT_FOUND", "media not found");
+	return rc == MR_STORE_OK ? 0 : -1;
+}
+
 /* Waits, holding slot, for a pending upload to complete or lapse. */
 static int
 media_wait_pending(struct mr_ctx *ctx, const struct mr_mxc *mxc,
@@ -107,7 +69,7 @@ media_wait_pending(struct mr_ctx *ctx, const struct mr_mxc *mxc,
     struct mr_err *err)
 {
 	for (;;) {
-		if (mr_store_media_get(ctx->store, mxc, out, err) < 0)
+		if (media_row(ctx->store, mxc, out, err) < 0)
 			return -1;
 		/* Frozen media is absent from unauthenticated routes (spec
 		 * 2.10), for as long as the freeze is on. */
@@ -149,8 +111,8 @@ media_remote_bucket(struct mr_ctx *ctx, const char *requester, int64_t bytes,
 	    ctx->cfg.remote_media_download_per_second * 1000,
 	    ctx->cfg.remote_media_download_burst_count, mr_now_ms(), bytes > 0,
 	    &retry_ms, err);
-	if (rc != 1)
-		return rc;
+	if (rc != MR_STORE_BUSY)
+		return rc == MR_STORE_OK ? 0 : -1;
 	mr_err_set(err, 429, "M_LIMIT_EXCEEDED",
 	    "too much remote media downloaded; try again later");
 	err->retry_after_ms = retry_ms;
@@ -170,8 +132,9 @@ mr_media_lookup(struct mr_ctx *ctx, const struct mr_mxc *mxc,
 	if (strcmp(mxc->server, ctx->cfg.server_name) != 0) {
 		/* Cached remote media is served like local; the rest is
 		 * fetched unless the caller forbids it. */
-		if (mr_store_media_get(ctx->store, mxc, out, err) < 0) {
-			if (err->status != 404)
+		if ((rc = mr_store_media_get(ctx->store, mxc, out, err)) !=
+		    MR_STORE_OK) {
+			if (rc != MR_STORE_NOT_FOUND)
 				return -1;
 			if (!want->allow_remote)
 				return mr_err_set(err, 404, "M_NOT_FOUND",
@@ -246,8 +209,8 @@ media_fetch_from_origin(struct mr_ctx *ctx, struct mr_fed *f,
 	int rc;
 
 	if ((rc = mr_store_origin_down(ctx->store, mxc->server, mr_now_ms(),
-	    &until_ts, err)) != 0) {
-		if (rc < 0)
+	    &until_ts, err)) != MR_STORE_OK) {
+		if (rc != MR_STORE_BUSY)
 			return -1;
 		mr_err_set(err, 502, "M_UNKNOWN", "'%s' did not answer recently; "
 		    "not asked again for %lld s", mxc->server,
@@ -277,15 +240,20 @@ media_fetch_claimed(struct mr_ctx *ctx, struct mr_fed *f,
 {
 	int64_t lock_ms = ctx->cfg.federation_timeout * 4 + 10000;
 	int64_t deadline = mr_mono_ms() + lock_ms;
+	struct mr_store_outcome done;
 	struct mr_fed_media fm;
 	struct mr_err ignored;
+	char key[MR_SERVER_NAME_MAX + MR_MEDIA_ID_MAX + 2];
 	int rc;
 
-	/* The first caller takes the row, the others wait for the media
+	/* The first caller takes the lease, the others wait for the media
 	 * row it will write. */
-	while ((rc = mr_store_remote_fetch_claim(ctx->store, mxc, mr_now_ms(),
-	    lock_ms, err)) == 1) {
-		if (mr_store_media_get(ctx->store, mxc, out, &ignored) == 0)
+	snprintf(key, sizeof(key), "%s/%s", mxc->server, mxc->id);
+	while ((rc = mr_store_lease_take(ctx->store,
+	    MR_STORE_LEASE_REMOTE_MEDIA, key, mr_now_ms(), lock_ms, &done,
+	    err)) == MR_STORE_BUSY) {
+		if (mr_store_media_get(ctx->store, mxc, out, &ignored) ==
+		    MR_STORE_OK)
 			return 0;
 		if (mr_mono_ms() >= deadline)
 			return mr_err_set(err, 504, "M_UNKNOWN",
@@ -293,11 +261,18 @@ media_fetch_claimed(struct mr_ctx *ctx, struct mr_fed *f,
 		if (mr_wait_sleep_ms(MEDIA_POLL_MS) < 0)
 			return media_abandoned(err);
 	}
-	if (rc != 0)
-		return -1;		/* a cached failure, or the store */
-	/* The fetch may have ended between our look and our claim. */
-	if (mr_store_media_get(ctx->store, mxc, out, &ignored) == 0) {
-		mr_store_remote_fetch_done(ctx->store, mxc, NULL, 0, &ignored);
+	if (rc == MR_STORE_CONFLICT) {
+		/* A failure is cached; a remote fetch leaves no body. */
+		free(done.body);
+		*err = done.failure;
+		return -1;
+	}
+	if (rc != MR_STORE_OK)
+		return -1;
+	/* The fetch may have ended between our look and our lease. */
+	if (mr_store_media_get(ctx->store, mxc, out, &ignored) == MR_STORE_OK) {
+		mr_store_lease_end(ctx->store, MR_STORE_LEASE_REMOTE_MEDIA, key,
+		    NULL, NULL, 0, &ignored);
 		return 0;
 	}
 	if (media_fetch_from_origin(ctx, f, mxc, &fm, err) < 0) {
@@ -307,13 +282,15 @@ media_fetch_claimed(struct mr_ctx *ctx, struct mr_fed *f,
 		int keep = err->status != 429 && err->status != 499 &&
 		    (err->status >= 500 || err->status == 404);
 
-		mr_store_remote_fetch_done(ctx->store, mxc, keep ? err : NULL,
+		mr_store_lease_end(ctx->store, MR_STORE_LEASE_REMOTE_MEDIA, key,
+		    NULL, keep ? err : NULL,
 		    keep ? mr_now_ms() + ctx->cfg.remote_media_failure_cache : 0,
 		    &ignored);
 		return -1;
 	}
-	mr_store_remote_fetch_done(ctx->store, mxc, NULL, 0, &ignored);
-	return mr_store_media_get(ctx->store, mxc, out, err);
+	mr_store_lease_end(ctx->store, MR_STORE_LEASE_REMOTE_MEDIA, key, NULL,
+	    NULL, 0, &ignored);
+	return media_row(ctx->store, mxc, out, err);
 }
 
 int
@@ -324,7 +301,7 @@ mr_media_fetch_remote(struct mr_ctx *ctx, const struct mr_mxc *mxc,
 	struct mr_fed *f;
 	int rc;
 
-	if ((f = mr_http_fed(ctx, err)) == NULL)
+	if ((f = mr_ctx_fed(ctx, err)) == NULL)
 		return -1;
 	/* Fetching, or waiting on another process's fetch, is waiting. */
 	if ((rc = media_take_wait_slot(ctx, &slot, err)) <= 0)
@@ -348,8 +325,8 @@ mr_media_create_ratelimit(struct mr_ctx *ctx, const char *user_id,
 	    ctx->cfg.rc_media_create_per_second,
 	    ctx->cfg.rc_media_create_burst_count, mr_now_ms(), 0, &retry_ms,
 	    err);
-	if (rc != 1)
-		return rc;
+	if (rc != MR_STORE_BUSY)
+		return rc == MR_STORE_OK ? 0 : -1;
 	mr_err_set(err, 429, "M_LIMIT_EXCEEDED", "too many requests");
 	err->retry_after_ms = retry_ms;
 	err->limit_name = "rc_media_create";
@@ -412,10 +389,10 @@ media_check_quarantine(struct mr_store *st, struct mr_blob *blob,
     enum mr_media_source src, struct mr_media *m, struct mr_err *err)
 {
 	struct mr_err ignored;
-	int rc = mr_store_hash_quarantined(st, m->sha256, err);
+	enum mr_store_rc rc = mr_store_hash_quarantined(st, m->sha256, err);
 
-	if (rc <= 0)
-		return rc;
+	if (rc != MR_STORE_OK)
+		return rc == MR_STORE_NOT_FOUND ? 0 : -1;
 	if (media_sources[src].keep_quarantined) {
 		m->quarantined = 1;
 		return 0;
@@ -434,20 +411,31 @@ mr_media_create(const struct mr_config *cfg, struct mr_store *st,
 {
 	struct mr_store_sel sel;
 	struct mr_err terr;
+	enum mr_store_rc rc;
 	int64_t n;
 
 	if ((unsigned)src >= MR_MEDIA__SOURCES)
 		return mr_err_set(err, 500, "M_UNKNOWN", "unknown media source");
 	if (media_check_quarantine(st, blob, src, m, err) < 0)
 		return -1;
-	if ((media_sources[src].reserved ? mr_store_media_complete(st, m, err) :
-	    mr_store_media_insert(st, m, err)) < 0)
+	rc = media_sources[src].reserved ? mr_store_media_complete(st, m, err) :
+	    mr_store_media_insert(st, m, err);
+	/* A taken id, or a pending one filled by another upload. */
+	if (rc == MR_STORE_CONFLICT)
+		return mr_err_set(err, 409, "M_CANNOT_OVERWRITE_MEDIA",
+		    media_sources[src].reserved ? "media already uploaded" :
+		    "media id already taken");
+	if (rc != MR_STORE_OK)
 		return -1;
 	if (m->quarantined) {
 		/* Banning the bytes as well keeps them from other ids. */
 		memset(&sel, 0, sizeof(sel));
 		sel.mxc = &m->mxc;
-		return mr_store_quarantine(st, &sel, 1, &n, err);
+		if ((rc = mr_store_quarantine(st, &sel, 1, &n, err)) ==
+		    MR_STORE_NOT_FOUND)
+			return mr_err_set(err, 404, "M_NOT_FOUND",
+			    "media not found");
+		return rc == MR_STORE_OK ? 0 : -1;
 	}
 	if (media_sources[src].thumbnails &&
 	    mr_media_pregenerate_thumbnails(cfg, st, blob, m, &terr) < 0)
@@ -462,10 +450,10 @@ int
 mr_media_blob_release(struct mr_store *st, struct mr_blob *blob,
     const char *sha256, struct mr_err *err)
 {
-	int rc = mr_store_blob_referenced(st, sha256, err);
+	enum mr_store_rc rc = mr_store_blob_referenced(st, sha256, err);
 
-	if (rc != 0)
-		return rc < 0 ? -1 : 0;
+	if (rc != MR_STORE_NOT_FOUND)
+		return rc == MR_STORE_OK ? 0 : -1;
 	return mr_blob_remove(blob, sha256, err);
 }
 
@@ -506,7 +494,13 @@ mr_media_delete(struct mr_store *st, struct mr_blob *blob,
 	struct media_hashes h = { NULL, 0, 0, 0 };
 	int rc = 0;
 
-	if (mr_store_media_delete(st, mxc, media_collect_hash, &h, err) < 0) {
+	switch (mr_store_media_delete(st, mxc, media_collect_hash, &h, err)) {
+	case MR_STORE_OK:
+		break;
+	case MR_STORE_NOT_FOUND:
+		free(h.sha);
+		return mr_err_set(err, 404, "M_NOT_FOUND", "media not found");
+	default:
 		free(h.sha);
 		return -1;
 	}
@@ -576,6 +570,12 @@ media_store_thumb(const struct mr_config *cfg, struct mr_store *st,
 	rc = row->dynamic ? mr_store_thumb_put_capped(st, row,
 	    cfg->max_thumbnails_per_media, err) :
 	    mr_store_thumb_put(st, row, err);
+	if (rc == MR_STORE_BUSY)
+		rc = mr_err_set(err, 429, "M_LIMIT_EXCEEDED",
+		    "media has its %lld thumbnails made on demand",
+		    (long long)cfg->max_thumbnails_per_media);
+	else if (rc != MR_STORE_OK)
+		rc = -1;
 	if (rc < 0 && mr_media_blob_release(st, blob, sha, &ignored) < 0)
 		fprintf(stderr, "mediarepo: thumbnail not kept: %s\n",
 		    ignored.msg);
@@ -659,7 +659,8 @@ media_thumb_stored(struct mr_ctx *ctx, const struct mr_media *m,
 	int64_t size;
 
 	if (mr_store_thumb_get(ctx->store, &m->mxc, box->width, box->height,
-	    box->method == MR_THUMB_CROP, animated, &row, &ignored) < 0)
+	    box->method == MR_THUMB_CROP, animated, &row, &ignored) !=
+	    MR_STORE_OK)
 		return -1;
 	/* A row whose file went missing is made again by the caller. */
 	if (mr_blob_stat(ctx->blob, row.sha256, &size, &ignored) < 0)
@@ -744,181 +745,4 @@ mr_media_thumbnail(struct mr_ctx *ctx, const struct mr_media *m,
 	}
 	mr_blob_unmap(ctx->blob, &map);
 	return rc;
-}
-
-int
-mr_media_send_blob(struct mr_req *req, struct mr_ctx *ctx, const char *sha256,
-    const char *content_type, const char *disposition, struct mr_err *err)
-{
-	struct mr_file_resp f = {
-		.content_type = content_type,
-		.disposition = disposition,
-		.etag_hex = sha256,
-		.is_private = req->route.api != MR_API_LEGACY &&
-		    req->route.api != MR_API_MSC1902,
-		.multipart = req->route.api == MR_API_FED_V1,
-	};
-	struct mr_blob_loc loc;
-	int rc;
-
-	if (ctx->cfg.xsendfile != MR_XSENDFILE_OFF && !f.multipart) {
-		if (mr_blob_locate(ctx->blob, sha256, &loc, err) < 0)
-			return -1;
-		/* A blob the web server cannot reach is sent from here. */
-		if (loc.kind == MR_BLOB_LOC_FILE) {
-			f.path = loc.where;
-			f.rel = loc.rel;
-			f.size = loc.size;
-			return mr_http_send_file(req, &ctx->cfg, &f, err);
-		}
-	}
-	if (mr_blob_open(ctx->blob, sha256, &f.reader, &f.size, err) < 0)
-		return -1;
-	rc = mr_http_send_file(req, &ctx->cfg, &f, err);
-	mr_blob_reader_close(f.reader);
-	return rc;
-}
-
-/* --- serving download and thumbnail requests --- */
-
-static int
-media_valid_side(const char *raw, struct mr_pval *out)
-{
-	return mr_parse_int64(raw, 1, MR_THUMB_MAX_SIDE, &out->n);
-}
-
-static int
-media_valid_method(const char *raw, struct mr_pval *out)
-{
-	enum mr_thumb_method m;
-
-	if (mr_config_parse_method(raw, &m) < 0)
-		return -1;
-	out->n = m;
-	return 0;
-}
-
-const struct mr_param mr_media_download_params[MR_DL__MAX] = {
-	[MR_DL_TIMEOUT_MS] = { "timeout_ms", mr_valid_uint },
-	[MR_DL_ALLOW_REMOTE] = { "allow_remote", mr_valid_bool },
-	/* Accepted and ignored: we always answer with the bytes. */
-	[MR_DL_ALLOW_REDIRECT] = { "allow_redirect", mr_valid_bool },
-};
-
-const struct mr_param mr_media_thumbnail_params[MR_TH__MAX] = {
-	[MR_TH_WIDTH] = { "width", media_valid_side },
-	[MR_TH_HEIGHT] = { "height", media_valid_side },
-	[MR_TH_METHOD] = { "method", media_valid_method },
-	[MR_TH_ANIMATED] = { "animated", mr_valid_bool },
-	[MR_TH_TIMEOUT_MS] = { "timeout_ms", mr_valid_uint },
-	[MR_TH_ALLOW_REMOTE] = { "allow_remote", mr_valid_bool },
-	[MR_TH_ALLOW_REDIRECT] = { "allow_redirect", mr_valid_bool },
-};
-
-/*
- * How a request asks for media. Federation routes never proxy: another
- * server may only ask for ours (MSC3916), and MSC1902's origin must name
- * us; both are 404 otherwise.
- */
-static int
-media_want(const struct mr_req *req, const struct mr_ctx *ctx,
-    const struct mr_pval *timeout, const struct mr_pval *allow_remote,
-    struct mr_media_want *want, struct mr_err *err)
-{
-	int federation = req->route.api == MR_API_FED_MSC1902 ||
-	    req->route.api == MR_API_FED_V1;
-
-	if (federation && strcmp(req->mxc.server, ctx->cfg.server_name) != 0)
-		return mr_err_set(err, 404, "M_NOT_FOUND",
-		    "this server only serves its own media");
-	want->timeout_ms = timeout->present ? timeout->n : -1;
-	want->allow_remote = !federation &&
-	    (!allow_remote->present || allow_remote->n);
-	want->authenticated = req->authenticated;
-	/* Whose bucket remote bytes fill: the user when there is one. */
-	if (req->authenticated && req->user.user_id[0] != '\0')
-		snprintf(want->requester, sizeof(want->requester), "%s",
-		    req->user.user_id);
-	else
-		mr_req_client_addr(req, &ctx->cfg, want->requester,
-		    sizeof(want->requester));
-	return 0;
-}
-
-int
-mr_media_serve_download(struct mr_req *req, struct mr_ctx *ctx,
-    struct mr_err *err)
-{
-	struct mr_media_want want;
-	const char *name, *content_type;
-	char disposition[4096];
-	struct mr_media m;
-
-	if (media_want(req, ctx, &req->param[MR_DL_TIMEOUT_MS],
-	    &req->param[MR_DL_ALLOW_REMOTE], &want, err) < 0 ||
-	    mr_media_lookup(ctx, &req->mxc, &want, &m, err) < 0)
-		return -1;
-	/* Only the client route has a {fileName} segment. */
-	name = req->route.endpoint == MR_EP_DOWNLOAD && req->n_path_params > 2 ?
-	    req->path_param[2] : m.upload_name;
-	if (name != m.upload_name && mr_valid_filename(name, NULL) < 0)
-		return mr_err_set(err, 400, "M_INVALID_PARAM", "invalid file name");
-	/* A row stored before remote types were checked may hold any byte. */
-	content_type = mr_http_content_type_clean(m.content_type, m.content_type,
-	    sizeof(m.content_type)) == 0 ? m.content_type : MEDIA_DEFAULT_TYPE;
-	if (mr_http_content_disposition(content_type, 0, name, disposition,
-	    sizeof(disposition)) < 0)
-		return mr_err_set(err, 400, "M_INVALID_PARAM", "file name too long");
-	return mr_media_send_blob(req, ctx, m.sha256, content_type,
-	    disposition, err);
-}
-
-/* "thumbnail.png" and friends: thumbnails are always inline. */
-static const char *
-media_thumbnail_disposition(const char *content_type)
-{
-	static const struct { const char *type, *value; } names[] = {
-		{ "image/jpeg", "inline; filename=\"thumbnail.jpg\"" },
-		{ "image/png", "inline; filename=\"thumbnail.png\"" },
-		{ "image/webp", "inline; filename=\"thumbnail.webp\"" },
-		{ "image/gif", "inline; filename=\"thumbnail.gif\"" },
-	};
-
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (strcmp(names[i].type, content_type) == 0)
-			return names[i].value;
-	return "inline";
-}
-
-int
-mr_media_serve_thumbnail(struct mr_req *req, struct mr_ctx *ctx,
-    struct mr_err *err)
-{
-	const struct mr_pval *p = req->param;
-	struct mr_media_want want;
-	struct mr_thumb_spec spec;
-	struct mr_media_thumb t;
-	struct mr_media m;
-
-	if (!p[MR_TH_WIDTH].present || !p[MR_TH_HEIGHT].present)
-		return mr_err_set(err, 400, "M_MISSING_PARAM",
-		    "width and height are required");
-	spec.width = (uint32_t)p[MR_TH_WIDTH].n;
-	spec.height = (uint32_t)p[MR_TH_HEIGHT].n;
-	spec.method = p[MR_TH_METHOD].present ?
-	    (enum mr_thumb_method)p[MR_TH_METHOD].n : MR_THUMB_SCALE;
-	if (media_want(req, ctx, &p[MR_TH_TIMEOUT_MS], &p[MR_TH_ALLOW_REMOTE],
-	    &want, err) < 0 ||
-	    mr_media_lookup(ctx, &req->mxc, &want, &m, err) < 0)
-		return -1;
-	if (mr_media_thumbnail(ctx, &m, &spec, p[MR_TH_ANIMATED].present &&
-	    p[MR_TH_ANIMATED].n, &t, err) < 0) {
-		/* Spec: remote content too large to thumbnail is 502. */
-		if (err->status == 413 &&
-		    strcmp(m.mxc.server, ctx->cfg.server_name) != 0)
-			err->status = 502;
-		return -1;
-	}
-	return mr_media_send_blob(req, ctx, t.sha256, t.content_type,
-	    media_thumbnail_disposition(t.content_type), err);
 }

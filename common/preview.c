@@ -13,6 +13,7 @@
 #include "blob.h"
 #include "http_client.h"
 #include "image.h"
+#include "header.h"
 #include "json.h"
 #include "media.h"
 #include "net.h"
@@ -200,7 +201,7 @@ preview_fetch(const struct mr_config *cfg, struct preview_state *ps,
 		snprintf(page->url, sizeof(page->url), "%s", next);
 		/* Decisions below read it; unchecked bytes would reach the
 		 * error text. */
-		if (mr_http_content_type_clean(rs.content_type,
+		if (mr_header_content_type_clean(rs.content_type,
 		    page->content_type, sizeof(page->content_type)) < 0)
 			snprintf(page->content_type, sizeof(page->content_type),
 			    "%s", "application/octet-stream");
@@ -443,6 +444,28 @@ done:
 	    mr_err_set(err, 500, "M_UNKNOWN", "out of memory");
 }
 
+/*
+ * Takes the preview's lease: OK (this process makes it), BUSY (another
+ * one does) or CONFLICT, with *json the cached answer or, when *json is
+ * NULL, err the cached failure.
+ */
+static enum mr_store_rc
+preview_lease(struct mr_ctx *ctx, const char *key, int64_t lock_ms,
+    char **json, struct mr_err *err)
+{
+	struct mr_store_outcome done;
+	enum mr_store_rc rc = mr_store_lease_take(ctx->store,
+	    MR_STORE_LEASE_PREVIEW, key, mr_now_ms(), lock_ms, &done, err);
+
+	*json = NULL;
+	if (rc == MR_STORE_CONFLICT) {
+		*json = done.body;
+		if (*json == NULL)
+			*err = done.failure;
+	}
+	return rc;
+}
+
 static int preview_claimed(struct mr_ctx *ctx, struct preview_state *ps,
     const struct mr_user *user, const char *url, const char *key, int rc,
     int64_t lock_ms, char **json, struct mr_err *err);
@@ -471,25 +494,24 @@ mr_preview_get(struct mr_ctx *ctx, const struct mr_user *user,
 	snprintf(key, sizeof(key), "%lld\n%s\n%s",
 	    (long long)((ts > 0 ? ts : mr_now_ms()) / PREVIEW_CACHE_MS),
 	    ctx->cfg.url_preview_accept_language, url);
-	rc = mr_store_preview_claim(ctx->store, key, mr_now_ms(), lock_ms, json,
-	    err);
-	if (rc == 2)
-		return 0;
-	if (rc != 0 && rc != 1)
+	rc = preview_lease(ctx, key, lock_ms, json, err);
+	if (rc == MR_STORE_CONFLICT)
+		return *json != NULL ? 0 : -1;
+	if (rc != MR_STORE_OK && rc != MR_STORE_BUSY)
 		return -1;
 	/* Fetching a page, or waiting for another process to, is waiting:
 	 * it needs one of this program's slots (slot.h). */
-	if ((got = mr_slot_take(ctx->cfg.runtime_dir, ctx->prog->name, 0,
+	if ((got = mr_slot_take(ctx->cfg.runtime_dir, ctx->name, 0,
 	    ctx->wait_slots, &slot, err)) <= 0) {
 		if (got == 0) {
 			mr_err_set(err, 429, "M_LIMIT_EXCEEDED", "too many "
 			    "previews are being made; try again shortly");
 			err->retry_after_ms = 1000;
 		}
-		/* A claim we cannot use expires at once for the others. */
-		if (rc == 0)
-			mr_store_preview_done(ctx->store, key, NULL, err,
-			    mr_now_ms(), &ignored);
+		/* A lease we cannot use expires at once for the others. */
+		if (rc == MR_STORE_OK)
+			mr_store_lease_end(ctx->store, MR_STORE_LEASE_PREVIEW, key,
+			    NULL, err, mr_now_ms(), &ignored);
 		return -1;
 	}
 	rc = preview_claimed(ctx, ps, user, url, key, rc, lock_ms, json, err);
@@ -506,27 +528,26 @@ preview_claimed(struct mr_ctx *ctx, struct preview_state *ps,
 	int64_t deadline = mr_mono_ms() + lock_ms;
 	struct mr_err ignored;
 
-	while (rc == 1) {
+	while (rc == MR_STORE_BUSY) {
 		if (mr_mono_ms() >= deadline)
 			return mr_err_set(err, 504, "M_UNKNOWN",
 			    "timed out waiting for the same preview");
 		if (mr_wait_sleep_ms(PREVIEW_POLL_MS) < 0)
 			return mr_err_set(err, 499, "M_UNKNOWN",
 			    "client went away while waiting");
-		rc = mr_store_preview_claim(ctx->store, key, mr_now_ms(),
-		    lock_ms, json, err);
+		rc = preview_lease(ctx, key, lock_ms, json, err);
 	}
-	if (rc == 2)
-		return 0;
-	if (rc != 0)
+	if (rc == MR_STORE_CONFLICT)
+		return *json != NULL ? 0 : -1;
+	if (rc != MR_STORE_OK)
 		return -1;
 	if (preview_make(ctx, ps, user, url, json, err) < 0) {
 		/* Failures are cached for less time than answers. */
-		mr_store_preview_done(ctx->store, key, NULL, err,
-		    mr_now_ms() + PREVIEW_FAILURE_MS, &ignored);
+		mr_store_lease_end(ctx->store, MR_STORE_LEASE_PREVIEW, key,
+		    NULL, err, mr_now_ms() + PREVIEW_FAILURE_MS, &ignored);
 		return -1;
 	}
-	mr_store_preview_done(ctx->store, key, *json, NULL,
-	    mr_now_ms() + PREVIEW_CACHE_MS, &ignored);
+	mr_store_lease_end(ctx->store, MR_STORE_LEASE_PREVIEW, key, *json,
+	    NULL, mr_now_ms() + PREVIEW_CACHE_MS, &ignored);
 	return 0;
 }

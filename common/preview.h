@@ -13,7 +13,8 @@
 
 #include <stdint.h>
 
-#include "http.h"
+#include "auth.h"
+#include "ctx.h"
 
 /*
  * The preview of url as JSON text (malloc'ed, caller frees). Errors: 400

@@ -1,302 +1,40 @@
 /*
- * store: SQLite metadata (see store.h).
+ * store: the backend table and the calls every caller makes (see store.h).
+ * Each call goes to the backend chosen at open; nothing here knows SQL.
  */
 #include "store.h"
 
-#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include <sqlite3.h>
-
-#include "migrations.h"	/* generated from sql/ by the Makefile */
-
-enum store_stmt {
-	ST_MEDIA_GET,
-	ST_MEDIA_INSERT,
-	ST_MEDIA_COUNT_PENDING,
-	ST_MEDIA_COMPLETE,
-	ST_TOKEN_ADD,
-	ST_TOKEN_LOOKUP,
-	ST_TOKEN_REVOKE,
-	ST_TOKEN_LIST,
-	ST_THUMB_GET,
-	ST_THUMB_PUT,
-	ST_THUMB_COUNT_DYNAMIC,
-	ST_KEY_GET,
-	ST_KEY_PUT,
-	ST_KEY_FETCH_GET,
-	ST_KEY_FETCH_PUT,
-	ST_WK_GET,
-	ST_WK_PUT,
-	ST_RF_GET,
-	ST_RF_PUT,
-	ST_RF_DELETE,
-	ST_PV_GET,
-	ST_PV_PUT,
-	ST_HS_AUTH_GET,
-	ST_HS_AUTH_PUT,
-	ST_HS_AUTH_EXPIRE,
-	ST_QH_CHECK,
-	ST_BUCKET_GET,
-	ST_BUCKET_PUT,
-	ST_USER_BYTES,
-	ST_ORIGIN_GET,
-	ST_ORIGIN_PUT,
-	ST_ORIGIN_DELETE,
-	ST__MAX
-};
-
-static const char *const store_sql[ST__MAX] = {
-	[ST_MEDIA_GET] =
-	    "SELECT sha256, size, content_type, upload_name, user_id, "
-	    "created_ts, expires_ts, quarantined, authenticated FROM media "
-	    "WHERE server_name = ?1 AND media_id = ?2",
-	[ST_MEDIA_INSERT] =
-	    "INSERT INTO media (server_name, media_id, sha256, size, "
-	    "content_type, upload_name, user_id, created_ts, expires_ts, "
-	    "authenticated, quarantined) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-	[ST_MEDIA_COUNT_PENDING] =
-	    "SELECT count(*), min(expires_ts) FROM media "
-	    "WHERE user_id = ?1 AND sha256 IS NULL AND expires_ts > ?2",
-	[ST_MEDIA_COMPLETE] =
-	    "UPDATE media SET sha256 = ?3, size = ?4, content_type = ?5, "
-	    "upload_name = ?6, expires_ts = NULL "
-	    "WHERE server_name = ?1 AND media_id = ?2 AND sha256 IS NULL",
-	[ST_TOKEN_ADD] =
-	    "INSERT INTO access_tokens (token_hash, user_id, is_guest, "
-	    "created_ts) VALUES (?1, ?2, ?3, ?4)",
-	[ST_TOKEN_LOOKUP] =
-	    "SELECT user_id, is_guest, created_ts FROM access_tokens "
-	    "WHERE token_hash = ?1",
-	[ST_TOKEN_REVOKE] =
-	    "DELETE FROM access_tokens WHERE token_hash = ?1",
-	[ST_TOKEN_LIST] =
-	    "SELECT token_hash, user_id, is_guest, created_ts "
-	    "FROM access_tokens ORDER BY created_ts, token_hash",
-	[ST_THUMB_GET] =
-	    "SELECT sha256, size, content_type, actual_width, actual_height, "
-	    "dynamic FROM thumbnails WHERE server_name = ?1 AND media_id = ?2 "
-	    "AND width = ?3 AND height = ?4 AND method = ?5 AND animated = ?6",
-	[ST_THUMB_PUT] =
-	    "INSERT OR REPLACE INTO thumbnails (server_name, media_id, width, "
-	    "height, method, animated, sha256, size, content_type, "
-	    "actual_width, actual_height, dynamic, created_ts) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-	[ST_THUMB_COUNT_DYNAMIC] =
-	    "SELECT count(*) FROM thumbnails WHERE server_name = ?1 "
-	    "AND media_id = ?2 AND dynamic = 1",
-	[ST_KEY_GET] =
-	    "SELECT public_key FROM server_keys WHERE server_name = ?1 "
-	    "AND key_id = ?2 AND expires_ts > ?3",
-	[ST_KEY_PUT] =
-	    "INSERT OR REPLACE INTO server_keys (server_name, key_id, "
-	    "public_key, expires_ts) VALUES (?1, ?2, ?3, ?4)",
-	[ST_KEY_FETCH_GET] =
-	    "SELECT last_fetch_ts FROM server_key_fetches WHERE server_name = ?1",
-	[ST_KEY_FETCH_PUT] =
-	    "INSERT OR REPLACE INTO server_key_fetches (server_name, "
-	    "last_fetch_ts) VALUES (?1, ?2)",
-	[ST_WK_GET] =
-	    "SELECT delegated FROM well_known_cache WHERE server_name = ?1 "
-	    "AND expires_ts > ?2",
-	[ST_WK_PUT] =
-	    "INSERT OR REPLACE INTO well_known_cache (server_name, delegated, "
-	    "expires_ts) VALUES (?1, ?2, ?3)",
-	[ST_RF_GET] =
-	    "SELECT state, until_ts, status, errcode, error FROM remote_fetches "
-	    "WHERE server_name = ?1 AND media_id = ?2",
-	[ST_RF_PUT] =
-	    "INSERT OR REPLACE INTO remote_fetches (server_name, media_id, "
-	    "state, until_ts, status, errcode, error) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-	[ST_RF_DELETE] =
-	    "DELETE FROM remote_fetches WHERE server_name = ?1 AND media_id = ?2",
-	[ST_PV_GET] =
-	    "SELECT state, until_ts, status, errcode, body FROM preview_cache "
-	    "WHERE cache_key = ?1",
-	[ST_PV_PUT] =
-	    "INSERT OR REPLACE INTO preview_cache (cache_key, state, until_ts, "
-	    "status, errcode, body) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	[ST_HS_AUTH_GET] =
-	    "SELECT user_id, is_guest, errcode, soft_logout "
-	    "FROM homeserver_auth_cache WHERE token_hash = ?1 AND expires_ts > ?2",
-	[ST_HS_AUTH_PUT] =
-	    "INSERT OR REPLACE INTO homeserver_auth_cache (token_hash, user_id, "
-	    "is_guest, errcode, soft_logout, expires_ts) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	[ST_HS_AUTH_EXPIRE] =
-	    "DELETE FROM homeserver_auth_cache WHERE expires_ts <= ?1",
-	/* Every upload asks, so this one is prepared at open. */
-	[ST_QH_CHECK] =
-	    "SELECT 1 FROM quarantined_hashes WHERE sha256 = ?1",
-	[ST_BUCKET_GET] =
-	    "SELECT level, updated_ms FROM rate_buckets WHERE bucket_key = ?1",
-	[ST_BUCKET_PUT] =
-	    "INSERT OR REPLACE INTO rate_buckets (bucket_key, level, updated_ms) "
-	    "VALUES (?1, ?2, ?3)",
-	/* Pending ids (no bytes yet) count nothing; remote rows have no user. */
-	[ST_USER_BYTES] =
-	    "SELECT coalesce(sum(size), 0) FROM media WHERE user_id = ?1 "
-	    "AND created_ts > ?2 AND sha256 IS NOT NULL",
-	[ST_ORIGIN_GET] =
-	    "SELECT failures, down_until_ts FROM origin_health "
-	    "WHERE server_name = ?1",
-	[ST_ORIGIN_PUT] =
-	    "INSERT OR REPLACE INTO origin_health (server_name, failures, "
-	    "down_until_ts) VALUES (?1, ?2, ?3)",
-	[ST_ORIGIN_DELETE] =
-	    "DELETE FROM origin_health WHERE server_name = ?1",
+/* Asked in order; the first that wants the database location is used. */
+static const struct mr_store_ops *const store_backends[] = {
+	&mr_store_sqlite_ops,
 };
 
 struct mr_store {
-	sqlite3 *db;
-	sqlite3_stmt *stmt[ST__MAX];
+	const struct mr_store_ops *ops;
+	void *impl;
 };
-
-static int
-store_fail(struct mr_store *st, struct mr_err *err, const char *what)
-{
-	if (sqlite3_errcode(st->db) == SQLITE_FULL)
-		return mr_err_storage_full(err);
-	return mr_err_set(err, 500, "M_UNKNOWN", "database error in %s: %s",
-	    what, sqlite3_errmsg(st->db));
-}
-
-/*
- * Write transactions are IMMEDIATE: the write lock is taken at BEGIN, so
- * two processes never both read, decide and then write.
- */
-static int
-store_begin(struct mr_store *st, struct mr_err *err, const char *what)
-{
-	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-		return store_fail(st, err, what);
-	return 0;
-}
-
-static void
-store_rollback(struct mr_store *st)
-{
-	sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-}
-
-/* Commits, or rolls back and fails when the commit does not go through. */
-static int
-store_commit(struct mr_store *st, struct mr_err *err, const char *what)
-{
-	if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
-		return 0;
-	store_fail(st, err, what);
-	store_rollback(st);
-	return -1;
-}
-
-/* Resets and clears a cached statement so it can be bound afresh. */
-static sqlite3_stmt *
-store_stmt(struct mr_store *st, enum store_stmt which)
-{
-	sqlite3_stmt *s = st->stmt[which];
-
-	sqlite3_reset(s);
-	sqlite3_clear_bindings(s);
-	return s;
-}
-
-static void
-store_bind_text_or_null(sqlite3_stmt *s, int idx, const char *v)
-{
-	if (v == NULL || v[0] == '\0')
-		sqlite3_bind_null(s, idx);
-	else
-		sqlite3_bind_text(s, idx, v, -1, SQLITE_STATIC);
-}
-
-static void
-store_copy_col(sqlite3_stmt *s, int col, char *dst, size_t dstsz)
-{
-	const unsigned char *v = sqlite3_column_text(s, col);
-
-	snprintf(dst, dstsz, "%s", v ? (const char *)v : "");
-}
-
-/*
- * Applies the migrations the database has not seen, in one IMMEDIATE
- * transaction so that processes starting together do not race.
- * PRAGMA user_version counts the sql/NNN_*.sql files applied, in name
- * order: a new migration is always the next number, never inserted.
- */
-static int
-store_migrate(struct mr_store *st, struct mr_err *err)
-{
-	sqlite3_stmt *s;
-	int version = 0;
-	char sql[64];
-
-	if (store_begin(st, err, "migration") < 0)
-		return -1;
-	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &s, NULL) !=
-	    SQLITE_OK)
-		goto fail;
-	if (sqlite3_step(s) == SQLITE_ROW)
-		version = sqlite3_column_int(s, 0);
-	sqlite3_finalize(s);
-	if (version > MR_MIGRATIONS_COUNT) {
-		store_rollback(st);
-		return mr_err_set(err, 500, "M_UNKNOWN",
-		    "database schema %d is newer than this program (%d)",
-		    version, MR_MIGRATIONS_COUNT);
-	}
-	for (int i = version; i < MR_MIGRATIONS_COUNT; i++)
-		if (sqlite3_exec(st->db, mr_migrations[i], NULL, NULL, NULL) !=
-		    SQLITE_OK)
-			goto fail;
-	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d",
-	    MR_MIGRATIONS_COUNT);
-	if (sqlite3_exec(st->db, sql, NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
-		goto fail;
-	return 0;
-fail:
-	store_fail(st, err, "migration");
-	store_rollback(st);
-	return -1;
-}
 
 int
 mr_store_open(struct mr_store **out, const char *path, struct mr_err *err)
 {
-	struct mr_store *st = calloc(1, sizeof(*st));
+	const struct mr_store_ops *ops = NULL;
+	struct mr_store *st;
 
-	if (st == NULL)
+	for (size_t i = 0; i < sizeof(store_backends) /
+	    sizeof(*store_backends) && ops == NULL; i++)
+		if (store_backends[i]->wanted(path))
+			ops = store_backends[i];
+	if (ops == NULL)
+		return mr_err_set(err, 500, "M_UNKNOWN", "no store for '%s'",
+		    path);
+	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return mr_err_set(err, 500, "M_UNKNOWN", "out of memory");
-	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE |
-	    SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-		mr_err_set(err, 500, "M_UNKNOWN", "cannot open database '%s': %s",
-		    path, st->db ? sqlite3_errmsg(st->db) : "out of memory");
-		mr_store_free(st);
+	st->ops = ops;
+	if (ops->open(path, &st->impl, err) < 0) {
+		free(st);
 		return -1;
-	}
-	/* Writers wait rather than fail while another process commits. */
-	sqlite3_busy_timeout(st->db, 10000);
-	if (sqlite3_exec(st->db, "PRAGMA journal_mode = WAL; "
-	    "PRAGMA synchronous = NORMAL", NULL, NULL, NULL) != SQLITE_OK) {
-		store_fail(st, err, "open");
-		mr_store_free(st);
-		return -1;
-	}
-	if (store_migrate(st, err) < 0) {
-		mr_store_free(st);
-		return -1;
-	}
-	for (int i = 0; i < ST__MAX; i++) {
-		if (sqlite3_prepare_v3(st->db, store_sql[i], -1,
-		    SQLITE_PREPARE_PERSISTENT, &st->stmt[i], NULL) != SQLITE_OK) {
-			store_fail(st, err, "prepare");
-			mr_store_free(st);
-			return -1;
-		}
 	}
 	*out = st;
 	return 0;
@@ -307,1293 +45,275 @@ mr_store_free(struct mr_store *st)
 {
 	if (st == NULL)
 		return;
-	for (int i = 0; i < ST__MAX; i++)
-		sqlite3_finalize(st->stmt[i]);
-	sqlite3_close(st->db);
+	st->ops->close(st->impl);
 	free(st);
 }
 
-int
+enum mr_store_rc
 mr_store_media_get(struct mr_store *st, const struct mr_mxc *mxc,
     struct mr_media *out, struct mr_err *err)
 {
-	sqlite3_stmt *s = store_stmt(st, ST_MEDIA_GET);
-	int rc;
-
-	sqlite3_bind_text(s, 1, mxc->server, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, mxc->id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_DONE) {
-		sqlite3_reset(s);
-		return mr_err_set(err, 404, "M_NOT_FOUND", "media not found");
-	}
-	if (rc != SQLITE_ROW) {
-		store_fail(st, err, "media lookup");
-		sqlite3_reset(s);
-		return -1;
-	}
-	memset(out, 0, sizeof(*out));
-	out->mxc = *mxc;
-	store_copy_col(s, 0, out->sha256, sizeof(out->sha256));
-	out->size = sqlite3_column_int64(s, 1);
-	store_copy_col(s, 2, out->content_type, sizeof(out->content_type));
-	store_copy_col(s, 3, out->upload_name, sizeof(out->upload_name));
-	store_copy_col(s, 4, out->user_id, sizeof(out->user_id));
-	out->created_ts = sqlite3_column_int64(s, 5);
-	out->expires_ts = sqlite3_column_int64(s, 6);
-	out->quarantined = sqlite3_column_int(s, 7);
-	out->authenticated = sqlite3_column_int(s, 8);
-	sqlite3_reset(s);
-	return 0;
+	return st->ops->media_get(st->impl, mxc, out, err);
 }
 
-static void
-store_bind_media(sqlite3_stmt *s, const struct mr_media *m)
-{
-	sqlite3_bind_text(s, 1, m->mxc.server, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, m->mxc.id, -1, SQLITE_STATIC);
-	store_bind_text_or_null(s, 3, m->sha256);
-	sqlite3_bind_int64(s, 4, m->size);
-	store_bind_text_or_null(s, 5, m->content_type);
-	store_bind_text_or_null(s, 6, m->upload_name);
-}
-
-int
+enum mr_store_rc
 mr_store_media_insert(struct mr_store *st, const struct mr_media *m,
     struct mr_err *err)
 {
-	sqlite3_stmt *s = store_stmt(st, ST_MEDIA_INSERT);
-	int rc;
-
-	store_bind_media(s, m);
-	store_bind_text_or_null(s, 7, m->user_id);
-	sqlite3_bind_int64(s, 8, m->created_ts);
-	if (m->expires_ts > 0)
-		sqlite3_bind_int64(s, 9, m->expires_ts);
-	sqlite3_bind_int(s, 10, m->authenticated ? 1 : 0);
-	sqlite3_bind_int(s, 11, m->quarantined ? 1 : 0);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc == SQLITE_CONSTRAINT)
-		return mr_err_set(err, 409, "M_CANNOT_OVERWRITE_MEDIA",
-		    "media id already taken");
-	if (rc != SQLITE_DONE)
-		return store_fail(st, err, "media insert");
-	return 0;
+	return st->ops->media_insert(st->impl, m, err);
 }
 
-int
+enum mr_store_rc
 mr_store_media_create_pending(struct mr_store *st, const struct mr_media *m,
     int64_t max_pending, int64_t now_ms, int64_t *retry_after_ms,
     struct mr_err *err)
 {
-	sqlite3_stmt *s;
-	int64_t count, oldest;
-
-	/* Count and insert in one write transaction so two creates cannot
-	 * both slip under the cap. */
-	if (store_begin(st, err, "create") < 0)
-		return -1;
-	s = store_stmt(st, ST_MEDIA_COUNT_PENDING);
-	sqlite3_bind_text(s, 1, m->user_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, now_ms);
-	if (sqlite3_step(s) != SQLITE_ROW) {
-		store_fail(st, err, "create");
-		sqlite3_reset(s);
-		goto rollback;
-	}
-	count = sqlite3_column_int64(s, 0);
-	oldest = sqlite3_column_int64(s, 1);
-	sqlite3_reset(s);
-	if (count >= max_pending) {
-		*retry_after_ms = oldest > now_ms ? oldest - now_ms : 1000;
-		mr_err_set(err, 429, "M_LIMIT_EXCEEDED",
-		    "too many pending uploads (limit %lld)", (long long)max_pending);
-		goto rollback;
-	}
-	if (mr_store_media_insert(st, m, err) < 0)
-		goto rollback;
-	return store_commit(st, err, "create");
-rollback:
-	store_rollback(st);
-	return -1;
+	return st->ops->media_create_pending(st->impl, m, max_pending, now_ms,
+	    retry_after_ms, err);
 }
 
-int
+enum mr_store_rc
 mr_store_media_complete(struct mr_store *st, const struct mr_media *m,
     struct mr_err *err)
 {
-	sqlite3_stmt *s = store_stmt(st, ST_MEDIA_COMPLETE);
-	int rc;
-
-	store_bind_media(s, m);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return store_fail(st, err, "media complete");
-	if (sqlite3_changes(st->db) == 0)
-		return mr_err_set(err, 409, "M_CANNOT_OVERWRITE_MEDIA",
-		    "media already uploaded");
-	return 0;
+	return st->ops->media_complete(st->impl, m, err);
 }
 
-int
-mr_store_token_add(struct mr_store *st, const char *token_hash,
-    const char *user_id, int is_guest, struct mr_err *err)
-{
-	sqlite3_stmt *s = store_stmt(st, ST_TOKEN_ADD);
-	int rc;
-
-	sqlite3_bind_text(s, 1, token_hash, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, user_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int(s, 3, is_guest ? 1 : 0);
-	sqlite3_bind_int64(s, 4, mr_now_ms());
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : store_fail(st, err, "token insert");
-}
-
-int
-mr_store_token_lookup(struct mr_store *st, const char *token_hash,
-    struct mr_token_info *out, struct mr_err *err)
-{
-	sqlite3_stmt *s = store_stmt(st, ST_TOKEN_LOOKUP);
-	int rc;
-
-	sqlite3_bind_text(s, 1, token_hash, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		store_copy_col(s, 0, out->user_id, sizeof(out->user_id));
-		out->is_guest = sqlite3_column_int(s, 1);
-		out->created_ts = sqlite3_column_int64(s, 2);
-		snprintf(out->token_hash, sizeof(out->token_hash), "%s",
-		    token_hash);
-		sqlite3_reset(s);
-		return 0;
-	}
-	sqlite3_reset(s);
-	if (rc == SQLITE_DONE)
-		return mr_err_set(err, 401, "M_UNKNOWN_TOKEN",
-		    "unknown or revoked access token");
-	return store_fail(st, err, "token lookup");
-}
-
-int
-mr_store_token_revoke(struct mr_store *st, const char *token_hash,
-    struct mr_err *err)
-{
-	sqlite3_stmt *s = store_stmt(st, ST_TOKEN_REVOKE);
-	int rc;
-
-	sqlite3_bind_text(s, 1, token_hash, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return store_fail(st, err, "token revoke");
-	if (sqlite3_changes(st->db) == 0)
-		return mr_err_set(err, 404, "M_NOT_FOUND", "no such token");
-	return 0;
-}
-
-int
-mr_store_token_list(struct mr_store *st,
-    void (*fn)(const struct mr_token_info *, void *), void *arg,
-    struct mr_err *err)
-{
-	sqlite3_stmt *s = store_stmt(st, ST_TOKEN_LIST);
-	struct mr_token_info t;
-	int rc;
-
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		store_copy_col(s, 0, t.token_hash, sizeof(t.token_hash));
-		store_copy_col(s, 1, t.user_id, sizeof(t.user_id));
-		t.is_guest = sqlite3_column_int(s, 2);
-		t.created_ts = sqlite3_column_int64(s, 3);
-		fn(&t, arg);
-	}
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : store_fail(st, err, "token list");
-}
-
-static void
-store_bind_box(sqlite3_stmt *s, const struct mr_mxc *mxc, uint32_t width,
-    uint32_t height, int crop, int animated)
-{
-	sqlite3_bind_text(s, 1, mxc->server, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, mxc->id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, width);
-	sqlite3_bind_int64(s, 4, height);
-	sqlite3_bind_text(s, 5, crop ? "crop" : "scale", -1, SQLITE_STATIC);
-	sqlite3_bind_int(s, 6, animated ? 1 : 0);
-}
-
-int
+enum mr_store_rc
 mr_store_thumb_get(struct mr_store *st, const struct mr_mxc *mxc,
     uint32_t width, uint32_t height, int crop, int animated,
     struct mr_thumb_row *out, struct mr_err *err)
 {
-	sqlite3_stmt *s = store_stmt(st, ST_THUMB_GET);
-	int rc;
-
-	store_bind_box(s, mxc, width, height, crop, animated);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		memset(out, 0, sizeof(*out));
-		out->mxc = *mxc;
-		out->width = width;
-		out->height = height;
-		out->crop = crop;
-		out->animated = animated;
-		store_copy_col(s, 0, out->sha256, sizeof(out->sha256));
-		out->size = sqlite3_column_int64(s, 1);
-		store_copy_col(s, 2, out->content_type,
-		    sizeof(out->content_type));
-		out->actual_width = (uint32_t)sqlite3_column_int64(s, 3);
-		out->actual_height = (uint32_t)sqlite3_column_int64(s, 4);
-		out->dynamic = sqlite3_column_int(s, 5);
-		sqlite3_reset(s);
-		return 0;
-	}
-	sqlite3_reset(s);
-	if (rc == SQLITE_DONE)
-		return mr_err_set(err, 404, "M_NOT_FOUND", "no such thumbnail");
-	return store_fail(st, err, "thumbnail lookup");
+	return st->ops->thumb_get(st->impl, mxc, width, height, crop,
+	    animated, out, err);
 }
 
-int
+enum mr_store_rc
 mr_store_thumb_put(struct mr_store *st, const struct mr_thumb_row *t,
     struct mr_err *err)
 {
-	sqlite3_stmt *s = store_stmt(st, ST_THUMB_PUT);
-	int rc;
-
-	store_bind_box(s, &t->mxc, t->width, t->height, t->crop, t->animated);
-	sqlite3_bind_text(s, 7, t->sha256, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 8, t->size);
-	sqlite3_bind_text(s, 9, t->content_type, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 10, t->actual_width);
-	sqlite3_bind_int64(s, 11, t->actual_height);
-	sqlite3_bind_int(s, 12, t->dynamic ? 1 : 0);
-	sqlite3_bind_int64(s, 13, mr_now_ms());
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : store_fail(st, err, "thumbnail insert");
+	return st->ops->thumb_put(st->impl, t, err);
 }
 
-int
+enum mr_store_rc
 mr_store_thumb_put_capped(struct mr_store *st, const struct mr_thumb_row *t,
     int64_t cap, struct mr_err *err)
 {
-	sqlite3_stmt *s;
-	int64_t count;
-	int rc;
-
-	if (store_begin(st, err, "thumbnail insert") < 0)
-		return -1;
-	s = store_stmt(st, ST_THUMB_COUNT_DYNAMIC);
-	sqlite3_bind_text(s, 1, t->mxc.server, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, t->mxc.id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	count = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW)
-		store_fail(st, err, "thumbnail count");
-	else if (count >= cap)
-		mr_err_set(err, 429, "M_LIMIT_EXCEEDED",
-		    "media has its %lld thumbnails made on demand", (long long)cap);
-	else if (mr_store_thumb_put(st, t, err) == 0 &&
-	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
-		return 0;
-	store_rollback(st);
-	return -1;
+	return st->ops->thumb_put_capped(st->impl, t, cap, err);
 }
 
-/* --- federation --- */
-
-int
+enum mr_store_rc
 mr_store_server_key_get(struct mr_store *st, const char *server,
-    const char *key_id, int64_t now_ms, char public_key[64],
-    struct mr_err *err)
+    const char *key_id, int64_t now_ms, char public_key[64], struct mr_err *err)
 {
-	sqlite3_stmt *s = store_stmt(st, ST_KEY_GET);
-	int rc;
-
-	sqlite3_bind_text(s, 1, server, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, key_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, now_ms);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		store_copy_col(s, 0, public_key, 64);
-	sqlite3_reset(s);
-	if (rc == SQLITE_ROW)
-		return 0;
-	if (rc == SQLITE_DONE)
-		return mr_err_set(err, 401, "M_UNAUTHORIZED",
-		    "unknown key '%s' of '%s'", key_id, server);
-	return store_fail(st, err, "server key lookup");
+	return st->ops->server_key_get(st->impl, server, key_id, now_ms,
+	    public_key, err);
 }
 
-int
+enum mr_store_rc
 mr_store_server_key_put(struct mr_store *st, const char *server,
     const char *key_id, const char *public_key, int64_t expires_ts,
     struct mr_err *err)
 {
-	sqlite3_stmt *s = store_stmt(st, ST_KEY_PUT);
-	int rc;
-
-	sqlite3_bind_text(s, 1, server, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, key_id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, public_key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 4, expires_ts);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : store_fail(st, err, "server key insert");
+	return st->ops->server_key_put(st->impl, server, key_id, public_key,
+	    expires_ts, err);
 }
 
-int
+enum mr_store_rc
 mr_store_server_key_claim_fetch(struct mr_store *st, const char *server,
     int64_t now_ms, int64_t min_interval_ms, struct mr_err *err)
 {
-	sqlite3_stmt *s;
-	int64_t last = 0;
-	int rc;
-
-	if (store_begin(st, err, "key fetch claim") < 0)
-		return -1;
-	s = store_stmt(st, ST_KEY_FETCH_GET);
-	sqlite3_bind_text(s, 1, server, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		last = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	if (last > 0 && now_ms - last < min_interval_ms) {
-		store_rollback(st);
-		return mr_err_set(err, 401, "M_UNAUTHORIZED",
-		    "keys of '%s' were fetched moments ago", server);
-	}
-	s = store_stmt(st, ST_KEY_FETCH_PUT);
-	sqlite3_bind_text(s, 1, server, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, now_ms);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE ||
-	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		store_fail(st, err, "key fetch claim");
-		store_rollback(st);
-		return -1;
-	}
-	return 0;
+	return st->ops->server_key_claim_fetch(st->impl, server, now_ms,
+	    min_interval_ms, err);
 }
 
-int
+enum mr_store_rc
 mr_store_well_known_get(struct mr_store *st, const char *server,
-    int64_t now_ms, char delegated[MR_SERVER_NAME_MAX + 1],
-    struct mr_err *err)
+    int64_t now_ms, char delegated[MR_SERVER_NAME_MAX + 1], struct mr_err *err)
 {
-	sqlite3_stmt *s = store_stmt(st, ST_WK_GET);
-	int rc;
-
-	sqlite3_bind_text(s, 1, server, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, now_ms);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		store_copy_col(s, 0, delegated, MR_SERVER_NAME_MAX + 1);
-	sqlite3_reset(s);
-	if (rc == SQLITE_ROW)
-		return 1;
-	return rc == SQLITE_DONE ? 0 : store_fail(st, err, "well-known lookup");
+	return st->ops->well_known_get(st->impl, server, now_ms, delegated,
+	    err);
 }
 
-int
+enum mr_store_rc
 mr_store_well_known_put(struct mr_store *st, const char *server,
     const char *delegated, int64_t expires_ts, struct mr_err *err)
 {
-	sqlite3_stmt *s = store_stmt(st, ST_WK_PUT);
-	int rc;
-
-	sqlite3_bind_text(s, 1, server, -1, SQLITE_STATIC);
-	store_bind_text_or_null(s, 2, delegated);
-	sqlite3_bind_int64(s, 3, expires_ts);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : store_fail(st, err, "well-known insert");
+	return st->ops->well_known_put(st->impl, server, delegated,
+	    expires_ts, err);
 }
 
-/* The text of an errcode the store read back, as one of our constants. */
-static const char *
-store_errcode(const char *code)
+enum mr_store_rc
+mr_store_lease_take(struct mr_store *st, enum mr_store_lease_kind kind,
+    const char *key, int64_t now_ms, int64_t lease_ms,
+    struct mr_store_outcome *done, struct mr_err *err)
 {
-	static const char *const known[] = {
-		"M_NOT_FOUND", "M_TOO_LARGE", "M_UNKNOWN", "M_FORBIDDEN",
-		"M_NOT_YET_UPLOADED", "M_LIMIT_EXCEEDED",
-	};
-
-	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (strcmp(code, known[i]) == 0)
-			return known[i];
-	return "M_UNKNOWN";
+	return st->ops->lease_take(st->impl, kind, key, now_ms, lease_ms,
+	    done, err);
 }
 
-static int
-store_rf_put(struct mr_store *st, const struct mr_mxc *m, const char *state,
-    int64_t until_ts, const struct mr_err *failure)
+enum mr_store_rc
+mr_store_lease_end(struct mr_store *st, enum mr_store_lease_kind kind,
+    const char *key, const char *body, const struct mr_err *failure,
+    int64_t until_ts, struct mr_err *err)
 {
-	sqlite3_stmt *s = store_stmt(st, ST_RF_PUT);
-	int rc;
-
-	sqlite3_bind_text(s, 1, m->server, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, m->id, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 3, state, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 4, until_ts);
-	sqlite3_bind_int(s, 5, failure ? failure->status : 0);
-	store_bind_text_or_null(s, 6, failure ? failure->errcode : NULL);
-	store_bind_text_or_null(s, 7, failure ? failure->msg : NULL);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return st->ops->lease_end(st->impl, kind, key, body, failure,
+	    until_ts, err);
 }
 
-int
-mr_store_remote_fetch_claim(struct mr_store *st, const struct mr_mxc *m,
-    int64_t now_ms, int64_t lock_ms, struct mr_err *err)
-{
-	sqlite3_stmt *s;
-	char state[16] = "", errcode[32] = "", msg[256] = "";
-	int64_t until = 0;
-	int status = 0, rc, found;
-
-	if (store_begin(st, err, "remote fetch claim") < 0)
-		return -1;
-	s = store_stmt(st, ST_RF_GET);
-	sqlite3_bind_text(s, 1, m->server, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, m->id, -1, SQLITE_STATIC);
-	found = sqlite3_step(s) == SQLITE_ROW;
-	if (found) {
-		store_copy_col(s, 0, state, sizeof(state));
-		until = sqlite3_column_int64(s, 1);
-		status = sqlite3_column_int(s, 2);
-		store_copy_col(s, 3, errcode, sizeof(errcode));
-		store_copy_col(s, 4, msg, sizeof(msg));
-	}
-	sqlite3_reset(s);
-	if (found && until > now_ms) {
-		store_rollback(st);
-		if (strcmp(state, "failed") == 0) {
-			mr_err_set(err, status > 0 ? status : 502,
-			    store_errcode(errcode), "%s", msg);
-			return 2;
-		}
-		return 1;
-	}
-	rc = store_rf_put(st, m, "fetching", now_ms + lock_ms, NULL);
-	if (rc < 0 ||
-	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		store_fail(st, err, "remote fetch claim");
-		store_rollback(st);
-		return -1;
-	}
-	return 0;
-}
-
-int
-mr_store_remote_fetch_done(struct mr_store *st, const struct mr_mxc *m,
-    const struct mr_err *failure, int64_t until_ts, struct mr_err *err)
-{
-	sqlite3_stmt *s;
-	int rc;
-
-	if (failure != NULL && until_ts > 0)
-		return store_rf_put(st, m, "failed", until_ts, failure) == 0 ? 0 :
-		    store_fail(st, err, "remote fetch record");
-	s = store_stmt(st, ST_RF_DELETE);
-	sqlite3_bind_text(s, 1, m->server, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, m->id, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : store_fail(st, err, "remote fetch record");
-}
-
-/* --- URL previews --- */
-
-static int
-store_pv_put(struct mr_store *st, const char *key, const char *state,
-    int64_t until_ts, int status, const char *errcode, const char *body)
-{
-	sqlite3_stmt *s = store_stmt(st, ST_PV_PUT);
-	int rc;
-
-	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, state, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, until_ts);
-	sqlite3_bind_int(s, 4, status);
-	store_bind_text_or_null(s, 5, errcode);
-	store_bind_text_or_null(s, 6, body);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
-int
-mr_store_preview_claim(struct mr_store *st, const char *key, int64_t now_ms,
-    int64_t lock_ms, char **body, struct mr_err *err)
-{
-	sqlite3_stmt *s;
-	char state[16] = "", errcode[32] = "";
-	int64_t until = 0;
-	int status = 0, found, result = 0;
-
-	*body = NULL;
-	if (store_begin(st, err, "preview claim") < 0)
-		return -1;
-	s = store_stmt(st, ST_PV_GET);
-	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-	found = sqlite3_step(s) == SQLITE_ROW;
-	if (found) {
-		const unsigned char *b = sqlite3_column_text(s, 4);
-
-		store_copy_col(s, 0, state, sizeof(state));
-		until = sqlite3_column_int64(s, 1);
-		status = sqlite3_column_int(s, 2);
-		store_copy_col(s, 3, errcode, sizeof(errcode));
-		if (until > now_ms && strcmp(state, "done") == 0) {
-			*body = strdup(b ? (const char *)b : "{}");
-			result = *body != NULL ? 2 : -1;
-		} else if (until > now_ms && strcmp(state, "failed") == 0) {
-			mr_err_set(err, status > 0 ? status : 502,
-			    store_errcode(errcode), "%s", b ? (const char *)b : "");
-			result = 3;
-		} else if (until > now_ms) {
-			result = 1;
-		}
-	}
-	sqlite3_reset(s);
-	if (result == 0 && store_pv_put(st, key, "fetching", now_ms + lock_ms, 0,
-	    NULL, NULL) < 0)
-		result = -1;
-	if (sqlite3_exec(st->db, result == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL,
-	    NULL) != SQLITE_OK && result == 0)
-		result = -1;
-	if (result < 0) {
-		free(*body);
-		*body = NULL;
-		return store_fail(st, err, "preview claim");
-	}
-	return result;
-}
-
-int
-mr_store_preview_done(struct mr_store *st, const char *key, const char *body,
-    const struct mr_err *failure, int64_t until_ts, struct mr_err *err)
-{
-	int rc = failure == NULL ?
-	    store_pv_put(st, key, "done", until_ts, 0, NULL, body) :
-	    store_pv_put(st, key, "failed", until_ts, failure->status,
-	    failure->errcode, failure->msg);
-
-	return rc == 0 ? 0 : store_fail(st, err, "preview insert");
-}
-
-/* --- auth = homeserver: the whoami cache --- */
-
-int
-mr_store_hs_auth_get(struct mr_store *st, const char *token_hash,
-    int64_t now_ms, struct mr_hs_auth *out, struct mr_err *err)
-{
-	sqlite3_stmt *s = store_stmt(st, ST_HS_AUTH_GET);
-	int rc;
-
-	sqlite3_bind_text(s, 1, token_hash, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, now_ms);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		memset(out, 0, sizeof(*out));
-		store_copy_col(s, 0, out->user_id, sizeof(out->user_id));
-		out->is_guest = sqlite3_column_int(s, 1);
-		store_copy_col(s, 2, out->errcode, sizeof(out->errcode));
-		out->soft_logout = sqlite3_column_int(s, 3);
-	}
-	sqlite3_reset(s);
-	if (rc == SQLITE_ROW)
-		return 1;
-	return rc == SQLITE_DONE ? 0 : store_fail(st, err, "whoami cache lookup");
-}
-
-int
-mr_store_hs_auth_put(struct mr_store *st, const char *token_hash,
-    const struct mr_hs_auth *a, int64_t now_ms, int64_t expires_ts,
-    struct mr_err *err)
-{
-	sqlite3_stmt *s = store_stmt(st, ST_HS_AUTH_EXPIRE);
-	int rc;
-
-	/* Expired rows go on each write; writes only follow a whoami call. */
-	sqlite3_bind_int64(s, 1, now_ms);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE)
-		return store_fail(st, err, "whoami cache expiry");
-	s = store_stmt(st, ST_HS_AUTH_PUT);
-	sqlite3_bind_text(s, 1, token_hash, -1, SQLITE_STATIC);
-	store_bind_text_or_null(s, 2, a->user_id);
-	sqlite3_bind_int(s, 3, a->is_guest ? 1 : 0);
-	store_bind_text_or_null(s, 4, a->errcode);
-	sqlite3_bind_int(s, 5, a->soft_logout ? 1 : 0);
-	sqlite3_bind_int64(s, 6, expires_ts);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : store_fail(st, err, "whoami cache insert");
-}
-
-/* --- operator tool --- */
-
-/* An admin statement, prepared for one use; the caller finalizes it. */
-static int
-store_prepare(struct mr_store *st, const char *sql, sqlite3_stmt **s,
-    struct mr_err *err)
-{
-	if (sqlite3_prepare_v2(st->db, sql, -1, s, NULL) != SQLITE_OK)
-		return store_fail(st, err, "prepare");
-	return 0;
-}
-
-/* Runs a statement that returns no rows; -1 with err on failure. */
-static int
-store_step_done(struct mr_store *st, sqlite3_stmt *s, const char *what,
-    struct mr_err *err)
-{
-	int rc = sqlite3_step(s);
-
-	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : store_fail(st, err, what);
-}
-
-#define STORE_MEDIA_COLS \
-	"server_name, media_id, sha256, size, content_type, upload_name, " \
-	"user_id, created_ts, expires_ts, quarantined, authenticated"
-
-static void
-store_read_media(sqlite3_stmt *s, struct mr_media *m)
-{
-	memset(m, 0, sizeof(*m));
-	store_copy_col(s, 0, m->mxc.server, sizeof(m->mxc.server));
-	store_copy_col(s, 1, m->mxc.id, sizeof(m->mxc.id));
-	store_copy_col(s, 2, m->sha256, sizeof(m->sha256));
-	m->size = sqlite3_column_int64(s, 3);
-	store_copy_col(s, 4, m->content_type, sizeof(m->content_type));
-	store_copy_col(s, 5, m->upload_name, sizeof(m->upload_name));
-	store_copy_col(s, 6, m->user_id, sizeof(m->user_id));
-	m->created_ts = sqlite3_column_int64(s, 7);
-	m->expires_ts = sqlite3_column_int64(s, 8);
-	m->quarantined = sqlite3_column_int(s, 9);
-	m->authenticated = sqlite3_column_int(s, 10);
-}
-
-/* Steps s to its end, calling fn on each media row. */
-static int
-store_each_media(struct mr_store *st, sqlite3_stmt *s,
-    void (*fn)(const struct mr_media *, void *), void *arg,
-    struct mr_err *err)
-{
-	struct mr_media m;
-	int rc;
-
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		store_read_media(s, &m);
-		fn(&m, arg);
-	}
-	if (rc != SQLITE_DONE)
-		store_fail(st, err, "media list");
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
-int
+enum mr_store_rc
 mr_store_media_list_user(struct mr_store *st, const char *user_id,
-    void (*fn)(const struct mr_media *, void *), void *arg,
+    void (*fn)(const struct mr_media *, void *), void *arg, struct mr_err *err)
+{
+	return st->ops->media_list_user(st->impl, user_id, fn, arg, err);
+}
+
+enum mr_store_rc
+mr_store_media_list_remote(struct mr_store *st, const char *local_server,
+    int64_t before_ts, void (*fn)(const struct mr_media *, void *), void *arg,
     struct mr_err *err)
 {
-	sqlite3_stmt *s;
-
-	if (store_prepare(st, "SELECT " STORE_MEDIA_COLS " FROM media "
-	    "WHERE user_id = ?1 AND sha256 IS NOT NULL "
-	    "ORDER BY created_ts, media_id", &s, err) < 0)
-		return -1;
-	sqlite3_bind_text(s, 1, user_id, -1, SQLITE_STATIC);
-	return store_each_media(st, s, fn, arg, err);
+	return st->ops->media_list_remote(st->impl, local_server, before_ts,
+	    fn, arg, err);
 }
 
-int
-mr_store_media_list_remote(struct mr_store *st, const char *local_server,
-    int64_t before_ts, void (*fn)(const struct mr_media *, void *),
-    void *arg, struct mr_err *err)
-{
-	sqlite3_stmt *s;
-
-	if (store_prepare(st, "SELECT " STORE_MEDIA_COLS " FROM media "
-	    "WHERE server_name != ?1 AND created_ts < ?2 "
-	    "ORDER BY created_ts", &s, err) < 0)
-		return -1;
-	sqlite3_bind_text(s, 1, local_server, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, before_ts);
-	return store_each_media(st, s, fn, arg, err);
-}
-
-int
+enum mr_store_rc
 mr_store_thumb_list(struct mr_store *st, const struct mr_mxc *mxc,
     void (*fn)(const struct mr_thumb_row *, void *), void *arg,
     struct mr_err *err)
 {
-	struct mr_thumb_row t;
-	sqlite3_stmt *s;
-	int rc;
-
-	if (store_prepare(st, "SELECT width, height, method, animated, sha256, "
-	    "size, content_type, actual_width, actual_height, dynamic "
-	    "FROM thumbnails WHERE server_name = ?1 AND media_id = ?2 "
-	    "ORDER BY width, height, method, animated", &s, err) < 0)
-		return -1;
-	sqlite3_bind_text(s, 1, mxc->server, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, mxc->id, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const unsigned char *method = sqlite3_column_text(s, 2);
-
-		memset(&t, 0, sizeof(t));
-		t.mxc = *mxc;
-		t.width = (uint32_t)sqlite3_column_int64(s, 0);
-		t.height = (uint32_t)sqlite3_column_int64(s, 1);
-		t.crop = method != NULL && strcmp((const char *)method,
-		    "crop") == 0;
-		t.animated = sqlite3_column_int(s, 3);
-		store_copy_col(s, 4, t.sha256, sizeof(t.sha256));
-		t.size = sqlite3_column_int64(s, 5);
-		store_copy_col(s, 6, t.content_type, sizeof(t.content_type));
-		t.actual_width = (uint32_t)sqlite3_column_int64(s, 7);
-		t.actual_height = (uint32_t)sqlite3_column_int64(s, 8);
-		t.dynamic = sqlite3_column_int(s, 9);
-		fn(&t, arg);
-	}
-	if (rc != SQLITE_DONE)
-		store_fail(st, err, "thumbnail list");
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return st->ops->thumb_list(st->impl, mxc, fn, arg, err);
 }
 
-/* Runs sql bound to mxc (?1 server, ?2 id); rows' first column go to fn. */
-static int
-store_mxc_exec(struct mr_store *st, const char *sql, const struct mr_mxc *mxc,
-    void (*fn)(const char *, void *), void *arg, struct mr_err *err)
-{
-	sqlite3_stmt *s;
-	int rc;
-
-	if (store_prepare(st, sql, &s, err) < 0)
-		return -1;
-	sqlite3_bind_text(s, 1, mxc->server, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, mxc->id, -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const unsigned char *v = sqlite3_column_text(s, 0);
-
-		if (fn != NULL && v != NULL)
-			fn((const char *)v, arg);
-	}
-	if (rc != SQLITE_DONE)
-		store_fail(st, err, "media delete");
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
-int
+enum mr_store_rc
 mr_store_media_delete(struct mr_store *st, const struct mr_mxc *mxc,
     void (*fn)(const char *sha256, void *), void *arg, struct mr_err *err)
 {
-	static const char *const del[] = {
-		"DELETE FROM thumbnails WHERE server_name = ?1 AND media_id = ?2",
-		"DELETE FROM remote_fetches WHERE server_name = ?1 "
-		"AND media_id = ?2",
-		"DELETE FROM media WHERE server_name = ?1 AND media_id = ?2",
-	};
-	struct mr_media m;
-
-	if (store_begin(st, err, "media delete") < 0)
-		return -1;
-	if (mr_store_media_get(st, mxc, &m, err) < 0)
-		goto rollback;
-	/* The hashes are read inside the transaction that drops their rows,
-	 * so none is missed by a thumbnail added meanwhile. */
-	if (fn != NULL && m.sha256[0] != '\0')
-		fn(m.sha256, arg);
-	if (store_mxc_exec(st, "SELECT DISTINCT sha256 FROM thumbnails "
-	    "WHERE server_name = ?1 AND media_id = ?2", mxc, fn, arg, err) < 0)
-		goto rollback;
-	for (size_t i = 0; i < sizeof(del) / sizeof(del[0]); i++)
-		if (store_mxc_exec(st, del[i], mxc, NULL, NULL, err) < 0)
-			goto rollback;
-	return store_commit(st, err, "media delete");
-rollback:
-	store_rollback(st);
-	return -1;
+	return st->ops->media_delete(st->impl, mxc, fn, arg, err);
 }
 
-int
+enum mr_store_rc
 mr_store_blob_referenced(struct mr_store *st, const char *sha256,
     struct mr_err *err)
 {
-	sqlite3_stmt *s;
-	int rc;
-
-	if (store_prepare(st, "SELECT EXISTS (SELECT 1 FROM media "
-	    "WHERE sha256 = ?1) OR EXISTS (SELECT 1 FROM thumbnails "
-	    "WHERE sha256 = ?1)", &s, err) < 0)
-		return -1;
-	sqlite3_bind_text(s, 1, sha256, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		rc = sqlite3_column_int(s, 0) ? 1 : 0;
-	else
-		rc = store_fail(st, err, "blob reference");
-	sqlite3_finalize(s);
-	return rc;
+	return st->ops->blob_referenced(st->impl, sha256, err);
 }
 
-int
-mr_store_blob_refs(struct mr_store *st,
-    void (*fn)(const char *sha256, void *), void *arg, struct mr_err *err)
+enum mr_store_rc
+mr_store_blob_refs(struct mr_store *st, void (*fn)(const char *sha256, void *),
+    void *arg, struct mr_err *err)
 {
-	sqlite3_stmt *s;
-	int rc;
-
-	if (store_prepare(st, "SELECT sha256 FROM media WHERE sha256 IS NOT NULL "
-	    "UNION SELECT sha256 FROM thumbnails", &s, err) < 0)
-		return -1;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-		fn((const char *)sqlite3_column_text(s, 0), arg);
-	if (rc != SQLITE_DONE)
-		store_fail(st, err, "blob references");
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return st->ops->blob_refs(st->impl, fn, arg, err);
 }
 
-/*
- * The statements of one quarantine form: the WHERE clause that selects
- * media, with ?1..?3 bound by store_bind_sel.
- */
-static const char *
-store_sel_where(const struct mr_store_sel *sel)
-{
-	if (sel->mxc != NULL)
-		return "server_name = ?1 AND media_id = ?2";
-	if (sel->sha256 != NULL)
-		return "sha256 = ?3";
-	return "user_id = ?3";
-}
-
-static void
-store_bind_sel(sqlite3_stmt *s, const struct mr_store_sel *sel)
-{
-	int n = sqlite3_bind_parameter_count(s);
-
-	if (sel->mxc != NULL && n >= 2) {
-		sqlite3_bind_text(s, 1, sel->mxc->server, -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, sel->mxc->id, -1, SQLITE_STATIC);
-	} else if (n >= 3) {
-		sqlite3_bind_text(s, 3, sel->sha256 ? sel->sha256 :
-		    sel->user_id, -1, SQLITE_STATIC);
-	}
-	if (sqlite3_bind_parameter_index(s, "?4") > 0)
-		sqlite3_bind_int64(s, 4, mr_now_ms());
-}
-
-/*
- * Runs one statement of a quarantine: fmt may hold one %s, the WHERE
- * clause of the selection.
- */
-static int
-store_sel_exec(struct mr_store *st, const char *fmt,
-    const struct mr_store_sel *sel, struct mr_err *err)
-{
-	char sql[512];
-	sqlite3_stmt *s;
-	int rc;
-
-	snprintf(sql, sizeof(sql), fmt, store_sel_where(sel));
-	if (store_prepare(st, sql, &s, err) < 0)
-		return -1;
-	store_bind_sel(s, sel);
-	rc = store_step_done(st, s, "quarantine", err);
-	sqlite3_finalize(s);
-	return rc;
-}
-
-int
+enum mr_store_rc
 mr_store_quarantine(struct mr_store *st, const struct mr_store_sel *sel,
     int on, int64_t *count, struct mr_err *err)
 {
-	struct mr_media m;
-
-	*count = 0;
-	if (store_begin(st, err, "quarantine") < 0)
-		return -1;
-	if (sel->mxc != NULL && mr_store_media_get(st, sel->mxc, &m, err) < 0)
-		goto rollback;
-	if (store_sel_exec(st, on ?
-	    "UPDATE media SET quarantined = 1 WHERE %s" :
-	    "UPDATE media SET quarantined = 0 WHERE %s", sel, err) < 0)
-		goto rollback;
-	*count = sqlite3_changes(st->db);
-	if (on && sel->sha256 != NULL) {
-		if (store_sel_exec(st, "INSERT OR IGNORE INTO quarantined_hashes "
-		    "(sha256, created_ts) VALUES (?3, ?4)", sel, err) < 0)
-			goto rollback;
-	} else if (on) {
-		if (store_sel_exec(st, "INSERT OR IGNORE INTO quarantined_hashes "
-		    "(sha256, created_ts) SELECT DISTINCT sha256, ?4 FROM media "
-		    "WHERE %s AND sha256 IS NOT NULL", sel, err) < 0)
-			goto rollback;
-	} else if (sel->sha256 != NULL) {
-		if (store_sel_exec(st, "DELETE FROM quarantined_hashes "
-		    "WHERE sha256 = ?3", sel, err) < 0)
-			goto rollback;
-	} else {
-		/* Another quarantined copy keeps the bytes banned. */
-		if (store_sel_exec(st, "DELETE FROM quarantined_hashes WHERE "
-		    "sha256 IN (SELECT sha256 FROM media WHERE %s) AND NOT EXISTS "
-		    "(SELECT 1 FROM media WHERE media.sha256 = "
-		    "quarantined_hashes.sha256 AND quarantined = 1)", sel,
-		    err) < 0)
-			goto rollback;
-	}
-	return store_commit(st, err, "quarantine");
-rollback:
-	store_rollback(st);
-	return -1;
+	return st->ops->quarantine(st->impl, sel, on, count, err);
 }
 
-int
+enum mr_store_rc
 mr_store_hash_quarantined(struct mr_store *st, const char *sha256,
     struct mr_err *err)
 {
-	sqlite3_stmt *s = store_stmt(st, ST_QH_CHECK);
-	int rc;
-
-	sqlite3_bind_text(s, 1, sha256, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc == SQLITE_ROW)
-		return 1;
-	return rc == SQLITE_DONE ? 0 : store_fail(st, err, "quarantine check");
+	return st->ops->hash_quarantined(st->impl, sha256, err);
 }
 
-int
-mr_store_preview_purge(struct mr_store *st, int64_t *count,
-    struct mr_err *err)
+enum mr_store_rc
+mr_store_preview_purge(struct mr_store *st, int64_t *count, struct mr_err *err)
 {
-	sqlite3_stmt *s;
-	int rc;
-
-	if (store_prepare(st, "DELETE FROM preview_cache", &s, err) < 0)
-		return -1;
-	rc = store_step_done(st, s, "preview purge", err);
-	sqlite3_finalize(s);
-	*count = rc == 0 ? sqlite3_changes(st->db) : 0;
-	return rc;
+	return st->ops->preview_purge(st->impl, count, err);
 }
 
-/* Fills one count from "SELECT count(*), total(size) ..." bound to ?1. */
-static int
-store_count(struct mr_store *st, const char *sql, const char *local_server,
-    struct mr_store_count *out, struct mr_err *err)
-{
-	sqlite3_stmt *s;
-	int rc;
-
-	if (store_prepare(st, sql, &s, err) < 0)
-		return -1;
-	if (sqlite3_bind_parameter_count(s) >= 1)
-		sqlite3_bind_text(s, 1, local_server, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		out->count = sqlite3_column_int64(s, 0);
-		out->bytes = sqlite3_column_int64(s, 1);
-	}
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? 0 : store_fail(st, err, "stats");
-}
-
-int
+enum mr_store_rc
 mr_store_stats(struct mr_store *st, const char *local_server,
     struct mr_store_stats *out, struct mr_err *err)
 {
-	memset(out, 0, sizeof(*out));
-	return store_count(st, "SELECT count(*), coalesce(sum(size), 0) FROM "
-	    "media WHERE server_name = ?1 AND sha256 IS NOT NULL", local_server,
-	    &out->local, err) < 0 ||
-	    store_count(st, "SELECT count(*), coalesce(sum(size), 0) FROM "
-	    "media WHERE server_name != ?1 AND sha256 IS NOT NULL", local_server,
-	    &out->remote, err) < 0 ||
-	    store_count(st, "SELECT count(*), coalesce(sum(size), 0) FROM "
-	    "thumbnails", local_server, &out->thumbnails, err) < 0 ||
-	    store_count(st, "SELECT count(*), 0 FROM media WHERE sha256 IS NULL",
-	    local_server, &out->pending, err) < 0 ||
-	    store_count(st, "SELECT count(*), coalesce(sum(size), 0) FROM "
-	    "media WHERE quarantined = 1", local_server, &out->quarantined,
-	    err) < 0 ? -1 : 0;
+	return st->ops->stats(st->impl, local_server, out, err);
 }
 
-int
+enum mr_store_rc
 mr_store_top_users(struct mr_store *st, const char *local_server, int n,
     void (*fn)(const char *user_id, const struct mr_store_count *, void *),
     void *arg, struct mr_err *err)
 {
-	struct mr_store_count c;
-	sqlite3_stmt *s;
-	int rc;
-
-	if (store_prepare(st, "SELECT user_id, count(*), sum(size) FROM media "
-	    "WHERE server_name = ?1 AND sha256 IS NOT NULL AND user_id IS NOT "
-	    "NULL GROUP BY user_id ORDER BY sum(size) DESC, user_id LIMIT ?2",
-	    &s, err) < 0)
-		return -1;
-	sqlite3_bind_text(s, 1, local_server, -1, SQLITE_STATIC);
-	sqlite3_bind_int(s, 2, n);
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		c.count = sqlite3_column_int64(s, 1);
-		c.bytes = sqlite3_column_int64(s, 2);
-		fn((const char *)sqlite3_column_text(s, 0), &c, arg);
-	}
-	if (rc != SQLITE_DONE)
-		store_fail(st, err, "top users");
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return st->ops->top_users(st->impl, local_server, n, fn, arg, err);
 }
 
-/* --- import from Synapse --- */
-
-/* Copies a text column; sets *too_long when it did not fit. */
-static void
-store_copy_checked(sqlite3_stmt *s, int col, char *dst, size_t dstsz,
-    int *too_long)
+enum mr_store_rc
+mr_store_token_add(struct mr_store *st, const char *token_hash,
+    const char *user_id, int is_guest, struct mr_err *err)
 {
-	const unsigned char *v = sqlite3_column_text(s, col);
-	size_t n = v ? strlen((const char *)v) : 0;
-
-	if (n >= dstsz)
-		*too_long = 1;
-	snprintf(dst, dstsz, "%s", v ? (const char *)v : "");
+	return st->ops->token_add(st->impl, token_hash, user_id, is_guest, err);
 }
 
-static void
-store_read_synapse(sqlite3_stmt *s, int has_auth, struct mr_synapse_media *m)
+enum mr_store_rc
+mr_store_token_lookup(struct mr_store *st, const char *token_hash,
+    struct mr_token_info *out, struct mr_err *err)
 {
-	memset(m, 0, sizeof(*m));
-	store_copy_checked(s, 0, m->media_id, sizeof(m->media_id), &m->too_long);
-	store_copy_checked(s, 1, m->media_type, sizeof(m->media_type),
-	    &m->too_long);
-	store_copy_checked(s, 2, m->upload_name, sizeof(m->upload_name),
-	    &m->too_long);
-	store_copy_checked(s, 3, m->user_id, sizeof(m->user_id), &m->too_long);
-	m->media_length = sqlite3_column_type(s, 4) == SQLITE_NULL ? -1 :
-	    sqlite3_column_int64(s, 4);
-	m->created_ts = sqlite3_column_int64(s, 5);
-	m->quarantined = sqlite3_column_type(s, 6) != SQLITE_NULL;
-	m->authenticated = has_auth && sqlite3_column_int(s, 7) != 0;
+	return st->ops->token_lookup(st->impl, token_hash, out, err);
 }
 
-/* 1 when Synapse's table has the column (it came in Synapse 1.104). */
-static int
-store_synapse_has_column(sqlite3 *db, const char *column)
+enum mr_store_rc
+mr_store_token_revoke(struct mr_store *st, const char *token_hash,
+    struct mr_err *err)
 {
-	sqlite3_stmt *s;
-	int found = 0;
-
-	if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info("
-	    "'local_media_repository') WHERE name = ?1", -1, &s, NULL) !=
-	    SQLITE_OK)
-		return 0;
-	sqlite3_bind_text(s, 1, column, -1, SQLITE_STATIC);
-	found = sqlite3_step(s) == SQLITE_ROW;
-	sqlite3_finalize(s);
-	return found;
+	return st->ops->token_revoke(st->impl, token_hash, err);
 }
 
-int
-mr_store_synapse_media(const char *path,
-    int (*fn)(const struct mr_synapse_media *, int64_t i, int64_t total,
-    void *), void *arg, struct mr_err *err)
+enum mr_store_rc
+mr_store_token_list(struct mr_store *st,
+    void (*fn)(const struct mr_token_info *, void *), void *arg,
+    struct mr_err *err)
 {
-	struct mr_synapse_media m;
-	sqlite3_stmt *s = NULL;
-	int64_t total = 0, i = 0;
-	sqlite3 *db = NULL;
-	int rc, has_auth, result = -1;
-
-	/* Read-only: the import never changes Synapse's database. */
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		mr_err_set(err, 500, "M_UNKNOWN", "cannot open '%s': %s", path,
-		    db ? sqlite3_errmsg(db) : "out of memory");
-		goto out;
-	}
-	sqlite3_busy_timeout(db, 10000);
-	has_auth = store_synapse_has_column(db, "authenticated");
-	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM local_media_repository",
-	    -1, &s, NULL) != SQLITE_OK || sqlite3_step(s) != SQLITE_ROW) {
-		mr_err_set(err, 500, "M_UNKNOWN", "'%s' is not a Synapse "
-		    "database: %s", path, sqlite3_errmsg(db));
-		goto out;
-	}
-	total = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	if (sqlite3_prepare_v2(db, has_auth ?
-	    "SELECT media_id, media_type, upload_name, user_id, media_length, "
-	    "created_ts, quarantined_by, authenticated "
-	    "FROM local_media_repository ORDER BY created_ts, media_id" :
-	    "SELECT media_id, media_type, upload_name, user_id, media_length, "
-	    "created_ts, quarantined_by FROM local_media_repository "
-	    "ORDER BY created_ts, media_id", -1, &s, NULL) != SQLITE_OK) {
-		mr_err_set(err, 500, "M_UNKNOWN", "cannot read '%s': %s", path,
-		    sqlite3_errmsg(db));
-		goto out;
-	}
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		store_read_synapse(s, has_auth, &m);
-		if (fn(&m, i++, total, arg) < 0)
-			goto out;
-	}
-	if (rc != SQLITE_DONE) {
-		mr_err_set(err, 500, "M_UNKNOWN", "cannot read '%s': %s", path,
-		    sqlite3_errmsg(db));
-		goto out;
-	}
-	result = 0;
-out:
-	sqlite3_finalize(s);
-	sqlite3_close(db);
-	return result;
+	return st->ops->token_list(st->impl, fn, arg, err);
 }
 
-/* --- shared limits --- */
-
-/* The level of a bucket now: what it held, drained since. */
-static double
-store_bucket_level(double level, int64_t updated_ms, int64_t now_ms,
-    int64_t rate_milli)
+enum mr_store_rc
+mr_store_hs_auth_get(struct mr_store *st, const char *token_hash,
+    int64_t now_ms, struct mr_hs_auth *out, struct mr_err *err)
 {
-	double drained = (double)(now_ms - updated_ms) * (double)rate_milli /
-	    1e6;
-
-	if (now_ms < updated_ms)
-		return level;		/* a clock step back drains nothing */
-	return level > drained ? level - drained : 0.0;
+	return st->ops->hs_auth_get(st->impl, token_hash, now_ms, out, err);
 }
 
-int
+enum mr_store_rc
+mr_store_hs_auth_put(struct mr_store *st, const char *token_hash,
+    const struct mr_hs_auth *a, int64_t now_ms, int64_t expires_ts,
+    struct mr_err *err)
+{
+	return st->ops->hs_auth_put(st->impl, token_hash, a, now_ms,
+	    expires_ts, err);
+}
+
+enum mr_store_rc
 mr_store_bucket_take(struct mr_store *st, const char *key, int64_t cost,
     int64_t rate_milli, int64_t burst, int64_t now_ms, int force,
     int64_t *retry_after_ms, struct mr_err *err)
 {
-	sqlite3_stmt *s;
-	double level = 0.0;
-	int rc;
-
-	*retry_after_ms = 0;
-	if (store_begin(st, err, "rate limit") < 0)
-		return -1;
-	s = store_stmt(st, ST_BUCKET_GET);
-	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		level = store_bucket_level(sqlite3_column_double(s, 0),
-		    sqlite3_column_int64(s, 1), now_ms, rate_milli);
-	sqlite3_reset(s);
-	if (!force && level + (double)cost > (double)burst) {
-		double over = level + (double)cost - (double)burst;
-
-		store_rollback(st);
-		*retry_after_ms = (int64_t)(over * 1e6 / (double)rate_milli) + 1;
-		return 1;
-	}
-	s = store_stmt(st, ST_BUCKET_PUT);
-	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_double(s, 2, level + (double)cost);
-	sqlite3_bind_int64(s, 3, now_ms);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		store_fail(st, err, "rate limit");
-		store_rollback(st);
-		return -1;
-	}
-	return store_commit(st, err, "rate limit");
+	return st->ops->bucket_take(st->impl, key, cost, rate_milli, burst,
+	    now_ms, force, retry_after_ms, err);
 }
 
-int
+enum mr_store_rc
 mr_store_user_upload_bytes(struct mr_store *st, const char *user_id,
     int64_t since_ts, int64_t *bytes, struct mr_err *err)
 {
-	sqlite3_stmt *s = store_stmt(st, ST_USER_BYTES);
-	int rc;
-
-	sqlite3_bind_text(s, 1, user_id, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, since_ts);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*bytes = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	return rc == SQLITE_ROW ? 0 : store_fail(st, err, "upload usage");
+	return st->ops->user_upload_bytes(st->impl, user_id, since_ts, bytes,
+	    err);
 }
 
-int
+enum mr_store_rc
 mr_store_origin_down(struct mr_store *st, const char *origin, int64_t now_ms,
     int64_t *until_ts, struct mr_err *err)
 {
-	sqlite3_stmt *s = store_stmt(st, ST_ORIGIN_GET);
-	int rc, down = 0;
-
-	(void)err;
-	*until_ts = 0;
-	sqlite3_bind_text(s, 1, origin, -1, SQLITE_STATIC);
-	if ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		*until_ts = sqlite3_column_int64(s, 1);
-		down = *until_ts > now_ms;
-	}
-	sqlite3_reset(s);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-		return store_fail(st, err, "origin health");
-	return down;
+	return st->ops->origin_down(st->impl, origin, now_ms, until_ts, err);
 }
 
-int
+enum mr_store_rc
 mr_store_origin_result(struct mr_store *st, const char *origin, int ok,
     int64_t now_ms, int64_t backoff_ms, struct mr_err *err)
 {
-	sqlite3_stmt *s;
-	int64_t failures = 0;
-	int rc;
-
-	if (ok) {
-		s = store_stmt(st, ST_ORIGIN_DELETE);
-		sqlite3_bind_text(s, 1, origin, -1, SQLITE_STATIC);
-		rc = sqlite3_step(s);
-		sqlite3_reset(s);
-		return rc == SQLITE_DONE ? 0 : store_fail(st, err, "origin health");
-	}
-	if (store_begin(st, err, "origin health") < 0)
-		return -1;
-	s = store_stmt(st, ST_ORIGIN_GET);
-	sqlite3_bind_text(s, 1, origin, -1, SQLITE_STATIC);
-	if (sqlite3_step(s) == SQLITE_ROW)
-		failures = sqlite3_column_int64(s, 0);
-	sqlite3_reset(s);
-	failures++;
-	/* Doubling while it keeps failing, up to 16 times the backoff. */
-	backoff_ms <<= failures - 1 < 4 ? failures - 1 : 4;
-	s = store_stmt(st, ST_ORIGIN_PUT);
-	sqlite3_bind_text(s, 1, origin, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 2, failures);
-	sqlite3_bind_int64(s, 3, now_ms + backoff_ms);
-	rc = sqlite3_step(s);
-	sqlite3_reset(s);
-	if (rc != SQLITE_DONE) {
-		store_fail(st, err, "origin health");
-		store_rollback(st);
-		return -1;
-	}
-	return store_commit(st, err, "origin health");
+	return st->ops->origin_result(st->impl, origin, ok, now_ms,
+	    backoff_ms, err);
 }

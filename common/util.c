@@ -300,3 +300,46 @@ mr_log_escape(const char *src, char *out, size_t outsz)
 	}
 	out[o] = '\0';
 }
+
+static int
+util_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+ssize_t
+mr_pct_decode(const char *src, size_t len, char *dst, int plus_space)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = src[i];
+
+		if (c == '%') {
+			int hi, lo;
+
+			if (i + 2 >= len)
+				return -1;
+			hi = util_hexval((unsigned char)src[i + 1]);
+			lo = util_hexval((unsigned char)src[i + 2]);
+			if (hi < 0 || lo < 0)
+				return -1;
+			c = (char)(hi * 16 + lo);
+			i += 2;
+		} else if (c == '+' && plus_space) {
+			c = ' ';
+		}
+		/* No control character has a use in a path or query here, and
+		 * refusing them all keeps them out of headers and logs. */
+		if ((unsigned char)c < 0x20 || c == 0x7F)
+			return -1;
+		dst[o++] = c;
+	}
+	dst[o] = '\0';
+	return (ssize_t)o;
+}

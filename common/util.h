@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /*
  * A failure as the client will see it: HTTP status, Matrix errcode and a
@@ -81,5 +82,13 @@ const char *mr_skip_prefix_ci(const char *s, const char *prefix);
  * \xNN, so a client cannot forge log lines. Always NUL-terminates.
  */
 void mr_log_escape(const char *src, char *out, size_t outsz);
+
+/*
+ * Percent-decodes len bytes of src into dst (NUL-terminated). plus_space
+ * turns '+' into ' ' (query strings). Returns the decoded length, or -1
+ * for a bad escape or a control character (raw or decoded).
+ */
+ssize_t mr_pct_decode(const char *src, size_t len, char *dst,
+    int plus_space);
 
 #endif

@@ -23,6 +23,7 @@
 #include "../common/keys.h"
 #include "../common/media.h"
 #include "../common/store.h"
+#include "../common/synapse_import.h"
 #include "../common/thumb.h"
 
 struct admin_cmd {
@@ -104,8 +105,15 @@ cmd_revoke_token(int argc, char **argv, struct mr_config *cfg,
 	if (argc != 2)
 		return 2;
 	mr_auth_hash_token(argv[1], hash);
-	if (mr_store_token_revoke(st, hash, &err) < 0)
+	switch (mr_store_token_revoke(st, hash, &err)) {
+	case MR_STORE_OK:
+		break;
+	case MR_STORE_NOT_FOUND:
+		mr_err_set(&err, 404, "M_NOT_FOUND", "no such token");
 		return admin_fail(&err);
+	default:
+		return admin_fail(&err);
+	}
 	printf("revoked\n");
 	return 0;
 }
@@ -583,10 +591,14 @@ admin_media_info(const struct mr_mxc *mxc, struct mr_config *cfg,
 	struct mr_media m;
 	struct mr_err err;
 	char uri[MR_SERVER_NAME_MAX + MR_MEDIA_ID_MAX + 8];
+	enum mr_store_rc rc;
 	int banned = 0;
 
-	if (mr_store_media_get(st, mxc, &m, &err) < 0)
+	if ((rc = mr_store_media_get(st, mxc, &m, &err)) != MR_STORE_OK) {
+		if (rc == MR_STORE_NOT_FOUND)
+			mr_err_set(&err, 404, "M_NOT_FOUND", "media not found");
 		return admin_fail(&err);
+	}
 	mr_mxc_format(mxc, uri, sizeof(uri));
 	printf("%-15s %s\n", "mxc", uri);
 	printf("%-15s %s\n", "origin", strcmp(mxc->server, cfg->server_name) ==
@@ -603,9 +615,12 @@ admin_media_info(const struct mr_mxc *mxc, struct mr_config *cfg,
 	admin_print_time("created", m.created_ts);
 	if (m.expires_ts > 0)
 		admin_print_time("expires", m.expires_ts);
-	if (m.sha256[0] && (banned = mr_store_hash_quarantined(st, m.sha256,
-	    &err)) < 0)
-		return admin_fail(&err);
+	if (m.sha256[0]) {
+		if ((rc = mr_store_hash_quarantined(st, m.sha256, &err)) ==
+		    MR_STORE_UNAVAILABLE)
+			return admin_fail(&err);
+		banned = rc == MR_STORE_OK;
+	}
 	printf("%-15s %s\n", "quarantined", m.quarantined ? "yes" :
 	    banned ? "no (but its bytes are)" : "no");
 	printf("%-15s %s\n", "authenticated", m.authenticated ? "yes (frozen "
@@ -724,8 +739,15 @@ admin_quarantine(int argc, char **argv, struct mr_store *st, int on)
 
 	if (admin_parse_sel(argc, argv, &sel, &mxc, hash) < 0)
 		return 2;
-	if (mr_store_quarantine(st, &sel, on, &n, &err) < 0)
+	switch (mr_store_quarantine(st, &sel, on, &n, &err)) {
+	case MR_STORE_OK:
+		break;
+	case MR_STORE_NOT_FOUND:
+		mr_err_set(&err, 404, "M_NOT_FOUND", "media not found");
 		return admin_fail(&err);
+	default:
+		return admin_fail(&err);
+	}
 	printf("%squarantined %lld media%s\n", on ? "" : "un", (long long)n,
 	    sel.sha256 == NULL ? "" : on ? "; these bytes cannot be uploaded "
 	    "again" : "; these bytes may be uploaded again");
@@ -882,12 +904,17 @@ admin_gc_file(const struct mr_blob_entry *e, void *arg)
 		g->young++;
 		return 0;
 	}
-	rc = g->dry_run ? mr_store_blob_referenced(g->st, e->name, &err) :
-	    mr_media_blob_release(g->st, g->blob, e->name, &err);
+	if (g->dry_run) {
+		/* 1 as a release would answer: no row names the file. */
+		rc = mr_store_blob_referenced(g->st, e->name, &err);
+		rc = rc == MR_STORE_UNAVAILABLE ? -1 : rc == MR_STORE_NOT_FOUND;
+	} else {
+		rc = mr_media_blob_release(g->st, g->blob, e->name, &err);
+	}
 	if (rc < 0) {
 		fprintf(stderr, "mediarepo-admin: %s\n", err.msg);
 		g->errors++;
-	} else if (rc == (g->dry_run ? 0 : 1)) {
+	} else if (rc == 1) {
 		if (g->dry_run)
 			printf("orphan %s\n", e->where);
 		g->removed++;
@@ -1144,7 +1171,7 @@ admin_import_one(struct admin_import *im, const struct mr_synapse_media *sm,
 	    err) < 0)
 		return mr_err_set(err, 400, "M_INVALID_PARAM",
 		    "media id or a field is not valid here");
-	if (mr_store_media_get(im->st, &m.mxc, &old, err) == 0)
+	if (mr_store_media_get(im->st, &m.mxc, &old, err) == MR_STORE_OK)
 		return 1;
 	/* Synapse: local_content/ab/cd/efgh... for media id abcdefgh... */
 	snprintf(path, sizeof(path), "%s/local_content/%.2s/%.2s/%s",
@@ -1223,7 +1250,7 @@ cmd_import_synapse(int argc, char **argv, struct mr_config *cfg,
 		    argv[1]);
 		return 1;
 	}
-	if (mr_store_synapse_media(argv[2], admin_import_row, &im, &err) < 0)
+	if (mr_synapse_import_media(argv[2], admin_import_row, &im, &err) < 0)
 		return admin_fail(&err);
 	admin_progress_end(&im.p);
 	printf("imported %lld media (%lld quarantined); %lld already here, "

@@ -17,7 +17,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../../common/http.h"
+#include "../../common/header.h"
+#include "../../common/store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -28,7 +29,7 @@ check_media_type(const char *v)
 	char disp[64];
 	size_t n;
 
-	if (mr_http_media_type(v, essence, sizeof(essence)) == 0) {
+	if (mr_header_media_type(v, essence, sizeof(essence)) == 0) {
 		/* The essence is the value's own type/subtype, lowercased. */
 		n = strlen(essence);
 		if (n == 0 || strchr(essence, '/') == NULL ||
@@ -49,11 +50,11 @@ check_media_type(const char *v)
 			else if (*p == ',' && q == NULL)
 				abort();
 		}
-	} else if (mr_http_inline_safe(v)) {
+	} else if (mr_header_inline_safe(v)) {
 		abort();
 	}
-	if (mr_http_content_disposition(v, 0, NULL, disp, sizeof(disp)) != 0 ||
-	    strcmp(disp, mr_http_inline_safe(v) ? "inline" : "attachment") != 0)
+	if (mr_header_content_disposition(v, 0, NULL, disp, sizeof(disp)) != 0 ||
+	    strcmp(disp, mr_header_inline_safe(v) ? "inline" : "attachment") != 0)
 		abort();
 }
 
@@ -63,7 +64,7 @@ check_clean(const char *v)
 	char out[MR_CONTENT_TYPE_MAX + 1], again[MR_CONTENT_TYPE_MAX + 1];
 	size_t n;
 
-	if (mr_http_content_type_clean(v, out, sizeof(out)) < 0)
+	if (mr_header_content_type_clean(v, out, sizeof(out)) < 0)
 		return;
 	n = strlen(out);
 	if (n == 0 || n > MR_CONTENT_TYPE_MAX || out[0] == ' ' ||
@@ -72,11 +73,11 @@ check_clean(const char *v)
 	for (size_t i = 0; i < n; i++)
 		if (out[i] < 0x20 || out[i] > 0x7E)
 			abort();
-	if (mr_http_content_type_clean(out, again, sizeof(again)) != 0 ||
+	if (mr_header_content_type_clean(out, again, sizeof(again)) != 0 ||
 	    strcmp(out, again) != 0)
 		abort();
 	/* Checked in place, as a stored row is before it is served. */
-	if (mr_http_content_type_clean(again, again, sizeof(again)) != 0 ||
+	if (mr_header_content_type_clean(again, again, sizeof(again)) != 0 ||
 	    strcmp(out, again) != 0)
 		abort();
 }
@@ -87,19 +88,19 @@ check_filename(const char *v)
 	char name[MR_UPLOAD_NAME_MAX + 1], back[MR_UPLOAD_NAME_MAX + 1];
 	char header[3 * MR_UPLOAD_NAME_MAX + 64];
 
-	if (mr_http_disposition_filename(v, name, sizeof(name)) < 0)
+	if (mr_header_disposition_filename(v, name, sizeof(name)) < 0)
 		return;
-	if (name[0] == '\0' || mr_valid_filename(name, NULL) < 0)
+	if (name[0] == '\0' || !mr_header_filename_ok(name))
 		abort();
 	/* What we write for that name reads back as it, in both forms. */
 	for (int force = 0; force <= 1; force++) {
-		if (mr_http_content_disposition(force ? "text/html" : NULL, force,
+		if (mr_header_content_disposition(force ? "text/html" : NULL, force,
 		    name, header, sizeof(header)) != 0)
 			abort();
 		for (const char *p = header; *p != '\0'; p++)
 			if (*p < 0x20 || *p > 0x7E)
 				abort();
-		if (mr_http_disposition_filename(header, back, sizeof(back)) != 0 ||
+		if (mr_header_disposition_filename(header, back, sizeof(back)) != 0 ||
 		    strcmp(name, back) != 0)
 			abort();
 	}

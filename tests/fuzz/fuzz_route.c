@@ -1,7 +1,7 @@
 /*
  * fuzz_route: libFuzzer target for what the serve loop does with a
  * REQUEST_URI before any handler runs: the route table (mr_http_route),
- * percent-decoding (mr_http_pct_decode), the query string and the path
+ * percent-decoding (mr_pct_decode), the query string and the path
  * parameters, decoded into the request's scratch buffer. It includes
  * common/http.c to reach the two static parsers. Besides memory errors it
  * checks the contracts: a route's parameters start at a '/' within the
@@ -37,7 +37,7 @@ check_pct(const char *src, size_t len, int plus_space)
 
 	if (dst == NULL)
 		return;
-	n = mr_http_pct_decode(src, len, dst, plus_space);
+	n = mr_pct_decode(src, len, dst, plus_space);
 	if (n >= 0) {
 		if ((size_t)n > len)
 			abort();
@@ -48,7 +48,7 @@ check_pct(const char *src, size_t len, int plus_space)
 			goto out;
 		for (ssize_t i = 0; i < n; i++)
 			snprintf(enc + 3 * i, 4, "%%%02X", (unsigned char)dst[i]);
-		if (mr_http_pct_decode(enc, 3 * (size_t)n, back, plus_space) != n ||
+		if (mr_pct_decode(enc, 3 * (size_t)n, back, plus_space) != n ||
 		    memcmp(back, dst, (size_t)n) != 0)
 			abort();
 	}

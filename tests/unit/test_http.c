@@ -236,7 +236,7 @@ test_route_path_len(void **state)
 	    &at), -1);
 }
 
-/* --- mr_http_pct_decode --- */
+/* --- mr_pct_decode --- */
 
 static void
 test_pct_decode(void **state)
@@ -304,7 +304,7 @@ test_pct_decode(void **state)
 	for (size_t i = 0; i < NELEM(cases); i++) {
 		size_t len = strlen(cases[i].src);
 		char *src = exact_copy(cases[i].src, len);
-		ssize_t n = mr_http_pct_decode(src, len, dst, cases[i].plus_space);
+		ssize_t n = mr_pct_decode(src, len, dst, cases[i].plus_space);
 
 		if (cases[i].want == NULL) {
 			if (n != -1)
@@ -320,11 +320,11 @@ test_pct_decode(void **state)
 	}
 
 	/* A raw NUL inside len is refused too. */
-	assert_int_equal(mr_http_pct_decode("a\0b", 3, dst, 0), -1);
+	assert_int_equal(mr_pct_decode("a\0b", 3, dst, 0), -1);
 	/* Only len bytes are read. */
-	assert_int_equal(mr_http_pct_decode("ab%41", 2, dst, 0), 2);
+	assert_int_equal(mr_pct_decode("ab%41", 2, dst, 0), 2);
 	assert_string_equal(dst, "ab");
-	assert_int_equal(mr_http_pct_decode("ab%41", 4, dst, 0), -1);
+	assert_int_equal(mr_pct_decode("ab%41", 4, dst, 0), -1);
 }
 
 /* --- mr_http_parse_range --- */
@@ -473,7 +473,7 @@ test_etag_matches(void **state)
 	    1);
 }
 
-/* --- mr_http_inline_safe --- */
+/* --- mr_header_inline_safe --- */
 
 /* spec.md 2.7, copied here rather than shared with the code under test. */
 static const char *const spec_inline_types[] = {
@@ -544,7 +544,7 @@ test_inline_safe(void **state)
 		for (size_t k = 0; k < NELEM(params); k++) {
 			snprintf(buf, sizeof(buf), "%s%s", spec_inline_types[i],
 			    params[k]);
-			if (mr_http_inline_safe(buf) != 1)
+			if (mr_header_inline_safe(buf) != 1)
 				fail_msg("'%s' not inline-safe", buf);
 		}
 		/* Media types are case-insensitive (RFC 9110 8.3.1). */
@@ -552,16 +552,16 @@ test_inline_safe(void **state)
 		for (char *p = buf; *p != '\0'; p++)
 			if (*p >= 'a' && *p <= 'z')
 				*p = (char)(*p - 'a' + 'A');
-		if (mr_http_inline_safe(buf) != 1)
+		if (mr_header_inline_safe(buf) != 1)
 			fail_msg("'%s' not inline-safe", buf);
 	}
 	for (size_t i = 0; i < NELEM(unsafe); i++)
-		if (mr_http_inline_safe(unsafe[i]) != 0)
+		if (mr_header_inline_safe(unsafe[i]) != 0)
 			fail_msg("'%s' is inline-safe", unsafe[i]);
-	assert_int_equal(mr_http_inline_safe(NULL), 0);
+	assert_int_equal(mr_header_inline_safe(NULL), 0);
 }
 
-/* --- mr_http_media_type --- */
+/* --- mr_header_media_type --- */
 
 static const struct {
 	const char *value;
@@ -651,32 +651,32 @@ test_media_type(void **state)
 		char *copy = exact_copy(v, strlen(v) + 1);
 
 		memset(essence, 'x', sizeof(essence));
-		if (mr_http_media_type(copy, essence, sizeof(essence)) != 0)
+		if (mr_header_media_type(copy, essence, sizeof(essence)) != 0)
 			fail_msg("'%s' refused", v);
 		if (strcmp(essence, media_type_valid[i].essence) != 0)
 			fail_msg("'%s': essence '%s'", v, essence);
-		assert_int_equal(mr_http_media_type(copy, NULL, 0), 0);
+		assert_int_equal(mr_header_media_type(copy, NULL, 0), 0);
 		free(copy);
 	}
 	for (size_t i = 0; i < NELEM(media_type_invalid); i++) {
 		const char *v = media_type_invalid[i];
 		char *copy = exact_copy(v, strlen(v) + 1);
 
-		if (mr_http_media_type(copy, essence, sizeof(essence)) != -1)
+		if (mr_header_media_type(copy, essence, sizeof(essence)) != -1)
 			fail_msg("'%s' accepted", v);
-		assert_int_equal(mr_http_media_type(copy, NULL, 0), -1);
+		assert_int_equal(mr_header_media_type(copy, NULL, 0), -1);
 		free(copy);
 	}
-	assert_int_equal(mr_http_media_type(NULL, essence, sizeof(essence)), -1);
+	assert_int_equal(mr_header_media_type(NULL, essence, sizeof(essence)), -1);
 	/* The essence must fit with its NUL; the parameters need not. */
-	assert_int_equal(mr_http_media_type("text/plain; charset=utf-8", small,
+	assert_int_equal(mr_header_media_type("text/plain; charset=utf-8", small,
 	    sizeof(small)), 0);
 	assert_string_equal(small, "text/plain");
-	assert_int_equal(mr_http_media_type("text/plainx", small, sizeof(small)),
+	assert_int_equal(mr_header_media_type("text/plainx", small, sizeof(small)),
 	    -1);
 }
 
-/* --- mr_http_content_type_clean --- */
+/* --- mr_header_content_type_clean --- */
 
 static const struct {
 	const char *value;
@@ -711,7 +711,7 @@ test_content_type_clean(void **state)
 	for (size_t i = 0; i < NELEM(ct_clean_cases); i++) {
 		const char *v = ct_clean_cases[i].value;
 		char *copy = exact_copy(v, strlen(v) + 1);
-		int rc = mr_http_content_type_clean(copy, out, sizeof(out));
+		int rc = mr_header_content_type_clean(copy, out, sizeof(out));
 
 		free(copy);
 		if (ct_clean_cases[i].want == NULL) {
@@ -723,28 +723,28 @@ test_content_type_clean(void **state)
 			fail_msg("case %zu refused", i);
 		assert_string_equal(out, ct_clean_cases[i].want);
 	}
-	assert_int_equal(mr_http_content_type_clean(NULL, out, sizeof(out)), -1);
+	assert_int_equal(mr_header_content_type_clean(NULL, out, sizeof(out)), -1);
 
 	/* MR_CONTENT_TYPE_MAX bytes fit, one more does not, spaces aside. */
 	memset(big, 'a', sizeof(big));
 	memcpy(big, "  x/", 4);
 	big[2 + MR_CONTENT_TYPE_MAX] = ' ';
 	big[3 + MR_CONTENT_TYPE_MAX] = '\0';
-	assert_int_equal(mr_http_content_type_clean(big, out, sizeof(out)), 0);
+	assert_int_equal(mr_header_content_type_clean(big, out, sizeof(out)), 0);
 	assert_int_equal(strlen(out), MR_CONTENT_TYPE_MAX);
 	big[2 + MR_CONTENT_TYPE_MAX] = 'a';
-	assert_int_equal(mr_http_content_type_clean(big, out, sizeof(out)), -1);
+	assert_int_equal(mr_header_content_type_clean(big, out, sizeof(out)), -1);
 	/* In place, as a stored row is checked before it is served. */
 	snprintf(out, sizeof(out), "%s", "  image/png; a=b ");
-	assert_int_equal(mr_http_content_type_clean(out, out, sizeof(out)), 0);
+	assert_int_equal(mr_header_content_type_clean(out, out, sizeof(out)), 0);
 	assert_string_equal(out, "image/png; a=b");
 	/* And never past a smaller out. */
-	assert_int_equal(mr_http_content_type_clean("text/plain", out, 10), -1);
-	assert_int_equal(mr_http_content_type_clean("text/plain", out, 11), 0);
+	assert_int_equal(mr_header_content_type_clean("text/plain", out, 10), -1);
+	assert_int_equal(mr_header_content_type_clean("text/plain", out, 11), 0);
 	assert_string_equal(out, "text/plain");
 }
 
-/* --- mr_http_content_disposition --- */
+/* --- mr_header_content_disposition --- */
 
 static const struct {
 	const char *type;
@@ -803,7 +803,7 @@ test_content_disposition(void **state)
 	(void)state;
 	for (size_t i = 0; i < NELEM(cd_cases); i++) {
 		memset(out, 0, sizeof(out));
-		if (mr_http_content_disposition(cd_cases[i].type,
+		if (mr_header_content_disposition(cd_cases[i].type,
 		    cd_cases[i].force_inline, cd_cases[i].name, out,
 		    sizeof(out)) != 0)
 			fail_msg("case %zu failed", i);
@@ -830,14 +830,14 @@ test_content_disposition_small_buffers(void **state)
 	for (size_t i = 0; i < NELEM(cd_cases); i++) {
 		size_t len;
 
-		assert_int_equal(mr_http_content_disposition(cd_cases[i].type,
+		assert_int_equal(mr_header_content_disposition(cd_cases[i].type,
 		    cd_cases[i].force_inline, cd_cases[i].name, big, sizeof(big)), 0);
 		len = strlen(big);
 		for (size_t sz = 0; sz <= len; sz++) {
 			char *out = malloc(sz ? sz : 1);
 
 			assert_non_null(out);
-			if (mr_http_content_disposition(cd_cases[i].type,
+			if (mr_header_content_disposition(cd_cases[i].type,
 			    cd_cases[i].force_inline, cd_cases[i].name, out, sz) != -1)
 				fail_msg("case %zu: fits in %zu bytes, needs %zu", i, sz,
 				    len + 1);
@@ -847,7 +847,7 @@ test_content_disposition_small_buffers(void **state)
 			char *out = malloc(sz);
 
 			assert_non_null(out);
-			assert_int_equal(mr_http_content_disposition(cd_cases[i].type,
+			assert_int_equal(mr_header_content_disposition(cd_cases[i].type,
 			    cd_cases[i].force_inline, cd_cases[i].name, out, sz), 0);
 			assert_string_equal(out, big);
 			free(out);
@@ -855,7 +855,7 @@ test_content_disposition_small_buffers(void **state)
 	}
 }
 
-/* --- mr_http_disposition_filename --- */
+/* --- mr_header_disposition_filename --- */
 
 static const struct {
 	const char *value;
@@ -898,7 +898,7 @@ test_disposition_filename(void **state)
 	for (size_t i = 0; i < NELEM(dfn_cases); i++) {
 		const char *v = dfn_cases[i].value;
 		char *copy = exact_copy(v, strlen(v) + 1);
-		int rc = mr_http_disposition_filename(copy, out, sizeof(out));
+		int rc = mr_header_disposition_filename(copy, out, sizeof(out));
 
 		free(copy);
 		if (dfn_cases[i].want == NULL) {
@@ -910,23 +910,23 @@ test_disposition_filename(void **state)
 			fail_msg("case %zu refused", i);
 		assert_string_equal(out, dfn_cases[i].want);
 	}
-	assert_int_equal(mr_http_disposition_filename(NULL, out, sizeof(out)),
+	assert_int_equal(mr_header_disposition_filename(NULL, out, sizeof(out)),
 	    -1);
 
 	/* A name that fits, though its encoded form is longer than out. */
 	o = (size_t)snprintf(value, sizeof(value), "inline; filename*=utf-8''");
 	for (int i = 0; i < 400; i++)
 		o += (size_t)snprintf(value + o, sizeof(value) - o, "%%C3%%A9");
-	assert_int_equal(mr_http_disposition_filename(value, out, sizeof(out)),
+	assert_int_equal(mr_header_disposition_filename(value, out, sizeof(out)),
 	    0);
 	assert_int_equal(strlen(out), 800);
 	assert_memory_equal(out, "\xc3\xa9\xc3\xa9", 4);
 	/* One that does not fit is refused, not cut. */
-	assert_int_equal(mr_http_disposition_filename(value, out, 800), -1);
-	assert_int_equal(mr_http_disposition_filename(value, out, 801), 0);
-	assert_int_equal(mr_http_disposition_filename(
+	assert_int_equal(mr_header_disposition_filename(value, out, 800), -1);
+	assert_int_equal(mr_header_disposition_filename(value, out, 801), 0);
+	assert_int_equal(mr_header_disposition_filename(
 	    "a; filename=\"abc\"", out, 3), -1);
-	assert_int_equal(mr_http_disposition_filename(
+	assert_int_equal(mr_header_disposition_filename(
 	    "a; filename=\"abc\"", out, 4), 0);
 }
 

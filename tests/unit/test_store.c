@@ -241,19 +241,18 @@ test_media_not_found(void **state)
 
 	media_fill(&m, "example.org", "abc");
 	mr_err_clear(&err);
-	assert_int_equal(mr_store_media_get(fx->st, &m.mxc, &got, &err), -1);
-	assert_int_equal(err.status, 404);
-	assert_string_equal(err.errcode, "M_NOT_FOUND");
+	assert_int_equal(mr_store_media_get(fx->st, &m.mxc, &got, &err),
+	    MR_STORE_NOT_FOUND);
 
 	/* The key is server and id together, and ids are case-sensitive. */
 	assert_int_equal(mr_store_media_insert(fx->st, &m, &err), 0);
 	media_fill(&m, "other.org", "abc");
 	mr_err_clear(&err);
-	assert_int_equal(mr_store_media_get(fx->st, &m.mxc, &got, &err), -1);
-	assert_int_equal(err.status, 404);
+	assert_int_equal(mr_store_media_get(fx->st, &m.mxc, &got, &err),
+	    MR_STORE_NOT_FOUND);
 	media_fill(&m, "example.org", "ABC");
-	assert_int_equal(mr_store_media_get(fx->st, &m.mxc, &got, &err), -1);
-	assert_int_equal(err.status, 404);
+	assert_int_equal(mr_store_media_get(fx->st, &m.mxc, &got, &err),
+	    MR_STORE_NOT_FOUND);
 }
 
 static void
@@ -267,8 +266,8 @@ test_media_duplicate(void **state)
 	assert_int_equal(mr_store_media_insert(fx->st, &m, &err), 0);
 	m.size = 99;
 	mr_err_clear(&err);
-	assert_int_equal(mr_store_media_insert(fx->st, &m, &err), -1);
-	assert_int_equal(err.status, 409);
+	assert_int_equal(mr_store_media_insert(fx->st, &m, &err),
+	    MR_STORE_CONFLICT);
 	/* The first row is unchanged. */
 	assert_int_equal(mr_store_media_get(fx->st, &m.mxc, &got, &err), 0);
 	assert_int_equal(got.size, 11);
@@ -309,14 +308,12 @@ test_create_pending_cap(void **state)
 	/* The fourth is refused; retry when the oldest lapses. */
 	pending_fill(&m, "p3", "@alice:example.org", now + 9000);
 	mr_err_clear(&err);
-	assert_int_equal(mr_store_media_create_pending(fx->st, &m, 3, now, &retry,
-	    &err), -1);
-	assert_int_equal(err.status, 429);
-	assert_string_equal(err.errcode, "M_LIMIT_EXCEEDED");
+	assert_int_equal(mr_store_media_create_pending(fx->st, &m, 3, now,
+	    &retry, &err), MR_STORE_BUSY);
 	assert_int_equal(retry, 5000);
 	/* Nothing was inserted. */
-	assert_int_equal(mr_store_media_get(fx->st, &m.mxc, &got, &err), -1);
-	assert_int_equal(err.status, 404);
+	assert_int_equal(mr_store_media_get(fx->st, &m.mxc, &got, &err),
+	    MR_STORE_NOT_FOUND);
 
 	/* The cap is per user. */
 	pending_fill(&m, "b0", "@bob:example.org", now + 5000);
@@ -347,8 +344,7 @@ test_create_pending_expired_do_not_count(void **state)
 	/* At 1999 both still hold: full, retry in 1 ms. */
 	pending_fill(&m, "e2", "@alice:example.org", 5000);
 	assert_int_equal(mr_store_media_create_pending(fx->st, &m, 2, 1999,
-	    &retry, &err), -1);
-	assert_int_equal(err.status, 429);
+	    &retry, &err), MR_STORE_BUSY);
 	assert_int_equal(retry, 1);
 
 	/* At 2000 the first has lapsed (expires_at is the deadline). */
@@ -358,7 +354,7 @@ test_create_pending_expired_do_not_count(void **state)
 	/* Now e1 and e2 hold; at 2500 e1 lapses too. */
 	pending_fill(&m, "e3", "@alice:example.org", 6000);
 	assert_int_equal(mr_store_media_create_pending(fx->st, &m, 2, 2400,
-	    &retry, &err), -1);
+	    &retry, &err), MR_STORE_BUSY);
 	assert_int_equal(retry, 100);
 	assert_int_equal(mr_store_media_create_pending(fx->st, &m, 2, 2500,
 	    &retry, &err), 0);
@@ -367,8 +363,7 @@ test_create_pending_expired_do_not_count(void **state)
 	pending_fill(&m, "e0", "@bob:example.org", 9000);
 	mr_err_clear(&err);
 	assert_int_equal(mr_store_media_create_pending(fx->st, &m, 5, 3000,
-	    &retry, &err), -1);
-	assert_int_equal(err.status, 409);
+	    &retry, &err), MR_STORE_CONFLICT);
 }
 
 /* Completed uploads are no longer pending and free a slot. */
@@ -385,7 +380,7 @@ test_create_pending_completed_do_not_count(void **state)
 	    &retry, &err), 0);
 	pending_fill(&m, "c1", "@alice:example.org", 5000);
 	assert_int_equal(mr_store_media_create_pending(fx->st, &m, 1, 1000,
-	    &retry, &err), -1);
+	    &retry, &err), MR_STORE_BUSY);
 
 	media_fill(&m, "example.org", "c0");
 	assert_int_equal(mr_store_media_complete(fx->st, &m, &err), 0);
@@ -423,9 +418,8 @@ test_complete_once(void **state)
 	snprintf(m.sha256, sizeof(m.sha256), "%s", HASH_A);
 	m.size = 1;
 	mr_err_clear(&err);
-	assert_int_equal(mr_store_media_complete(fx->st, &m, &err), -1);
-	assert_int_equal(err.status, 409);
-	assert_string_equal(err.errcode, "M_CANNOT_OVERWRITE_MEDIA");
+	assert_int_equal(mr_store_media_complete(fx->st, &m, &err),
+	    MR_STORE_CONFLICT);
 	assert_int_equal(mr_store_media_get(fx->st, &m.mxc, &got, &err), 0);
 	assert_string_equal(got.sha256, HASH_C);
 	assert_int_equal(got.size, 1234);
@@ -434,9 +428,8 @@ test_complete_once(void **state)
 	media_fill(&m, "example.org", "full");
 	assert_int_equal(mr_store_media_insert(fx->st, &m, &err), 0);
 	mr_err_clear(&err);
-	assert_int_equal(mr_store_media_complete(fx->st, &m, &err), -1);
-	assert_int_equal(err.status, 409);
-	assert_string_equal(err.errcode, "M_CANNOT_OVERWRITE_MEDIA");
+	assert_int_equal(mr_store_media_complete(fx->st, &m, &err),
+	    MR_STORE_CONFLICT);
 }
 
 /* --- tokens --- */
@@ -498,12 +491,11 @@ test_tokens(void **state)
 	/* Revoke: gone for lookup and list; a second revoke is 404. */
 	assert_int_equal(mr_store_token_revoke(fx->st, HASH_A, &err), 0);
 	mr_err_clear(&err);
-	assert_int_equal(mr_store_token_lookup(fx->st, HASH_A, &info, &err), -1);
-	assert_int_equal(err.status, 401);
-	assert_string_equal(err.errcode, "M_UNKNOWN_TOKEN");
+	assert_int_equal(mr_store_token_lookup(fx->st, HASH_A, &info, &err),
+	    MR_STORE_NOT_FOUND);
 	mr_err_clear(&err);
-	assert_int_equal(mr_store_token_revoke(fx->st, HASH_A, &err), -1);
-	assert_int_equal(err.status, 404);
+	assert_int_equal(mr_store_token_revoke(fx->st, HASH_A, &err),
+	    MR_STORE_NOT_FOUND);
 	memset(&list, 0, sizeof(list));
 	assert_int_equal(mr_store_token_list(fx->st, collect_token, &list, &err),
 	    0);
@@ -522,20 +514,20 @@ test_token_unknown(void **state)
 	struct token_list list;
 
 	mr_err_clear(&err);
-	assert_int_equal(mr_store_token_lookup(fx->st, HASH_A, &info, &err), -1);
-	assert_int_equal(err.status, 401);
-	assert_string_equal(err.errcode, "M_UNKNOWN_TOKEN");
+	assert_int_equal(mr_store_token_lookup(fx->st, HASH_A, &info, &err),
+	    MR_STORE_NOT_FOUND);
 
 	/* Lookups are exact: no prefix or pattern match. */
 	assert_int_equal(mr_store_token_add(fx->st, HASH_A, "@a:example.org", 0,
 	    &err), 0);
 	assert_int_equal(mr_store_token_lookup(fx->st, "ba7816bf", &info, &err),
-	    -1);
-	assert_int_equal(mr_store_token_lookup(fx->st, "%", &info, &err), -1);
-	assert_int_equal(mr_store_token_lookup(fx->st, "", &info, &err), -1);
+	    MR_STORE_NOT_FOUND);
+	assert_int_equal(mr_store_token_lookup(fx->st, "%", &info, &err),
+	    MR_STORE_NOT_FOUND);
+	assert_int_equal(mr_store_token_lookup(fx->st, "", &info, &err),
+	    MR_STORE_NOT_FOUND);
 	assert_int_equal(mr_store_token_lookup(fx->st, "' OR '1'='1", &info,
-	    &err), -1);
-	assert_int_equal(err.status, 401);
+	    &err), MR_STORE_NOT_FOUND);
 
 	/* The same hash twice is refused, and the first stays. */
 	assert_int_equal(mr_store_token_add(fx->st, HASH_A, "@b:example.org", 0,
@@ -590,7 +582,8 @@ test_quarantine_forms(void **state)
 	media_fill(&b, "example.org", "bbb");	/* same bytes (HASH_C) */
 	assert_int_equal(mr_store_media_insert(fx->st, &a, &err), 0);
 	assert_int_equal(mr_store_media_insert(fx->st, &b, &err), 0);
-	assert_int_equal(mr_store_hash_quarantined(fx->st, HASH_C, &err), 0);
+	assert_int_equal(mr_store_hash_quarantined(fx->st, HASH_C, &err),
+	    MR_STORE_NOT_FOUND);
 
 	/* One item: its row, and its bytes for new uploads. */
 	sel.mxc = &a.mxc;
@@ -600,7 +593,8 @@ test_quarantine_forms(void **state)
 	assert_int_equal(got.quarantined, 1);
 	assert_int_equal(mr_store_media_get(fx->st, &b.mxc, &got, &err), 0);
 	assert_int_equal(got.quarantined, 0);
-	assert_int_equal(mr_store_hash_quarantined(fx->st, HASH_C, &err), 1);
+	assert_int_equal(mr_store_hash_quarantined(fx->st, HASH_C, &err),
+	    MR_STORE_OK);
 
 	/* By hash: every copy; releasing one copy keeps the bytes banned. */
 	memset(&sel, 0, sizeof(sel));
@@ -610,10 +604,12 @@ test_quarantine_forms(void **state)
 	memset(&sel, 0, sizeof(sel));
 	sel.mxc = &a.mxc;
 	assert_int_equal(mr_store_quarantine(fx->st, &sel, 0, &n, &err), 0);
-	assert_int_equal(mr_store_hash_quarantined(fx->st, HASH_C, &err), 1);
+	assert_int_equal(mr_store_hash_quarantined(fx->st, HASH_C, &err),
+	    MR_STORE_OK);
 	sel.mxc = &b.mxc;
 	assert_int_equal(mr_store_quarantine(fx->st, &sel, 0, &n, &err), 0);
-	assert_int_equal(mr_store_hash_quarantined(fx->st, HASH_C, &err), 0);
+	assert_int_equal(mr_store_hash_quarantined(fx->st, HASH_C, &err),
+	    MR_STORE_NOT_FOUND);
 
 	/* By user. */
 	memset(&sel, 0, sizeof(sel));
@@ -629,14 +625,15 @@ test_quarantine_forms(void **state)
 	sel.sha256 = HASH_A;
 	assert_int_equal(mr_store_quarantine(fx->st, &sel, 1, &n, &err), 0);
 	assert_int_equal(n, 0);
-	assert_int_equal(mr_store_hash_quarantined(fx->st, HASH_A, &err), 1);
+	assert_int_equal(mr_store_hash_quarantined(fx->st, HASH_A, &err),
+	    MR_STORE_OK);
 
 	/* An unknown item is 404. */
 	media_fill(&a, "example.org", "nope");
 	sel.sha256 = NULL;
 	sel.mxc = &a.mxc;
-	assert_int_equal(mr_store_quarantine(fx->st, &sel, 1, &n, &err), -1);
-	assert_int_equal(err.status, 404);
+	assert_int_equal(mr_store_quarantine(fx->st, &sel, 1, &n, &err),
+	    MR_STORE_NOT_FOUND);
 }
 
 static void
@@ -654,24 +651,28 @@ test_media_delete_and_references(void **state)
 	assert_int_equal(mr_store_media_insert(fx->st, &b, &err), 0);
 	put_thumb(fx->st, &a.mxc, 32, HASH_A);
 	put_thumb(fx->st, &a.mxc, 96, HASH_B);	/* a thumbnail with b's bytes */
-	assert_int_equal(mr_store_blob_referenced(fx->st, HASH_A, &err), 1);
+	assert_int_equal(mr_store_blob_referenced(fx->st, HASH_A, &err),
+	    MR_STORE_OK);
 
 	assert_int_equal(mr_store_media_delete(fx->st, &a.mxc, count_hash,
 	    &hashes, &err), 0);
 	assert_int_equal(hashes, 3);		/* media, two thumbnails */
-	assert_int_equal(mr_store_media_get(fx->st, &a.mxc, &a, &err), -1);
-	assert_int_equal(mr_store_blob_referenced(fx->st, HASH_C, &err), 0);
-	assert_int_equal(mr_store_blob_referenced(fx->st, HASH_A, &err), 0);
+	assert_int_equal(mr_store_media_get(fx->st, &a.mxc, &a, &err),
+	    MR_STORE_NOT_FOUND);
+	assert_int_equal(mr_store_blob_referenced(fx->st, HASH_C, &err),
+	    MR_STORE_NOT_FOUND);
+	assert_int_equal(mr_store_blob_referenced(fx->st, HASH_A, &err),
+	    MR_STORE_NOT_FOUND);
 	/* Still named by the remote row. */
-	assert_int_equal(mr_store_blob_referenced(fx->st, HASH_B, &err), 1);
+	assert_int_equal(mr_store_blob_referenced(fx->st, HASH_B, &err),
+	    MR_STORE_OK);
 	hashes = 0;
 	assert_int_equal(mr_store_blob_refs(fx->st, count_hash, &hashes, &err),
 	    0);
 	assert_int_equal(hashes, 1);
 
 	assert_int_equal(mr_store_media_delete(fx->st, &a.mxc, NULL, NULL,
-	    &err), -1);
-	assert_int_equal(err.status, 404);
+	    &err), MR_STORE_NOT_FOUND);
 }
 
 static void
@@ -741,26 +742,26 @@ test_bucket_burst_and_drain(void **state)
 		assert_int_equal(mr_store_bucket_take(fx->st, "u:a", 1, 2000, 3,
 		    t, 0, &retry, &err), 0);
 	assert_int_equal(mr_store_bucket_take(fx->st, "u:a", 1, 2000, 3, t, 0,
-	    &retry, &err), 1);
+	    &retry, &err), MR_STORE_BUSY);
 	/* One unit drains in 500 ms. */
 	assert_in_range(retry, 499, 501);
 	/* Another key is another bucket. */
 	assert_int_equal(mr_store_bucket_take(fx->st, "u:b", 1, 2000, 3, t, 0,
 	    &retry, &err), 0);
 	assert_int_equal(mr_store_bucket_take(fx->st, "u:a", 1, 2000, 3,
-	    t + 499, 0, &retry, &err), 1);
+	    t + 499, 0, &retry, &err), MR_STORE_BUSY);
 	assert_int_equal(mr_store_bucket_take(fx->st, "u:a", 1, 2000, 3,
 	    t + 500, 0, &retry, &err), 0);
 	/* A cost larger than the burst never fits; force charges anyway. */
 	assert_int_equal(mr_store_bucket_take(fx->st, "u:c", 4, 2000, 3, t, 0,
-	    &retry, &err), 1);
+	    &retry, &err), MR_STORE_BUSY);
 	assert_int_equal(mr_store_bucket_take(fx->st, "u:c", 4, 2000, 3, t, 1,
 	    &retry, &err), 0);
 	assert_int_equal(mr_store_bucket_take(fx->st, "u:c", 0, 2000, 3, t, 0,
-	    &retry, &err), 1);
+	    &retry, &err), MR_STORE_BUSY);
 	/* A clock that steps back drains nothing and breaks nothing. */
 	assert_int_equal(mr_store_bucket_take(fx->st, "u:c", 0, 2000, 3,
-	    t - 10000, 0, &retry, &err), 1);
+	    t - 10000, 0, &retry, &err), MR_STORE_BUSY);
 }
 
 static void
@@ -792,6 +793,82 @@ test_user_upload_bytes(void **state)
 	assert_int_equal(bytes, 0);
 }
 
+/* --- leases --- */
+
+/* One holder at a time; the outcome it leaves answers those after it. */
+static void
+test_lease_remote_media(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t t = INT64_C(1700000000000);
+	struct mr_store_outcome done;
+	struct mr_err err, failure;
+	const enum mr_store_lease_kind k = MR_STORE_LEASE_REMOTE_MEDIA;
+
+	mr_err_clear(&err);
+	assert_int_equal(mr_store_lease_take(fx->st, k, "a.test/x", t, 1000,
+	    &done, &err), MR_STORE_OK);
+	assert_int_equal(mr_store_lease_take(fx->st, k, "a.test/x", t + 999,
+	    1000, &done, &err), MR_STORE_BUSY);
+	/* Another media, or the same key as another kind, is another lease. */
+	assert_int_equal(mr_store_lease_take(fx->st, k, "a.test/y", t, 1000,
+	    &done, &err), MR_STORE_OK);
+	assert_int_equal(mr_store_lease_take(fx->st, MR_STORE_LEASE_PREVIEW,
+	    "a.test/x", t, 1000, &done, &err), MR_STORE_OK);
+	/* A lapsed lease goes to the next caller. */
+	assert_int_equal(mr_store_lease_take(fx->st, k, "a.test/x", t + 1000,
+	    1000, &done, &err), MR_STORE_OK);
+	/* Neutral results leave err alone. */
+	assert_int_equal(err.status, 0);
+
+	mr_err_set(&failure, 404, "M_NOT_FOUND", "gone at origin");
+	assert_int_equal(mr_store_lease_end(fx->st, k, "a.test/x", NULL,
+	    &failure, t + 5000, &err), MR_STORE_OK);
+	assert_int_equal(mr_store_lease_take(fx->st, k, "a.test/x", t + 4999,
+	    1000, &done, &err), MR_STORE_CONFLICT);
+	assert_null(done.body);
+	assert_int_equal(done.failure.status, 404);
+	assert_string_equal(done.failure.errcode, "M_NOT_FOUND");
+	assert_string_equal(done.failure.msg, "gone at origin");
+	assert_int_equal(mr_store_lease_take(fx->st, k, "a.test/x", t + 5000,
+	    1000, &done, &err), MR_STORE_OK);
+	/* A success keeps nothing: the media row is the outcome. */
+	assert_int_equal(mr_store_lease_end(fx->st, k, "a.test/x", NULL, NULL,
+	    0, &err), MR_STORE_OK);
+	assert_int_equal(mr_store_lease_take(fx->st, k, "a.test/x", t + 5001,
+	    1000, &done, &err), MR_STORE_OK);
+}
+
+static void
+test_lease_preview(void **state)
+{
+	struct fixture *fx = *state;
+	int64_t t = INT64_C(1700000000000);
+	struct mr_store_outcome done;
+	struct mr_err err;
+	const enum mr_store_lease_kind k = MR_STORE_LEASE_PREVIEW;
+
+	assert_int_equal(mr_store_lease_take(fx->st, k, "p", t, 1000, &done,
+	    &err), MR_STORE_OK);
+	assert_int_equal(mr_store_lease_end(fx->st, k, "p", "{\"og:title\":1}",
+	    NULL, t + 3000, &err), MR_STORE_OK);
+	assert_int_equal(mr_store_lease_take(fx->st, k, "p", t + 1, 1000, &done,
+	    &err), MR_STORE_CONFLICT);
+	assert_non_null(done.body);
+	assert_string_equal(done.body, "{\"og:title\":1}");
+	assert_int_equal(done.failure.status, 0);
+	free(done.body);
+	/* Stale: made again. */
+	assert_int_equal(mr_store_lease_take(fx->st, k, "p", t + 3000, 1000,
+	    &done, &err), MR_STORE_OK);
+	assert_null(done.body);
+	/* Ended with nothing to keep: the next caller takes it at once. */
+	assert_int_equal(mr_store_lease_end(fx->st, k, "p", NULL, NULL, 0,
+	    &err), MR_STORE_OK);
+	assert_int_equal(mr_store_lease_take(fx->st, k, "p", t + 3001, 1000,
+	    &done, &err), MR_STORE_OK);
+}
+
 static void
 test_origin_breaker(void **state)
 {
@@ -804,7 +881,7 @@ test_origin_breaker(void **state)
 	assert_int_equal(mr_store_origin_result(fx->st, "dead.test", 0, t,
 	    1000, &err), 0);
 	assert_int_equal(mr_store_origin_down(fx->st, "dead.test", t + 999,
-	    &until, &err), 1);
+	    &until, &err), MR_STORE_BUSY);
 	assert_int_equal(until, t + 1000);
 	assert_int_equal(mr_store_origin_down(fx->st, "dead.test", t + 1000,
 	    &until, &err), 0);
@@ -815,7 +892,7 @@ test_origin_breaker(void **state)
 		assert_int_equal(mr_store_origin_result(fx->st, "dead.test", 0, t,
 		    1000, &err), 0);
 	assert_int_equal(mr_store_origin_down(fx->st, "dead.test", t, &until,
-	    &err), 1);
+	    &err), MR_STORE_BUSY);
 	assert_int_equal(until, t + 16000);
 	/* One answer closes the breaker and forgets the failures. */
 	assert_int_equal(mr_store_origin_result(fx->st, "dead.test", 1, t,
@@ -825,7 +902,7 @@ test_origin_breaker(void **state)
 	assert_int_equal(mr_store_origin_result(fx->st, "dead.test", 0, t,
 	    1000, &err), 0);
 	assert_int_equal(mr_store_origin_down(fx->st, "dead.test", t, &until,
-	    &err), 1);
+	    &err), MR_STORE_BUSY);
 	assert_int_equal(until, t + 1000);
 }
 
@@ -839,6 +916,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_user_upload_bytes, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_origin_breaker, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_lease_remote_media, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_lease_preview, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_open_newer_schema_refused,
 		    setup, teardown),

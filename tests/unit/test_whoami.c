@@ -239,19 +239,23 @@ test_store_cache(void **state)
 	struct mr_err err;
 
 	snprintf(a.user_id, sizeof(a.user_id), "@c:example.org");
-	assert_int_equal(mr_store_hs_auth_get(fx->st, "h1", 1000, &b, &err), 0);
+	assert_int_equal(mr_store_hs_auth_get(fx->st, "h1", 1000, &b, &err),
+	    MR_STORE_NOT_FOUND);
 	assert_int_equal(mr_store_hs_auth_put(fx->st, "h1", &a, 1000, 2000,
 	    &err), 0);
-	assert_int_equal(mr_store_hs_auth_get(fx->st, "h1", 1999, &b, &err), 1);
+	assert_int_equal(mr_store_hs_auth_get(fx->st, "h1", 1999, &b, &err),
+	    MR_STORE_OK);
 	assert_string_equal(b.user_id, "@c:example.org");
-	assert_int_equal(mr_store_hs_auth_get(fx->st, "h1", 2000, &b, &err), 0);
+	assert_int_equal(mr_store_hs_auth_get(fx->st, "h1", 2000, &b, &err),
+	    MR_STORE_NOT_FOUND);
 
 	memset(&a, 0, sizeof(a));
 	snprintf(a.errcode, sizeof(a.errcode), "M_UNKNOWN_TOKEN");
 	a.soft_logout = 1;
 	assert_int_equal(mr_store_hs_auth_put(fx->st, "h2", &a, 1000, 5000,
 	    &err), 0);
-	assert_int_equal(mr_store_hs_auth_get(fx->st, "h2", 1500, &b, &err), 1);
+	assert_int_equal(mr_store_hs_auth_get(fx->st, "h2", 1500, &b, &err),
+	    MR_STORE_OK);
 	assert_string_equal(b.user_id, "");
 	assert_string_equal(b.errcode, "M_UNKNOWN_TOKEN");
 	assert_int_equal(b.soft_logout, 1);
@@ -261,7 +265,8 @@ test_store_cache(void **state)
 	a.soft_logout = 0;
 	assert_int_equal(mr_store_hs_auth_put(fx->st, "h2", &a, 1000, 5000,
 	    &err), 0);
-	assert_int_equal(mr_store_hs_auth_get(fx->st, "h2", 1500, &b, &err), 1);
+	assert_int_equal(mr_store_hs_auth_get(fx->st, "h2", 1500, &b, &err),
+	    MR_STORE_OK);
 	assert_string_equal(b.user_id, "@d:example.org");
 }
 
@@ -314,7 +319,8 @@ test_check_from_cache_and_unreachable(void **state)
 	assert_string_equal(err.errcode, "M_UNKNOWN");
 	assert_non_null(fx->hc);
 	mr_auth_hash_token("tok_other", hash);
-	assert_int_equal(mr_store_hs_auth_get(fx->st, hash, now, &a, &err), 0);
+	assert_int_equal(mr_store_hs_auth_get(fx->st, hash, now, &a, &err),
+	    MR_STORE_NOT_FOUND);
 
 	/* A token no header can carry is refused without asking. */
 	assert_int_equal(mr_auth_check_homeserver(&fx->hc, fx->st, &fx->cfg,

@@ -1,0 +1,45 @@
+/*
+ * ctx: the per-process context (see ctx.h).
+ */
+#include "ctx.h"
+
+#include <string.h>
+
+#include "fed.h"
+#include "http_client.h"
+
+int
+mr_ctx_open(struct mr_ctx *ctx, const char *name, struct mr_err *err)
+{
+	memset(ctx, 0, sizeof(*ctx));
+	ctx->name = name;
+	if (mr_config_load_env(&ctx->cfg, err) < 0 ||
+	    mr_store_open(&ctx->store, ctx->cfg.database_path, err) < 0 ||
+	    mr_blob_store_open(&ctx->cfg, 1, &ctx->blob, err) < 0) {
+		mr_ctx_close(ctx);
+		return -1;
+	}
+	return 0;
+}
+
+void
+mr_ctx_close(struct mr_ctx *ctx)
+{
+	mr_hc_free(ctx->whoami);
+	mr_fed_free(ctx->fed);
+	mr_blob_store_close(ctx->blob);
+	mr_store_free(ctx->store);
+	ctx->whoami = NULL;
+	ctx->fed = NULL;
+	ctx->blob = NULL;
+	ctx->store = NULL;
+}
+
+struct mr_fed *
+mr_ctx_fed(struct mr_ctx *ctx, struct mr_err *err)
+{
+	if (ctx->fed == NULL &&
+	    mr_fed_open(&ctx->fed, &ctx->cfg, ctx->store, ctx->blob, err) < 0)
+		return NULL;
+	return ctx->fed;
+}
