@@ -72,6 +72,9 @@ static const struct {
 	{ "/_matrix/federation/v1/media/", MR_API_FED_V1,
 	  MR_EP_BIT(MR_EP_FED_DOWNLOAD) | MR_EP_BIT(MR_EP_FED_THUMBNAIL) },
 	{ "/_matrix/key/v2/", MR_API_KEYS, MR_EP_BIT(MR_EP_KEYS) },
+	/* Last: every path starts with it, and the first prefix that
+	 * matches decides. */
+	{ "/", MR_API_HEALTH, MR_EP_BIT(MR_EP_HEALTH) },
 };
 
 #define API_BIT(a) (1u << (a))
@@ -106,6 +109,9 @@ static const struct {
 	  MR_METHOD_GET },
 	/* The older form names a key id; the answer is the same. */
 	{ "server", MR_EP_KEYS, API_BIT(MR_API_KEYS), 0, 1,
+	  MR_METHOD_GET | MR_METHOD_HEAD },
+	/* No auth: a load balancer asks it (http_route_auth). */
+	{ "health", MR_EP_HEALTH, API_BIT(MR_API_HEALTH), 0, 0,
 	  MR_METHOD_GET | MR_METHOD_HEAD },
 };
 
