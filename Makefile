@@ -55,6 +55,7 @@ LIB_OBJS += common/http_client.o
 LIB_OBJS += common/image.o
 LIB_OBJS += common/json.o
 LIB_OBJS += common/keys.o
+LIB_OBJS += common/log.o
 LIB_OBJS += common/media.o
 LIB_OBJS += common/multipart.o
 LIB_OBJS += common/mxc.o
@@ -88,6 +89,7 @@ UNIT_TESTS += tests/unit/test_http
 UNIT_TESTS += tests/unit/test_image
 UNIT_TESTS += tests/unit/test_json
 UNIT_TESTS += tests/unit/test_keys
+UNIT_TESTS += tests/unit/test_log
 UNIT_TESTS += tests/unit/test_multipart
 UNIT_TESTS += tests/unit/test_preview_html
 UNIT_TESTS += tests/unit/test_preview_url
@@ -293,9 +295,9 @@ FUZZERS += xmatrix
 # What common/http.c needs besides itself.
 FUZZ_HTTP_DEPS = common/auth.c common/blob.c common/blob_fs.c \
 	common/config.c common/fed.c common/fed_discover.c common/http_client.c \
-	common/image.c common/json.c common/keys.c common/multipart.c \
-	common/mxc.c common/net.c common/preview_url.c common/slot.c \
-	common/store.c common/util.c
+	common/image.c common/json.c common/keys.c common/log.c \
+	common/multipart.c common/mxc.c common/net.c common/preview_url.c \
+	common/slot.c common/store.c common/util.c
 
 FUZZ_canonical = common/json.c common/util.c
 # fuzz_config.c includes common/config.c to reach its line parser.
