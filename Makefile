@@ -24,7 +24,7 @@ PKGS = libfcgi-dev libsodium-dev libsqlite3-dev libcjson-dev libcmocka-dev \
        python3-matrix-nio python3-pil wrk bc hyperfine libvips-tools \
        libjpeg-turbo-progs libavif-bin libheif-examples \
        apache2 libapache2-mod-fcgid libapache2-mod-xsendfile nginx \
-       clang
+       clang lintian
 # libgd is opened with dlopen by common/thumb.c (see there); only its
 # headers are needed at build time.
 PKG_LIBS = libsodium libcrypto sqlite3 libcjson libcurl libxml-2.0 libjpeg libpng libwebp \
@@ -57,6 +57,7 @@ LIB_OBJS += common/http_client.o
 LIB_OBJS += common/image.o
 LIB_OBJS += common/json.o
 LIB_OBJS += common/keys.o
+LIB_OBJS += common/log.o
 LIB_OBJS += common/media.o
 LIB_OBJS += common/multipart.o
 LIB_OBJS += common/mxc.o
@@ -93,6 +94,7 @@ UNIT_TESTS += tests/unit/test_http
 UNIT_TESTS += tests/unit/test_image
 UNIT_TESTS += tests/unit/test_json
 UNIT_TESTS += tests/unit/test_keys
+UNIT_TESTS += tests/unit/test_log
 UNIT_TESTS += tests/unit/test_multipart
 UNIT_TESTS += tests/unit/test_preview_html
 UNIT_TESTS += tests/unit/test_preview_url
@@ -115,7 +117,7 @@ HEADERS = $(wildcard common/*.h) common/migrations.h
 MIGRATIONS = $(sort $(wildcard sql/sqlite/[0-9][0-9][0-9]_*.sql))
 
 .PHONY: all deps run test unit-test asan-test e2e-test cgi-test bench clean fuzz \
-	e2e-test-servers e2e-test-all install
+	e2e-test-servers e2e-test-all install deb
 .DELETE_ON_ERROR:
 # Keep objects of programs, so a rebuild relinks only what changed.
 .SECONDARY:
@@ -273,6 +275,47 @@ install: all
 	    mediarepo; \
 	  chown -R mediarepo:www-data $(STATEDIR); fi
 
+# make deb [DEB_VERSION=]: mediarepo_VERSION_ARCH.deb with dpkg-deb, of
+# what make install puts under /usr: programs in /usr/lib/mediarepo, the
+# tools in /usr/bin, the config as a conffile in /etc/mediarepo, the web
+# server templates in /usr/share/mediarepo, the systemd units. postinst
+# makes the mediarepo user and /var/lib/mediarepo (pkg/deb/). Depends comes
+# from dpkg-shlibdeps on the binaries, plus libgd3 (dlopen'ed by
+# common/thumb.c, so no binary names it) and passwd (useradd in postinst).
+DEB_VERSION ?= 0.1.0
+DEB_ARCH = $(shell dpkg --print-architecture)
+DEB = mediarepo_$(DEB_VERSION)_$(DEB_ARCH).deb
+DEB_DIR = build/deb
+DEB_ROOT = $(DEB_DIR)/root
+DEB_BINS = $(DEB_ROOT)/usr/lib/mediarepo/*.fcgi \
+	$(DEB_ROOT)/usr/bin/mediarepo-admin $(DEB_ROOT)/usr/bin/mediarepo-spawn
+deb: all
+	rm -rf $(DEB_DIR) $(DEB) && mkdir -p $(DEB_ROOT)/DEBIAN $(DEB_DIR)/debian
+	$(MAKE) -s install DESTDIR=$(CURDIR)/$(DEB_ROOT) PREFIX=/usr > /dev/null
+	@# Made by postinst, owned by the programs' user, never by dpkg.
+	rm -rf $(DEB_ROOT)/var
+	strip --strip-unneeded --remove-section=.comment \
+	  --remove-section=.note $(DEB_BINS)
+	install -d $(DEB_ROOT)/usr/share/doc/mediarepo
+	install -m 644 pkg/deb/copyright $(DEB_ROOT)/usr/share/doc/mediarepo/
+	sed 's|@VERSION@|$(DEB_VERSION)|' pkg/deb/changelog.in | gzip -9n \
+	  > $(DEB_ROOT)/usr/share/doc/mediarepo/changelog.gz
+	install -m 755 pkg/deb/postinst pkg/deb/postrm $(DEB_ROOT)/DEBIAN/
+	echo /etc/mediarepo/mediarepo.conf > $(DEB_ROOT)/DEBIAN/conffiles
+	@# dpkg-shlibdeps wants a debian/control naming the package.
+	printf 'Source: mediarepo\n\nPackage: mediarepo\nArchitecture: any\n' \
+	  > $(DEB_DIR)/debian/control
+	cd $(DEB_DIR) && dpkg-shlibdeps -O $(DEB_BINS:$(DEB_DIR)/%=%) \
+	  2> /dev/null | sed -n 's/^shlibs:Depends=//p' > depends
+	test -s $(DEB_DIR)/depends
+	sed -e 's|@VERSION@|$(DEB_VERSION)|' -e 's|@ARCH@|$(DEB_ARCH)|' \
+	  -e "s|@SIZE@|$$(du -sk --exclude=DEBIAN $(DEB_ROOT) | cut -f1)|" \
+	  -e "s|@DEPENDS@|$$(cat $(DEB_DIR)/depends), libgd3, passwd|" \
+	  pkg/deb/control.in > $(DEB_ROOT)/DEBIAN/control
+	cd $(DEB_ROOT) && find . -path ./DEBIAN -prune -o -type f -printf '%P\0' | \
+	  LC_ALL=C sort -z | xargs -0 md5sum > DEBIAN/md5sums
+	dpkg-deb --root-owner-group -Zxz --build $(DEB_ROOT) $(DEB)
+
 # Fuzzers (libFuzzer). Each NAME in FUZZERS is tests/fuzz/fuzz_NAME.c
 # linked with the sources FUZZ_NAME lists, seeded from tests/fuzz/corpus/NAME/;
 # a new one is a FUZZERS line and a FUZZ_NAME line. Objects are built once,
@@ -300,7 +343,7 @@ FUZZERS += xmatrix
 FUZZ_HTTP_DEPS = common/auth.c common/blob.c common/blob_fs.c \
 	common/config.c common/ctx.c common/fed.c common/fed_discover.c \
 	common/header.c common/http_client.c common/image.c common/json.c \
-	common/keys.c common/multipart.c common/mxc.c common/net.c \
+	common/keys.c common/log.c common/multipart.c common/mxc.c common/net.c \
 	common/preview_url.c common/slot.c common/store.c common/store_sqlite.c \
 	common/util.c
 
@@ -379,7 +422,7 @@ bench: deps
 	bench/upload
 
 clean:
-	rm -rf build common/*.o common/*.a common/migrations.h cgi-bin/*.o \
+	rm -rf build mediarepo_*.deb common/*.o common/*.a common/migrations.h cgi-bin/*.o \
 	  cgi-bin/*.fcgi tools/*.o tools/mediarepo-admin tools/mediarepo-spawn \
 	  tests/unit/*.o \
 	  $(UNIT_TESTS)

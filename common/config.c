@@ -43,6 +43,11 @@ static const char *const config_xsendfile_choices[] = {
 	"off", "x-sendfile", "x-accel-redirect", NULL
 };
 
+/* In the order of enum mr_log_format. */
+static const char *const config_log_format_choices[] = {
+	"text", "json", NULL
+};
+
 static const char *const config_auth_choices[] = {
 	"local", "homeserver", NULL
 };
@@ -412,6 +417,9 @@ static const struct config_key config_keys[] = {
 	  "URI prefix of nginx's internal location for x-accel-redirect" },
 	{ "log_requests", CFG_BOOL, F(log_requests), "true", 0, 0, NULL,
 	  "one line per request on stderr" },
+	{ "log_format", CFG_ENUM, F(log_format), "text", 0, 0,
+	  config_log_format_choices,
+	  "request lines as text, or json (one object per line)" },
 	{ "thumbnail_sizes", CFG_THUMB_SIZES, F(thumbnail_sizes),
 	  "32x32 crop, 96x96 crop, 320x240 scale, 640x480 scale, 800x600 scale",
 	  0, 0, NULL, "thumbnails made at upload; requests pick among them" },

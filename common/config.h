@@ -57,6 +57,7 @@ struct mr_config {
 	int xsendfile;			/* enum mr_xsendfile */
 	char xsendfile_prefix[PATH_MAX];
 	int log_requests;
+	int log_format;			/* enum mr_log_format */
 	struct mr_thumb_spec thumbnail_sizes[MR_THUMB_MAX_SPECS];
 	size_t n_thumbnail_sizes;
 	int dynamic_thumbnails;

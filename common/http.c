@@ -24,6 +24,7 @@
 #include "header.h"
 #include "http_client.h"
 #include "json.h"
+#include "log.h"
 #include "multipart.h"
 #include "net.h"
 #include "slot.h"
@@ -73,6 +74,9 @@ static const struct {
 	{ "/_matrix/federation/v1/media/", MR_API_FED_V1,
 	  MR_EP_BIT(MR_EP_FED_DOWNLOAD) | MR_EP_BIT(MR_EP_FED_THUMBNAIL) },
 	{ "/_matrix/key/v2/", MR_API_KEYS, MR_EP_BIT(MR_EP_KEYS) },
+	/* Last: every path starts with it, and the first prefix that
+	 * matches decides. */
+	{ "/", MR_API_HEALTH, MR_EP_BIT(MR_EP_HEALTH) },
 };
 
 #define API_BIT(a) (1u << (a))
@@ -107,6 +111,9 @@ static const struct {
 	  MR_METHOD_GET },
 	/* The older form names a key id; the answer is the same. */
 	{ "server", MR_EP_KEYS, API_BIT(MR_API_KEYS), 0, 1,
+	  MR_METHOD_GET | MR_METHOD_HEAD },
+	/* No auth: a load balancer asks it (http_route_auth). */
+	{ "health", MR_EP_HEALTH, API_BIT(MR_API_HEALTH), 0, 0,
 	  MR_METHOD_GET | MR_METHOD_HEAD },
 };
 
@@ -920,22 +927,37 @@ http_prepare(struct mr_req *req, struct mr_ctx *ctx, struct mr_err *err)
 static void
 http_log(const struct mr_req *req, const struct mr_ctx *ctx)
 {
-	char path[512], cause[300];
 	const char *uri = req->request_uri ? req->request_uri : "-";
 	size_t plen = strcspn(uri, "?");
-	char raw[512];
+	char raw[512], client[64], line[2048];
+	struct mr_log_fields f;
+	size_t n;
 
 	if (!ctx->cfg.log_requests)
 		return;
 	/* The query may carry an access token: it never reaches the log. */
 	snprintf(raw, sizeof(raw), "%.*s", (int)(plen < 511 ? plen : 511), uri);
-	mr_log_escape(raw, path, sizeof(path));
-	mr_log_escape(req->error_cause, cause, sizeof(cause));
-	fprintf(stderr, "mediarepo %s %s: %s %s %d %lld %lldms%s%s\n",
-	    ctx->prog->name, req->id, req->method ? req->method : "-", path,
-	    req->status, (long long)req->bytes_out,
-	    (long long)(mr_mono_ms() - req->start_ms),
-	    cause[0] ? " " : "", cause);
+	mr_req_client_addr(req, &ctx->cfg, client, sizeof(client));
+	memset(&f, 0, sizeof(f));
+	f.time_ms = mr_now_ms();
+	f.program = ctx->prog->name;
+	f.id = req->id;
+	f.client = client;
+	/* Who asked: the user, or the server of a federation request. */
+	if (req->authenticated)
+		f.user = req->origin[0] ? req->origin : req->user.user_id;
+	f.method = req->method;
+	f.path = raw;
+	f.status = req->status;
+	f.bytes = req->bytes_out;
+	f.duration_ms = mr_mono_ms() - req->start_ms;
+	f.cause = req->error_cause;
+	n = mr_log_format_line(&f, (enum mr_log_format)ctx->cfg.log_format,
+	    line, sizeof(line) - 1);
+	/* One write, so lines of concurrent processes never interleave. */
+	line[n++] = '\n';
+	fwrite(line, 1, n, stderr);
+	fflush(stderr);
 }
 
 /*

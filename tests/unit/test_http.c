@@ -96,6 +96,7 @@ static const struct route_case route_valids[] = {
 	{ "/_matrix/key/v2/server/ed25519:a", MR_EP_KEYS, MR_API_KEYS, GH,
 	  "/ed25519:a" },
 	{ "/_matrix/key/v2/server/", MR_EP_KEYS, MR_API_KEYS, GH, "/" },
+	{ "/health", MR_EP_HEALTH, MR_API_HEALTH, GH, "" },
 };
 
 static const char *const route_invalids[] = {
@@ -170,6 +171,15 @@ static const char *const route_invalids[] = {
 	"/_matrix/key/v2/query",
 	"/_matrix/key/v2/serverx",
 	"/_matrix/key/v1/server",
+	/* health: exactly /health, outside /_matrix only */
+	"/health/",
+	"/health/x",
+	"/healthz",
+	"/Health",
+	"//health",
+	"/_matrix/health",
+	"/_matrix/media/v3/health",
+	"/_matrix/key/v2/health",
 };
 
 static void
