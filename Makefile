@@ -45,6 +45,8 @@ ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(LDFLAGS) $(EXTRA_LDFLAG
 LIBS = -lfcgi $(shell pkg-config --libs $(PKG_LIBS) 2>/dev/null) -lgif -lresolv -lm
 
 LIB_OBJS += common/auth.o
+LIB_OBJS += common/auth_whoami.o
+LIB_OBJS += common/auth_xmatrix.o
 LIB_OBJS += common/blob.o
 LIB_OBJS += common/blob_fs.o
 LIB_OBJS += common/config.o
@@ -297,7 +299,8 @@ FUZZERS += server_name
 FUZZERS += xmatrix
 
 # What common/http.c needs besides itself.
-FUZZ_HTTP_DEPS = common/auth.c common/blob.c common/blob_fs.c \
+FUZZ_HTTP_DEPS = common/auth.c common/auth_whoami.c common/auth_xmatrix.c \
+	common/blob.c common/blob_fs.c \
 	common/config.c common/ctx.c common/fed.c common/fed_discover.c \
 	common/header.c common/http_client.c common/image.c common/json.c \
 	common/keys.c common/multipart.c common/mxc.c common/net.c \
@@ -319,9 +322,12 @@ FUZZ_preview_url = common/preview_url.c common/net.c common/util.c
 # fuzz_route.c includes common/http.c to reach its query and path parsers.
 FUZZ_route = $(FUZZ_HTTP_DEPS)
 FUZZ_server_name = common/mxc.c common/util.c
-FUZZ_xmatrix = common/auth.c common/http_client.c common/keys.c common/slot.c \
-	common/json.c common/mxc.c common/net.c common/store.c \
-	common/store_sqlite.c common/util.c
+FUZZ_xmatrix = common/auth_xmatrix.c common/json.c common/keys.c \
+	common/mxc.c common/util.c
+# A target may name its libraries (FUZZ_LIBS_NAME) instead of all of LIBS,
+# which shows what it does not depend on: X-Matrix needs no SQLite or curl.
+FUZZ_LIBS_xmatrix = $(shell pkg-config --libs libsodium libcrypto libcjson \
+	2>/dev/null)
 
 FUZZ_DIR = build/fuzz
 FUZZ_SECONDS ?= 30
@@ -350,7 +356,8 @@ fuzz_objs = $(addprefix $(FUZZ_DIR)/obj/,tests/fuzz/fuzz_$(1).o \
 .SECONDEXPANSION:
 $(FUZZ_DIR)/fuzz_%: $$(call fuzz_objs,$$*)
 	@echo "  LINK    $@"
-	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ \
+	  $(or $(FUZZ_LIBS_$*),$(LIBS))
 
 # $(call fuzz_run,SECONDS): per target, the corpus is copied, replayed
 # (-runs=0: every input once, no mutation), then fuzzed for SECONDS.

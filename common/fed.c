@@ -12,7 +12,7 @@
 
 #include <sodium.h>
 
-#include "auth.h"
+#include "auth_xmatrix.h"
 #include "blob.h"
 #include "fed_discover.h"
 #include "header.h"

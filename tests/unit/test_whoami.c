@@ -22,7 +22,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "../../common/auth.h"
+#include "../../common/auth_whoami.h"
 #include "../../common/config.h"
 #include "../../common/http_client.h"
 #include "../../common/json.h"

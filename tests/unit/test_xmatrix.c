@@ -16,7 +16,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "../../common/auth.h"
+#include "../../common/auth_xmatrix.h"
 #include "../../common/json.h"
 #include "../../common/keys.h"
 
