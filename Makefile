@@ -59,6 +59,7 @@ LIB_OBJS += common/http_client.o
 LIB_OBJS += common/image.o
 LIB_OBJS += common/json.o
 LIB_OBJS += common/keys.o
+LIB_OBJS += common/maint.o
 LIB_OBJS += common/media.o
 LIB_OBJS += common/multipart.o
 LIB_OBJS += common/mxc.o
