@@ -7,6 +7,8 @@
  * A test that needs only a directory and a store is listed as
  * FIXTURE_STORE_TEST(test_x), with *state a struct fixture_store. Tests with more state build theirs
  * from fixture_dir_make, fixture_store_open and fixture_dir_remove.
+ * Tests of code over both the store and the blob store (media, maint)
+ * use struct fixture_media: default config, blobs in dir/media.
  */
 #ifndef MR_TEST_FIXTURE_STORE_H
 #define MR_TEST_FIXTURE_STORE_H
@@ -15,10 +17,13 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include <sodium.h>
 
+#include "../../common/blob.h"
+#include "../../common/config.h"
 #include "../../common/store.h"
 
 /* The fixture directory: "/tmp/mr-test-NAME-XXXXXX" once made. */
@@ -109,6 +114,82 @@ fixture_store_teardown(void **state)
 #define FIXTURE_STORE_TEST(f) \
 	cmocka_unit_test_setup_teardown(f, fixture_store_setup, \
 	    fixture_store_teardown)
+
+struct fixture_media {
+	char dir[FIXTURE_DIR_MAX];
+	struct mr_store *st;
+	struct mr_config cfg;		/* defaults; media_store_path in dir */
+	struct mr_blob *blob;
+};
+
+/* cmocka setup: *state becomes a struct fixture_media. */
+static inline int
+fixture_media_setup(void **state)
+{
+	struct fixture_media *fx = calloc(1, sizeof(*fx));
+	struct mr_err err;
+
+	if (fx == NULL || fixture_dir_make(fx->dir, "media") < 0 ||
+	    fixture_store_open(fx->dir, &fx->st) < 0) {
+		free(fx);
+		return -1;
+	}
+	mr_config_defaults(&fx->cfg);
+	snprintf(fx->cfg.server_name, sizeof(fx->cfg.server_name),
+	    "example.org");
+	if ((size_t)snprintf(fx->cfg.media_store_path,
+	    sizeof(fx->cfg.media_store_path), "%.*s/media", PATH_MAX - 16,
+	    fx->dir) >= sizeof(fx->cfg.media_store_path) ||
+	    mr_blob_store_open(&fx->cfg, 1, &fx->blob, &err) < 0) {
+		mr_store_free(fx->st);
+		free(fx);
+		return -1;
+	}
+	*state = fx;
+	return 0;
+}
+
+static inline int
+fixture_media_teardown(void **state)
+{
+	struct fixture_media *fx = *state;
+
+	mr_blob_store_close(fx->blob);
+	mr_store_free(fx->st);
+	fixture_dir_remove(fx->dir);
+	free(fx);
+	return 0;
+}
+
+#define FIXTURE_MEDIA_TEST(f) \
+	cmocka_unit_test_setup_teardown(f, fixture_media_setup, \
+	    fixture_media_teardown)
+
+/* A complete media row of text/plain bytes stored under sha256. */
+static inline void
+fixture_media_row(struct mr_media *m, const char *server, const char *id,
+    const char *sha256, int64_t size)
+{
+	struct mr_err err;
+
+	memset(m, 0, sizeof(*m));
+	assert_int_equal(mr_mxc_from_parts(server, id, &m->mxc, &err), 0);
+	snprintf(m->sha256, sizeof(m->sha256), "%s", sha256);
+	m->size = size;
+	snprintf(m->content_type, sizeof(m->content_type), "text/plain");
+	snprintf(m->user_id, sizeof(m->user_id), "@alice:example.org");
+	m->created_ts = INT64_C(1700000000000);
+}
+
+/* 1 when the blob store holds sha256. */
+static inline int
+fixture_blob_exists(struct fixture_media *fx, const char *sha256)
+{
+	struct mr_err err;
+	int64_t size;
+
+	return mr_blob_stat(fx->blob, sha256, &size, &err) == 0;
+}
 
 /* A group setup for tests that hash or draw random bytes. */
 static inline int
