@@ -102,6 +102,7 @@ UNIT_TESTS += tests/unit/test_keys
 UNIT_TESTS += tests/unit/test_maint
 UNIT_TESTS += tests/unit/test_media
 UNIT_TESTS += tests/unit/test_multipart
+UNIT_TESTS += tests/unit/test_preview
 UNIT_TESTS += tests/unit/test_preview_charset
 UNIT_TESTS += tests/unit/test_preview_html
 UNIT_TESTS += tests/unit/test_preview_resolve
