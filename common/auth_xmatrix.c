@@ -288,3 +288,47 @@ fail:
 	cJSON_Delete(o);
 	return NULL;
 }
+
+int
+mr_auth_sign_xmatrix(const struct mr_signing_key *key, const char *origin,
+    const char *destination, const char *method, const char *uri,
+    const cJSON *content, char *out, size_t outsz, struct mr_err *err)
+{
+	struct mr_xmatrix x;
+	cJSON *obj = mr_auth_request_object(method, uri, origin, destination,
+	    content);
+	int rc;
+
+	if (obj == NULL)
+		return mr_err_set(err, 500, "M_UNKNOWN", "out of memory");
+	memset(&x, 0, sizeof(x));
+	rc = mr_keys_sign_detached(obj, key, x.sig, err);
+	cJSON_Delete(obj);
+	if (rc < 0)
+		return -1;
+	snprintf(x.origin, sizeof(x.origin), "%s", origin);
+	snprintf(x.destination, sizeof(x.destination), "%s", destination);
+	snprintf(x.key, sizeof(x.key), "ed25519:%s", key->version);
+	return mr_auth_format_xmatrix(&x, out, outsz) < 0 ?
+	    mr_err_set(err, 500, "M_UNKNOWN", "header too long") : 0;
+}
+
+int
+mr_auth_verify_xmatrix(const struct mr_xmatrix *x,
+    const unsigned char pk[32], const char *destination, const char *method,
+    const char *uri, const cJSON *content, struct mr_err *err)
+{
+	/* Rebuilt as received, with us as destination whatever it said. */
+	cJSON *obj = mr_auth_request_object(method, uri, x->origin, destination,
+	    content);
+	int rc;
+
+	if (obj == NULL)
+		return mr_err_set(err, 500, "M_UNKNOWN", "out of memory");
+	rc = mr_keys_verify_json(obj, pk, x->sig, err);
+	cJSON_Delete(obj);
+	if (rc < 0)
+		return mr_err_set(err, 401, "M_UNAUTHORIZED",
+		    "invalid signature from '%s'", x->origin);
+	return 0;
+}

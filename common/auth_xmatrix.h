@@ -1,10 +1,11 @@
 /*
  * auth_xmatrix: the X-Matrix header of server-to-server requests (spec.md
- * 4.1, 4.2): parsing what a sender wrote, writing what we send, and the
- * request object both sides sign. Pure functions over strings and cJSON:
- * no store, no network, so the fuzzer links only this, keys, json, mxc and
- * util. Looking up the sender's key and checking the signature is
- * mr_fed_verify_request (fed.h).
+ * 4.1, 4.2): parsing what a sender wrote, writing what we send, the
+ * request object both sides sign, and signing and checking it with a key
+ * in hand. Pure functions over strings and cJSON: no store, no network,
+ * so the fuzzer links only this, keys, json, mxc and util. Finding the
+ * sender's key (cache, fetch, rate limit) and the operator's server lists
+ * are mr_fed_verify_request's (fed.h).
  */
 #ifndef MR_AUTH_XMATRIX_H
 #define MR_AUTH_XMATRIX_H
@@ -59,5 +60,23 @@ int mr_auth_format_xmatrix(const struct mr_xmatrix *x, char *out,
  */
 cJSON *mr_auth_request_object(const char *method, const char *uri,
     const char *origin, const char *destination, const cJSON *content);
+
+/*
+ * The header value that signs method uri (and content, NULL without a
+ * body) from origin to destination with key, as
+ * mr_auth_format_xmatrix writes it. 500 when out of memory or out is too
+ * small.
+ */
+int mr_auth_sign_xmatrix(const struct mr_signing_key *key, const char *origin,
+    const char *destination, const char *method, const char *uri,
+    const cJSON *content, char *out, size_t outsz, struct mr_err *err);
+/*
+ * Checks x's signature by the public key pk over the request rebuilt from
+ * method, uri and content with destination (this server, whatever x
+ * says). 401 M_UNAUTHORIZED "invalid signature from ORIGIN".
+ */
+int mr_auth_verify_xmatrix(const struct mr_xmatrix *x,
+    const unsigned char pk[32], const char *destination, const char *method,
+    const char *uri, const cJSON *content, struct mr_err *err);
 
 #endif
