@@ -45,6 +45,8 @@ ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(LDFLAGS) $(EXTRA_LDFLAG
 LIBS = -lfcgi $(shell pkg-config --libs $(PKG_LIBS) 2>/dev/null) -lgif -lresolv -lm
 
 LIB_OBJS += common/auth.o
+LIB_OBJS += common/auth_whoami.o
+LIB_OBJS += common/auth_xmatrix.o
 LIB_OBJS += common/blob.o
 LIB_OBJS += common/blob_fs.o
 LIB_OBJS += common/config.o
@@ -58,12 +60,15 @@ LIB_OBJS += common/image.o
 LIB_OBJS += common/json.o
 LIB_OBJS += common/keys.o
 LIB_OBJS += common/log.o
+LIB_OBJS += common/maint.o
 LIB_OBJS += common/media.o
 LIB_OBJS += common/multipart.o
 LIB_OBJS += common/mxc.o
 LIB_OBJS += common/net.o
 LIB_OBJS += common/preview.o
+LIB_OBJS += common/preview_charset.o
 LIB_OBJS += common/preview_html.o
+LIB_OBJS += common/preview_resolve.o
 LIB_OBJS += common/preview_url.o
 LIB_OBJS += common/resample.o
 LIB_OBJS += common/serve_media.o
@@ -89,14 +94,20 @@ PROGRAMS += cgi-bin/upload.fcgi
 UNIT_TESTS += tests/unit/test_auth
 UNIT_TESTS += tests/unit/test_blob
 UNIT_TESTS += tests/unit/test_config
+UNIT_TESTS += tests/unit/test_fed
 UNIT_TESTS += tests/unit/test_fed_discover
 UNIT_TESTS += tests/unit/test_http
 UNIT_TESTS += tests/unit/test_image
 UNIT_TESTS += tests/unit/test_json
 UNIT_TESTS += tests/unit/test_keys
 UNIT_TESTS += tests/unit/test_log
+UNIT_TESTS += tests/unit/test_maint
+UNIT_TESTS += tests/unit/test_media
 UNIT_TESTS += tests/unit/test_multipart
+UNIT_TESTS += tests/unit/test_preview
+UNIT_TESTS += tests/unit/test_preview_charset
 UNIT_TESTS += tests/unit/test_preview_html
+UNIT_TESTS += tests/unit/test_preview_resolve
 UNIT_TESTS += tests/unit/test_preview_url
 UNIT_TESTS += tests/unit/test_mxc
 UNIT_TESTS += tests/unit/test_resample
@@ -340,7 +351,8 @@ FUZZERS += server_name
 FUZZERS += xmatrix
 
 # What common/http.c needs besides itself.
-FUZZ_HTTP_DEPS = common/auth.c common/blob.c common/blob_fs.c \
+FUZZ_HTTP_DEPS = common/auth.c common/auth_whoami.c common/auth_xmatrix.c \
+	common/blob.c common/blob_fs.c \
 	common/config.c common/ctx.c common/fed.c common/fed_discover.c \
 	common/header.c common/http_client.c common/image.c common/json.c \
 	common/keys.c common/log.c common/multipart.c common/mxc.c common/net.c \
@@ -357,14 +369,18 @@ FUZZ_image_exif = $(FUZZ_image)
 FUZZ_image_isobmff = $(FUZZ_image)
 FUZZ_image_tiff = $(FUZZ_image)
 FUZZ_multipart = common/multipart.c common/util.c
-FUZZ_preview_html = common/preview_html.c common/util.c
+FUZZ_preview_html = common/preview_charset.c common/preview_html.c \
+	common/preview_resolve.c common/util.c
 FUZZ_preview_url = common/preview_url.c common/net.c common/util.c
 # fuzz_route.c includes common/http.c to reach its query and path parsers.
 FUZZ_route = $(FUZZ_HTTP_DEPS)
 FUZZ_server_name = common/mxc.c common/util.c
-FUZZ_xmatrix = common/auth.c common/http_client.c common/keys.c common/slot.c \
-	common/json.c common/mxc.c common/net.c common/store.c \
-	common/store_sqlite.c common/util.c
+FUZZ_xmatrix = common/auth_xmatrix.c common/json.c common/keys.c \
+	common/mxc.c common/util.c
+# A target may name its libraries (FUZZ_LIBS_NAME) instead of all of LIBS,
+# which shows what it does not depend on: X-Matrix needs no SQLite or curl.
+FUZZ_LIBS_xmatrix = $(shell pkg-config --libs libsodium libcrypto libcjson \
+	2>/dev/null)
 
 FUZZ_DIR = build/fuzz
 FUZZ_SECONDS ?= 30
@@ -393,7 +409,8 @@ fuzz_objs = $(addprefix $(FUZZ_DIR)/obj/,tests/fuzz/fuzz_$(1).o \
 .SECONDEXPANSION:
 $(FUZZ_DIR)/fuzz_%: $$(call fuzz_objs,$$*)
 	@echo "  LINK    $@"
-	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $^ \
+	  $(or $(FUZZ_LIBS_$*),$(LIBS))
 
 # $(call fuzz_run,SECONDS): per target, the corpus is copied, replayed
 # (-runs=0: every input once, no mutation), then fuzzed for SECONDS.

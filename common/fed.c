@@ -12,7 +12,7 @@
 
 #include <sodium.h>
 
-#include "auth.h"
+#include "auth_xmatrix.h"
 #include "blob.h"
 #include "fed_discover.h"
 #include "header.h"
@@ -197,27 +197,11 @@ static int
 fed_sign(struct mr_fed *f, const char *destination, const char *path,
     char *out, size_t outsz, struct mr_err *err)
 {
-	struct mr_xmatrix x;
-	cJSON *obj;
-	int rc;
-
 	if (!f->have_key)
 		return mr_err_set(err, 500, "M_UNKNOWN",
 		    "no signing key at '%s'", f->cfg->signing_key_path);
-	obj = mr_auth_request_object("GET", path, f->cfg->server_name,
-	    destination, NULL);
-	if (obj == NULL)
-		return mr_err_set(err, 500, "M_UNKNOWN", "out of memory");
-	memset(&x, 0, sizeof(x));
-	rc = mr_keys_sign_detached(obj, f->key, x.sig, err);
-	cJSON_Delete(obj);
-	if (rc < 0)
-		return -1;
-	snprintf(x.origin, sizeof(x.origin), "%s", f->cfg->server_name);
-	snprintf(x.destination, sizeof(x.destination), "%s", destination);
-	snprintf(x.key, sizeof(x.key), "ed25519:%s", f->key->version);
-	return mr_auth_format_xmatrix(&x, out, outsz) < 0 ?
-	    mr_err_set(err, 500, "M_UNKNOWN", "header too long") : 0;
+	return mr_auth_sign_xmatrix(f->key, f->cfg->server_name, destination,
+	    "GET", path, NULL, out, outsz, err);
 }
 
 /* A GET of path on server_name, signed when sign is set. */
@@ -405,8 +389,6 @@ mr_fed_verify_request(struct mr_fed *f, const char *authorization,
 	const struct mr_config *cfg = f->cfg;
 	struct mr_xmatrix x;
 	unsigned char pk[32];
-	cJSON *obj;
-	int rc;
 
 	if (mr_auth_parse_xmatrix(authorization, &x, err) < 0)
 		return -1;
@@ -422,16 +404,9 @@ mr_fed_verify_request(struct mr_fed *f, const char *authorization,
 	if (mr_fed_server_key(f, x.origin, x.key, pk, err) < 0)
 		return mr_err_set(err, 401, "M_UNAUTHORIZED",
 		    "cannot verify the signature of '%s'", x.origin);
-	/* Rebuilt as received, with us as destination whatever it said. */
-	obj = mr_auth_request_object(method, uri, x.origin, cfg->server_name,
-	    content);
-	if (obj == NULL)
-		return mr_err_set(err, 500, "M_UNKNOWN", "out of memory");
-	rc = mr_keys_verify_json(obj, pk, x.sig, err);
-	cJSON_Delete(obj);
-	if (rc < 0)
-		return mr_err_set(err, 401, "M_UNAUTHORIZED",
-		    "invalid signature from '%s'", x.origin);
+	if (mr_auth_verify_xmatrix(&x, pk, cfg->server_name, method, uri,
+	    content, err) < 0)
+		return -1;
 	snprintf(origin, MR_SERVER_NAME_MAX + 1, "%s", x.origin);
 	return 0;
 }

@@ -24,6 +24,7 @@
 #include <cjson/cJSON.h>
 
 #include "auth.h"
+#include "auth_whoami.h"
 #include "blob.h"
 #include "config.h"
 #include "ctx.h"

@@ -1,5 +1,6 @@
 /*
- * media: ingest and lookup of media items (see media.h).
+ * media: lookup, creation, thumbnails and deletion of media items (see
+ * media.h).
  */
 #include "media.h"
 

@@ -1,8 +1,10 @@
 /*
- * media: the life of one media item across blob and store. Ingest streams a
- * request body into the blob store and records it; lookup finds a row,
- * waiting for an async upload to arrive and (later) fetching remote media.
- * Endpoint programs call these and stay thin.
+ * media: the life of one media item across blob and store, without HTTP
+ * (serve_media.c turns requests into these calls). Lookup finds a row,
+ * waiting for an async upload to arrive or fetching another server's
+ * media through fed; every new row, whatever its source, goes through
+ * mr_media_create; thumbnails are made or picked here; deleting a row
+ * releases the blobs no other row names.
  */
 #ifndef MR_MEDIA_H
 #define MR_MEDIA_H
@@ -33,8 +35,8 @@ int mr_media_lookup(struct mr_ctx *ctx, const struct mr_mxc *mxc,
     const struct mr_media_want *want, struct mr_media *out,
     struct mr_err *err);
 /*
- * Gets media of another server into the local cache. The federation work
- * fills this in; until then remote media is not found.
+ * Gets media of another server into the local cache through fed, one
+ * process fetching while the others wait for its row.
  */
 int mr_media_fetch_remote(struct mr_ctx *ctx, const struct mr_mxc *mxc,
     struct mr_media *out, struct mr_err *err);

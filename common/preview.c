@@ -18,6 +18,7 @@
 #include "media.h"
 #include "net.h"
 #include "preview_html.h"
+#include "preview_resolve.h"
 #include "preview_url.h"
 
 #define PREVIEW_HOPS 5

@@ -3,10 +3,13 @@
  * http_client with the preview deny/allow lists checked on every address
  * connected to, redirects followed by hand (each hop's URL checked again
  * against url_preview_url_blacklist and the IP literal rules), sizes
- * capped on decoded bytes. HTML becomes OpenGraph (preview_html.c);
- * og:image is fetched through the same guards into the media store and
- * given as an mxc URI. Results are cached in SQLite per (url, hour of
- * ts, language), and concurrent identical requests share one fetch.
+ * capped on decoded bytes. HTML becomes OpenGraph (preview_charset.c
+ * decodes, preview_html.c extracts, preview_resolve.c resolves its URLs);
+ * og:image is fetched through the same guards into the media store (a
+ * row made by mr_media_create, so quarantined bytes stay out) and given
+ * as an mxc URI. Results are cached in the store per (url, hour of ts,
+ * language), and concurrent identical requests share one fetch (a store
+ * lease).
  */
 #ifndef MR_PREVIEW_H
 #define MR_PREVIEW_H

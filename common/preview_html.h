@@ -1,27 +1,13 @@
 /*
  * preview_html: turns a fetched HTML page into the OpenGraph object of a
  * URL preview (spec.md 6.1), before the caller swaps og:image for an mxc://
- * URI. Also the two URL helpers it needs: RFC 3986 reference resolution
- * and data: URL decoding.
+ * URI. The bytes are first made UTF-8 by preview_charset.h; URLs in the
+ * page are resolved by preview_resolve.h.
  *
  * Ownership: mr_preview_html_extract returns a new cJSON object that the
- * caller frees with cJSON_Delete; mr_preview_decode_data_url returns a
- * malloc'ed buffer the caller frees. Nothing is kept between calls; the
- * functions are safe to call from several threads once xmlInitParser has
- * run (extract calls it; it is idempotent).
- *
- * Decoding. The charset is chosen in this order: the charset= parameter
- * of content_type; a byte order mark (UTF-8, UTF-16 LE/BE); the first
- * <meta charset> or <meta http-equiv="Content-Type" content="...;
- * charset=..."> in the first MR_PREVIEW_PRESCAN_MAX bytes; else UTF-8 when
- * the bytes are valid UTF-8 (an incomplete sequence cut off at the end
- * does not count against it), else windows-1252. A label we cannot decode
- * is skipped and the next step decides. Labels follow WHATWG where that
- * matters: iso-8859-1, latin1 and us-ascii mean windows-1252, a <meta>
- * that says utf-16 means UTF-8. The body is transcoded to UTF-8 here
- * (iconv, or a built-in windows-1252 table) with every undecodable byte
- * replaced by U+FFFD, so libxml2 only ever sees valid UTF-8 and never
- * switches encoding itself (HTML_PARSE_IGNORE_ENC).
+ * caller frees with cJSON_Delete. Nothing is kept between calls; it is
+ * safe to call from several threads once xmlInitParser has run (extract
+ * calls it; it is idempotent).
  *
  * Parsing is libxml2's HTML parser in recover mode, without network,
  * without error output, and in SAX mode: no tree is built, so memory stays
@@ -73,8 +59,6 @@
 #define MR_PREVIEW_DATA_URL_MAX 65536
 #define MR_PREVIEW_KEY_MAX 100
 #define MR_PREVIEW_KEYS_MAX 100
-/* How far the <meta charset> prescan looks, as browsers do (WHATWG 1024). */
-#define MR_PREVIEW_PRESCAN_MAX 4096
 
 /*
  * Decodes an HTML page and extracts its OpenGraph properties into a new
@@ -89,32 +73,5 @@
  */
 cJSON *mr_preview_html_extract(const char *body, size_t len,
     const char *content_type, const char *page_url, struct mr_err *err);
-
-/*
- * Resolves the reference ref against base (RFC 3986 5.2: merge, removal
- * of "." and ".." segments, scheme-relative "//host", query-only "?q");
- * the fragment is dropped and the scheme lower-cased. base may be NULL,
- * then ref must be absolute. Leading and trailing bytes <= 0x20 of ref are
- * ignored; spaces, non-ASCII and "<>\"\\^`{|}" in the path and query are
- * percent-encoded. The result must be http or https with a non-empty
- * authority of URI characters only (no IDN: the caller would need
- * punycode). Returns 0 with a NUL-terminated out, or -1 (refused, or
- * outsz too small).
- */
-int mr_preview_resolve_url(const char *base, const char *ref, char *out,
-    size_t outsz);
-
-/*
- * Decodes "data:[<type>/<subtype>][;param...][;base64],<data>" (RFC 2397;
- * base64 as WHATWG's forgiving decoder: ASCII whitespace ignored, padding
- * optional) into a malloc'ed *out of *outlen bytes (never NULL on
- * success), and its lower-cased media type without parameters
- * ("text/plain" when none) into media_type. Returns -1 with err when the
- * URL is malformed, the media type does not fit mtsz, or the data would
- * exceed max bytes (checked before allocating).
- */
-int mr_preview_decode_data_url(const char *url, size_t max,
-    unsigned char **out, size_t *outlen, char *media_type, size_t mtsz,
-    struct mr_err *err);
 
 #endif

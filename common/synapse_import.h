@@ -1,7 +1,8 @@
 /*
  * synapse_import: the rows of a Synapse server's local media, read from
- * its SQLite database for `mediarepo-admin import-synapse`. Read-only: the
- * import never changes Synapse's database.
+ * its SQLite database, for mr_maint_import_synapse (maint.h), which
+ * `mediarepo-admin import-synapse` runs. Read-only: the import never
+ * changes Synapse's database.
  */
 #ifndef MR_SYNAPSE_IMPORT_H
 #define MR_SYNAPSE_IMPORT_H

@@ -2,10 +2,12 @@
  * mediarepo-admin: the operator's command line. Reads the same config as
  * the endpoint programs (MEDIAREPO_CONFIG, or -c FILE) and works on the
  * same database, store and key. Exit codes: 0 done, 1 failed, 2 usage.
+ * A command parses its arguments and prints; the work is in common/ (the
+ * long jobs gc, verify and import-synapse in maint.c), so it runs the
+ * same code as the programs.
  */
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <grp.h>
@@ -21,9 +23,9 @@
 #include "../common/blob.h"
 #include "../common/config.h"
 #include "../common/keys.h"
+#include "../common/maint.h"
 #include "../common/media.h"
 #include "../common/store.h"
-#include "../common/synapse_import.h"
 #include "../common/thumb.h"
 
 struct admin_cmd {
@@ -865,76 +867,88 @@ cmd_purge_previews(int argc, char **argv, struct mr_config *cfg,
 
 /* --- the blob tree: gc and verify --- */
 
-static int
-admin_count_file(const struct mr_blob_entry *e, void *arg)
+/* What a maint job reports, as this tool shows it. */
+static void
+admin_report_start(void *arg, int64_t total)
 {
-	(void)e;
-	(void)arg;
-	return 0;
+	struct admin_progress *p = arg;
+
+	admin_progress_start(p, p->label, total);
 }
 
-struct admin_gc {
-	struct mr_blob *blob;
-	struct mr_store *st;
-	struct admin_progress p;
-	int64_t min_age_ms, now_s;
-	int64_t removed, bytes, kept, young, stray, errors;
-	int dry_run;
-};
-
-static int
-admin_gc_file(const struct mr_blob_entry *e, void *arg)
+static void
+admin_report_step(void *arg, int64_t bytes)
 {
-	struct admin_gc *g = arg;
-	struct mr_err err;
-	int rc;
+	admin_progress_step(arg, bytes);
+}
 
-	admin_progress_step(&g->p, 0);
-	if (!e->valid) {
-		fprintf(stderr, "mediarepo-admin: stray file '%s' (left alone)\n",
-		    e->where);
-		g->stray++;
-		return 0;
+static void
+admin_report_end(void *arg)
+{
+	admin_progress_end(arg);
+}
+
+static void
+admin_report_event(void *arg, enum mr_maint_event ev, const char *where,
+    const char *detail)
+{
+	const struct admin_progress *p = arg;
+
+	switch (ev) {
+	case MR_MAINT_STRAY:
+		/* gc leaves strays alone and says so; verify lists them. */
+		if (strcmp(p->label, "gc") == 0)
+			fprintf(stderr, "mediarepo-admin: stray file '%s' (left "
+			    "alone)\n", where);
+		else
+			printf("stray %s\n", where);
+		break;
+	case MR_MAINT_ORPHAN:
+		printf("orphan %s\n", where);
+		break;
+	case MR_MAINT_CORRUPT:
+		printf("corrupt %s (content hashes to %s)\n", where, detail);
+		break;
+	case MR_MAINT_UNREADABLE:
+		printf("unreadable %s: %s\n", where, detail);
+		break;
+	case MR_MAINT_MISSING:
+		printf("missing %s (named by the database)\n", where);
+		break;
+	case MR_MAINT_SIZE_DIFFERS:
+		fprintf(stderr, "mediarepo-admin: %s: %s\n", where, detail);
+		break;
+	case MR_MAINT_FAILED:
+		if (where == NULL)
+			fprintf(stderr, "mediarepo-admin: %s\n", detail);
+		else
+			fprintf(stderr, "%smediarepo-admin: %s: %s\n",
+			    p->tty ? "\r\033[K" : "", where, detail);
+		break;
 	}
-	/*
-	 * An upload stores its blob before its row: a young file may be
-	 * named any moment now, so it is left for a later run.
-	 */
-	if (g->now_s * 1000 - e->mtime_ms < g->min_age_ms) {
-		g->young++;
-		return 0;
-	}
-	if (g->dry_run) {
-		/* 1 as a release would answer: no row names the file. */
-		rc = mr_store_blob_referenced(g->st, e->name, &err);
-		rc = rc == MR_STORE_UNAVAILABLE ? -1 : rc == MR_STORE_NOT_FOUND;
-	} else {
-		rc = mr_media_blob_release(g->st, g->blob, e->name, &err);
-	}
-	if (rc < 0) {
-		fprintf(stderr, "mediarepo-admin: %s\n", err.msg);
-		g->errors++;
-	} else if (rc == 1) {
-		if (g->dry_run)
-			printf("orphan %s\n", e->where);
-		g->removed++;
-		g->bytes += e->size;
-	} else {
-		g->kept++;
-	}
-	return 0;
+}
+
+/* A report drawing progress p under label. */
+static struct mr_maint_report
+admin_report(struct admin_progress *p, const char *label)
+{
+	struct mr_maint_report r = { admin_report_start, admin_report_step,
+	    admin_report_end, admin_report_event, p };
+
+	admin_progress_start(p, label, 0);
+	return r;
 }
 
 static int
 cmd_gc(int argc, char **argv, struct mr_config *cfg, struct mr_store *st)
 {
-	struct admin_gc g;
+	struct admin_progress p;
+	struct mr_maint_report r = admin_report(&p, "gc");
+	struct mr_maint_gc g;
+	struct mr_blob *blob;
 	struct mr_err err;
-	int64_t total;
-	int swept = 0;
 
 	memset(&g, 0, sizeof(g));
-	g.st = st;
 	g.min_age_ms = 3600 * 1000;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--dry-run") == 0)
@@ -945,123 +959,38 @@ cmd_gc(int argc, char **argv, struct mr_config *cfg, struct mr_store *st)
 		else
 			return 2;
 	}
-	if ((g.blob = admin_blob(cfg)) == NULL)
+	if ((blob = admin_blob(cfg)) == NULL)
 		return 1;
-	if (!g.dry_run && (swept = mr_blob_sweep(g.blob, MR_BLOB_SWEEP_GRACE_MS,
-	    cfg->temp_file_max_age, &err)) < 0)
+	if (mr_maint_gc(cfg, st, blob, &g, &r, &err) < 0)
 		return admin_fail(&err);
-	if ((total = mr_blob_walk(g.blob, admin_count_file, NULL, &err)) < 0)
-		return admin_fail(&err);
-	g.now_s = (int64_t)time(NULL);
-	admin_progress_start(&g.p, "gc", total);
-	if (mr_blob_walk(g.blob, admin_gc_file, &g, &err) < 0)
-		return admin_fail(&err);
-	admin_progress_end(&g.p);
 	printf("%s %lld orphaned blob%s (%lld bytes); kept %lld referenced, "
 	    "%lld younger than the minimum age, %lld stray file%s",
 	    g.dry_run ? "found" : "removed", (long long)g.removed,
 	    g.removed == 1 ? "" : "s", (long long)g.bytes, (long long)g.kept,
 	    (long long)g.young, (long long)g.stray, g.stray == 1 ? "" : "s");
 	if (!g.dry_run)
-		printf("; removed %d temp file%s", swept, swept == 1 ? "" : "s");
+		printf("; removed %d temp file%s", g.swept,
+		    g.swept == 1 ? "" : "s");
 	printf("\n");
 	return g.errors > 0 ? 1 : 0;
-}
-
-struct admin_verify {
-	const struct mr_config *cfg;
-	struct mr_blob *blob;
-	struct admin_progress p;
-	int64_t ok, corrupt, stray, missing, unreadable;
-};
-
-/* The SHA-256 of a stored blob, streamed; -1 when it cannot be read. */
-static int
-admin_hash_blob(struct mr_blob *b, const char *name, char hex[MR_SHA256_HEX],
-    int64_t *size, struct mr_err *err)
-{
-	unsigned char buf[65536], digest[crypto_hash_sha256_BYTES];
-	crypto_hash_sha256_state h;
-	struct mr_blob_reader *r;
-	int64_t total;
-	ssize_t n;
-
-	*size = 0;
-	if (mr_blob_open(b, name, &r, &total, err) < 0)
-		return -1;
-	crypto_hash_sha256_init(&h);
-	while ((n = mr_blob_read_at(r, buf, sizeof(buf), *size, err)) > 0) {
-		crypto_hash_sha256_update(&h, buf, (size_t)n);
-		*size += n;
-	}
-	mr_blob_reader_close(r);
-	if (n < 0)
-		return -1;
-	crypto_hash_sha256_final(&h, digest);
-	mr_hex_encode(digest, sizeof(digest), hex);
-	return 0;
-}
-
-static int
-admin_verify_file(const struct mr_blob_entry *e, void *arg)
-{
-	struct admin_verify *v = arg;
-	char hex[MR_SHA256_HEX];
-	struct mr_err err;
-	int64_t size;
-
-	if (!e->valid) {
-		printf("stray %s\n", e->where);
-		v->stray++;
-		admin_progress_step(&v->p, 0);
-		return 0;
-	}
-	if (admin_hash_blob(v->blob, e->name, hex, &size, &err) < 0) {
-		printf("unreadable %s: %s\n", e->where, err.msg);
-		v->unreadable++;
-	} else if (strcmp(hex, e->name) != 0) {
-		printf("corrupt %s (content hashes to %s)\n", e->where, hex);
-		v->corrupt++;
-	} else {
-		v->ok++;
-	}
-	admin_progress_step(&v->p, size);
-	return 0;
-}
-
-static void
-admin_verify_ref(const char *sha256, void *arg)
-{
-	struct admin_verify *v = arg;
-	struct mr_blob_loc loc;
-
-	if (admin_locate(v->cfg, sha256, &loc) == 1) {
-		printf("missing %s (named by the database)\n", loc.where);
-		v->missing++;
-	}
 }
 
 static int
 cmd_verify(int argc, char **argv, struct mr_config *cfg, struct mr_store *st)
 {
-	struct admin_verify v;
+	struct admin_progress p;
+	struct mr_maint_report r = admin_report(&p, "verify");
+	struct mr_maint_verify v;
+	struct mr_blob *blob;
 	struct mr_err err;
-	int64_t total;
 
 	(void)argv;
 	if (argc != 1)
 		return 2;
 	memset(&v, 0, sizeof(v));
-	v.cfg = cfg;
-	if ((v.blob = admin_blob(cfg)) == NULL)
+	if ((blob = admin_blob(cfg)) == NULL)
 		return 1;
-	if ((total = mr_blob_walk(v.blob, admin_count_file, NULL, &err)) < 0)
-		return admin_fail(&err);
-	admin_progress_start(&v.p, "verify", total);
-	if (mr_blob_walk(v.blob, admin_verify_file, &v, &err) < 0)
-		return admin_fail(&err);
-	admin_progress_end(&v.p);
-	if (mr_store_blob_refs(st, admin_verify_ref, &v, &err) < 0)
+	if (mr_maint_verify(st, blob, &v, &r, &err) < 0)
 		return admin_fail(&err);
 	printf("%lld ok, %lld corrupt, %lld unreadable, %lld missing, "
 	    "%lld stray\n", (long long)v.ok, (long long)v.corrupt,
@@ -1109,150 +1038,24 @@ cmd_stats(int argc, char **argv, struct mr_config *cfg, struct mr_store *st)
 
 /* --- import from Synapse --- */
 
-struct admin_import {
-	const struct mr_config *cfg;
-	struct mr_store *st;
-	struct mr_blob *blob;
-	const char *media_store;
-	struct admin_progress p;
-	int64_t imported, present, pending, failed, quarantined;
-};
-
-/* Streams one Synapse file into the blob store, hashing as it copies. */
-static int
-admin_import_bytes(const struct admin_import *im, const char *path,
-    char sha256[MR_SHA256_HEX], int64_t *size, struct mr_err *err)
-{
-	struct mr_blob_writer *w;
-	unsigned char buf[65536];
-	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0)
-		return mr_err_set(err, 404, "M_NOT_FOUND", "cannot open '%s': %s",
-		    path, strerror(errno));
-	/* Synapse's limits were its own; what it holds is imported whole. */
-	if (mr_blob_begin(im->blob, INT64_MAX / 2, &w, err) < 0) {
-		close(fd);
-		return -1;
-	}
-	while ((n = read(fd, buf, sizeof(buf))) != 0) {
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			mr_err_set(err, 500, "M_UNKNOWN", "cannot read '%s': %s",
-			    path, strerror(errno));
-			goto fail;
-		}
-		if (mr_blob_write(w, buf, (size_t)n, err) < 0)
-			goto fail;
-	}
-	close(fd);
-	return mr_blob_commit(w, sha256, size, err);
-fail:
-	close(fd);
-	mr_blob_abort(w);
-	return -1;
-}
-
-/* One row: 0 imported, 1 already here, -1 failed (err says why). */
-static int
-admin_import_one(struct admin_import *im, const struct mr_synapse_media *sm,
-    int64_t *size, struct mr_err *err)
-{
-	char path[PATH_MAX * 2];
-	struct mr_media m, old;
-
-	*size = 0;
-	memset(&m, 0, sizeof(m));
-	/* Ids keep their mxc URIs only under the homeserver's own name. */
-	if (sm->too_long || strlen(sm->media_id) < 5 ||
-	    mr_mxc_from_parts(im->cfg->server_name, sm->media_id, &m.mxc,
-	    err) < 0)
-		return mr_err_set(err, 400, "M_INVALID_PARAM",
-		    "media id or a field is not valid here");
-	if (mr_store_media_get(im->st, &m.mxc, &old, err) == MR_STORE_OK)
-		return 1;
-	/* Synapse: local_content/ab/cd/efgh... for media id abcdefgh... */
-	snprintf(path, sizeof(path), "%s/local_content/%.2s/%.2s/%s",
-	    im->media_store, sm->media_id, sm->media_id + 2, sm->media_id + 4);
-	if (admin_import_bytes(im, path, m.sha256, &m.size, err) < 0)
-		return -1;
-	*size = m.size;
-	if (sm->media_length != m.size)
-		fprintf(stderr, "mediarepo-admin: %s: %lld bytes on disk, %lld in "
-		    "the database (keeping the file's)\n", sm->media_id,
-		    (long long)m.size, (long long)sm->media_length);
-	snprintf(m.content_type, sizeof(m.content_type), "%s", sm->media_type);
-	snprintf(m.upload_name, sizeof(m.upload_name), "%s", sm->upload_name);
-	snprintf(m.user_id, sizeof(m.user_id), "%s", sm->user_id);
-	m.created_ts = sm->created_ts;
-	m.authenticated = sm->authenticated;
-	/* Quarantined in Synapse, or bytes quarantined here: kept hidden. */
-	m.quarantined = sm->quarantined;
-	if (mr_media_create(im->cfg, im->st, im->blob, MR_MEDIA_IMPORT, &m,
-	    err) < 0)
-		return -1;
-	if (m.quarantined)
-		im->quarantined++;
-	return 0;
-}
-
-static int
-admin_import_row(const struct mr_synapse_media *sm, int64_t i, int64_t total,
-    void *arg)
-{
-	struct admin_import *im = arg;
-	struct mr_err err;
-	int64_t size = 0;
-
-	if (i == 0)
-		admin_progress_start(&im->p, "import", total);
-	if (sm->media_length < 0) {
-		im->pending++;		/* created, never uploaded */
-	} else {
-		switch (admin_import_one(im, sm, &size, &err)) {
-		case 0:
-			im->imported++;
-			break;
-		case 1:
-			im->present++;
-			break;
-		default:
-			fprintf(stderr, "%smediarepo-admin: %s: %s\n",
-			    im->p.tty ? "\r\033[K" : "", sm->media_id, err.msg);
-			im->failed++;
-		}
-	}
-	admin_progress_step(&im->p, size);
-	return 0;
-}
-
 static int
 cmd_import_synapse(int argc, char **argv, struct mr_config *cfg,
     struct mr_store *st)
 {
-	struct admin_import im;
+	struct admin_progress p;
+	struct mr_maint_report r = admin_report(&p, "import");
+	struct mr_maint_import im;
+	struct mr_blob *blob;
 	struct mr_err err;
-	struct stat sb;
 
 	if (argc != 3)
 		return 2;
 	memset(&im, 0, sizeof(im));
-	im.cfg = cfg;
-	im.st = st;
-	if ((im.blob = admin_blob(cfg)) == NULL)
+	if ((blob = admin_blob(cfg)) == NULL)
 		return 1;
-	im.media_store = argv[1];
-	admin_progress_start(&im.p, "import", 0);
-	if (stat(argv[1], &sb) < 0 || !S_ISDIR(sb.st_mode)) {
-		fprintf(stderr, "mediarepo-admin: '%s' is not a directory\n",
-		    argv[1]);
-		return 1;
-	}
-	if (mr_synapse_import_media(argv[2], admin_import_row, &im, &err) < 0)
+	if (mr_maint_import_synapse(cfg, st, blob, argv[1], argv[2], &im, &r,
+	    &err) < 0)
 		return admin_fail(&err);
-	admin_progress_end(&im.p);
 	printf("imported %lld media (%lld quarantined); %lld already here, "
 	    "%lld never uploaded, %lld failed\n", (long long)im.imported,
 	    (long long)im.quarantined, (long long)im.present,

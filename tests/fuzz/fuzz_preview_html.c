@@ -9,7 +9,8 @@
  *
  * clang -g -O1 -fsanitize=fuzzer,address,undefined \
  *     $(pkg-config --cflags libxml-2.0) -o fuzz_preview_html \
- *     tests/fuzz/fuzz_preview_html.c common/preview_html.c common/util.c \
+ *     tests/fuzz/fuzz_preview_html.c common/preview_charset.c \
+ *     common/preview_html.c common/preview_resolve.c common/util.c \
  *     $(pkg-config --libs libxml-2.0) -lcjson -lsodium
  * ./fuzz_preview_html tests/fuzz/corpus/preview_html
  */
@@ -20,6 +21,7 @@
 #include <string.h>
 
 #include "../../common/preview_html.h"
+#include "../../common/preview_resolve.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,9 +6,9 @@
  * header parsing to the same fields.
  *
  * clang -g -O1 -fsanitize=fuzzer,address,undefined -I/usr/include/cjson \
- *     -o fuzz_xmatrix tests/fuzz/fuzz_xmatrix.c common/auth.c common/keys.c \
- *     common/json.c common/mxc.c common/store.c common/util.c \
- *     -lsodium -lcjson -lsqlite3
+ *     -o fuzz_xmatrix tests/fuzz/fuzz_xmatrix.c common/auth_xmatrix.c \
+ *     common/keys.c common/json.c common/mxc.c common/util.c \
+ *     -lsodium -lcrypto -lcjson
  * ./fuzz_xmatrix tests/fuzz/corpus/xmatrix
  */
 #include <stddef.h>
@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../common/auth.h"
+#include "../../common/auth_xmatrix.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,7 +6,6 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,62 +13,14 @@
 #include <sys/stat.h>
 
 #include <cmocka.h>
+
+#include "fixture_store.h"
 #include <sodium.h>
 
 #include "../../common/auth.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
-struct fixture {
-	char dir[PATH_MAX];
-	char db[PATH_MAX + 16];
-	struct mr_store *st;
-};
-
-static int
-rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static int
-group_setup(void **state)
-{
-	(void)state;
-	return sodium_init() < 0 ? -1 : 0;
-}
-
-static int
-setup(void **state)
-{
-	struct fixture *fx = calloc(1, sizeof(*fx));
-	struct mr_err err;
-
-	if (fx == NULL)
-		return -1;
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/mr-test-auth-XXXXXX");
-	if (mkdtemp(fx->dir) == NULL)
-		return -1;
-	snprintf(fx->db, sizeof(fx->db), "%s/test.db", fx->dir);
-	if (mr_store_open(&fx->st, fx->db, &err) != 0)
-		return -1;
-	*state = fx;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *fx = *state;
-
-	mr_store_free(fx->st);
-	nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(fx);
-	return 0;
-}
 
 /* --- mr_auth_extract_token --- */
 
@@ -218,7 +169,7 @@ test_hash_token(void **state)
 static void
 test_create_and_check(void **state)
 {
-	struct fixture *fx = *state;
+	struct fixture_store *fx = *state;
 	char token[MR_TOKEN_MAX + 1], token2[MR_TOKEN_MAX + 1], hash[65];
 	struct mr_token_info info;
 	struct mr_user user;
@@ -270,7 +221,7 @@ test_check_unknown(void **state)
 		"nope", "", "mr_", "' OR 1=1 --",
 		"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
 	};
-	struct fixture *fx = *state;
+	struct fixture_store *fx = *state;
 	char token[MR_TOKEN_MAX + 1], hash[65];
 	struct mr_user user;
 	struct mr_err err;
@@ -312,7 +263,7 @@ test_create_refuses_bad_user(void **state)
 		"alice", "", "@alice", "@:example.org", "alice:example.org",
 		"@alice:", "@alice:exa mple.org", "@al ice:example.org",
 	};
-	struct fixture *fx = *state;
+	struct fixture_store *fx = *state;
 	char token[MR_TOKEN_MAX + 1];
 	struct mr_err err;
 	struct count c = { 0 };
@@ -402,13 +353,11 @@ main(void)
 		cmocka_unit_test(test_extract_token),
 		cmocka_unit_test(test_extract_token_length),
 		cmocka_unit_test(test_hash_token),
-		cmocka_unit_test_setup_teardown(test_create_and_check, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_check_unknown, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_create_refuses_bad_user, setup,
-		    teardown),
+		FIXTURE_STORE_TEST(test_create_and_check),
+		FIXTURE_STORE_TEST(test_check_unknown),
+		FIXTURE_STORE_TEST(test_create_refuses_bad_user),
 		cmocka_unit_test(test_valid_user_id),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, NULL);
+	return cmocka_run_group_tests(tests, fixture_sodium_setup, NULL);
 }

@@ -9,7 +9,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <limits.h>
 #include <stdio.h>
@@ -22,6 +21,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "fixture_store.h"
 
 #include <sodium.h>
 
@@ -36,25 +37,9 @@
 	"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 struct fixture {
-	char root[PATH_MAX];
-	char tmp[PATH_MAX + 8];
+	char root[FIXTURE_DIR_MAX];
+	char tmp[FIXTURE_DIR_MAX + 8];
 };
-
-static int
-rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static int
-group_setup(void **state)
-{
-	(void)state;
-	return sodium_init() < 0 ? -1 : 0;
-}
 
 static int
 setup(void **state)
@@ -62,12 +47,9 @@ setup(void **state)
 	struct fixture *fx = calloc(1, sizeof(*fx));
 	struct mr_err err;
 
-	if (fx == NULL)
+	if (fx == NULL || fixture_dir_make(fx->root, "blob") < 0)
 		return -1;
-	snprintf(fx->root, sizeof(fx->root), "/tmp/mr-test-blob-XXXXXX");
-	if (mkdtemp(fx->root) == NULL)
-		return -1;
-	snprintf(fx->tmp, sizeof(fx->tmp), "%s/tmp", fx->root);
+	fixture_path(fx->tmp, sizeof(fx->tmp), fx->root, "tmp");
 	if (mr_blob_fs_init_root(fx->root, &err) < 0)
 		return -1;
 	*state = fx;
@@ -79,7 +61,7 @@ teardown(void **state)
 {
 	struct fixture *fx = *state;
 
-	nftw(fx->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_dir_remove(fx->root);
 	free(fx);
 	return 0;
 }
@@ -752,5 +734,5 @@ main(void)
 		    teardown),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, NULL);
+	return cmocka_run_group_tests(tests, fixture_sodium_setup, NULL);
 }

@@ -6,7 +6,6 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,35 +15,25 @@
 
 #include <cmocka.h>
 
+#include "fixture_store.h"
+
 #include "../../common/config.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 struct fixture {
-	char dir[PATH_MAX];
-	char path[PATH_MAX];		/* dir/mediarepo.conf */
+	char dir[FIXTURE_DIR_MAX];
+	char path[FIXTURE_DIR_MAX + 16];	/* dir/mediarepo.conf */
 };
-
-static int
-rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
 
 static int
 setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
 
-	if (fx == NULL)
+	if (fx == NULL || fixture_dir_make(fx->dir, "config") < 0)
 		return -1;
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/mr-test-config-XXXXXX");
-	if (mkdtemp(fx->dir) == NULL)
-		return -1;
-	snprintf(fx->path, sizeof(fx->path), "%s/mediarepo.conf", fx->dir);
+	fixture_path(fx->path, sizeof(fx->path), fx->dir, "mediarepo.conf");
 	*state = fx;
 	return 0;
 }
@@ -54,7 +43,7 @@ teardown(void **state)
 {
 	struct fixture *fx = *state;
 
-	nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_dir_remove(fx->dir);
 	free(fx);
 	return 0;
 }

@@ -9,7 +9,6 @@
 #include <setjmp.h>
 #include <stdint.h>
 #include <dirent.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +19,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "fixture_store.h"
 #include <sodium.h>
 
 #include "../../common/json.h"
@@ -33,13 +34,6 @@
 	"b76LTrr5QV/7Xg4ahLwYGYZzuHGZKM5ZAQ"
 #define SPEC_SIG_ONE_TWO "KqmLSbO39/Bzb0QIYE82zqLwsA+PDzYIpIRA2sRQ4sL53+sN6/f" \
 	"pNSoqE7BP7vBZhG6kYdD13EIMJpvhJI+6Bw"
-
-static int
-group_setup(void **state)
-{
-	(void)state;
-	return sodium_init() < 0 ? -1 : 0;
-}
 
 static void
 spec_key(struct mr_signing_key *key)
@@ -397,32 +391,20 @@ test_valid_key_id(void **state)
 #define SPEC_LINE "ed25519 1 " SPEC_SEED "\n"
 
 struct dir_fixture {
-	char dir[PATH_MAX];
-	char key[PATH_MAX + 16];	/* dir/signing.key */
-	char victim[PATH_MAX + 16];	/* dir/victim: a symlink's target */
+	char dir[FIXTURE_DIR_MAX];
+	char key[FIXTURE_DIR_MAX + 16];		/* dir/signing.key */
+	char victim[FIXTURE_DIR_MAX + 16];	/* dir/victim: a symlink's target */
 };
-
-static int
-rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
 
 static int
 dir_setup(void **state)
 {
 	struct dir_fixture *fx = calloc(1, sizeof(*fx));
 
-	if (fx == NULL)
+	if (fx == NULL || fixture_dir_make(fx->dir, "keys") < 0)
 		return -1;
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/mr-test-keys-XXXXXX");
-	if (mkdtemp(fx->dir) == NULL)
-		return -1;
-	snprintf(fx->key, sizeof(fx->key), "%s/signing.key", fx->dir);
-	snprintf(fx->victim, sizeof(fx->victim), "%s/victim", fx->dir);
+	fixture_path(fx->key, sizeof(fx->key), fx->dir, "signing.key");
+	fixture_path(fx->victim, sizeof(fx->victim), fx->dir, "victim");
 	*state = fx;
 	return 0;
 }
@@ -432,7 +414,7 @@ dir_teardown(void **state)
 {
 	struct dir_fixture *fx = *state;
 
-	nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_dir_remove(fx->dir);
 	free(fx);
 	return 0;
 }
@@ -883,5 +865,5 @@ main(void)
 		cmocka_unit_test(test_seed_not_in_fork_child),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, NULL);
+	return cmocka_run_group_tests(tests, fixture_sodium_setup, NULL);
 }

@@ -7,7 +7,6 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +14,8 @@
 #include <sys/stat.h>
 
 #include <cmocka.h>
+
+#include "fixture_store.h"
 #include <sqlite3.h>
 
 #include "../../common/store.h"
@@ -28,51 +29,6 @@
 #define HASH_C \
 	"b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
 
-struct fixture {
-	char dir[PATH_MAX];
-	char db[PATH_MAX + 16];
-	struct mr_store *st;
-};
-
-static int
-rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static int
-setup(void **state)
-{
-	struct fixture *fx = calloc(1, sizeof(*fx));
-	struct mr_err err;
-
-	if (fx == NULL)
-		return -1;
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/mr-test-store-XXXXXX");
-	if (mkdtemp(fx->dir) == NULL)
-		return -1;
-	snprintf(fx->db, sizeof(fx->db), "%s/test.db", fx->dir);
-	if (mr_store_open(&fx->st, fx->db, &err) != 0) {
-		fprintf(stderr, "store open: %s\n", err.msg);
-		return -1;
-	}
-	*state = fx;
-	return 0;
-}
-
-static int
-teardown(void **state)
-{
-	struct fixture *fx = *state;
-
-	mr_store_free(fx->st);
-	nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-	free(fx);
-	return 0;
-}
 
 /* A complete media row for server/id. */
 static void
@@ -109,7 +65,7 @@ pending_fill(struct mr_media *m, const char *id, const char *user,
 static void
 test_open_twice(void **state)
 {
-	struct fixture *fx = *state;
+	struct fixture_store *fx = *state;
 	struct mr_store *second = NULL, *third = NULL;
 	struct mr_media m, got;
 	struct mr_err err;
@@ -136,7 +92,7 @@ test_open_twice(void **state)
 static void
 test_open_newer_schema_refused(void **state)
 {
-	struct fixture *fx = *state;
+	struct fixture_store *fx = *state;
 	struct mr_store *st = NULL;
 	struct mr_err err;
 	sqlite3 *db;
@@ -154,7 +110,7 @@ test_open_newer_schema_refused(void **state)
 static void
 test_open_bad_path(void **state)
 {
-	struct fixture *fx = *state;
+	struct fixture_store *fx = *state;
 	struct mr_store *st = NULL;
 	struct mr_err err;
 	char path[PATH_MAX + 32];
@@ -171,7 +127,7 @@ test_open_bad_path(void **state)
 static void
 test_media_insert_get(void **state)
 {
-	struct fixture *fx = *state;
+	struct fixture_store *fx = *state;
 	struct mr_media m, got;
 	struct mr_err err;
 
@@ -203,7 +159,7 @@ test_media_strings(void **state)
 		"a\"b\\c%_*?",
 		"",
 	};
-	struct fixture *fx = *state;
+	struct fixture_store *fx = *state;
 	struct mr_media m, got;
 	struct mr_err err;
 	char id[16];
@@ -235,7 +191,7 @@ test_media_strings(void **state)
 static void
 test_media_not_found(void **state)
 {
-	struct fixture *fx = *state;
+	struct fixture_store *fx = *state;
 	struct mr_media m, got;
 	struct mr_err err;
 
@@ -258,7 +214,7 @@ test_media_not_found(void **state)
 static void
 test_media_duplicate(void **state)
 {
-	struct fixture *fx = *state;
+	struct fixture_store *fx = *state;
 	struct mr_media m, got;
 	struct mr_err err;
 
@@ -286,7 +242,7 @@ test_media_duplicate(void **state)
 static void
 test_create_pending_cap(void **state)
 {
-	struct fixture *fx = *state;
+	struct fixture_store *fx = *state;
 	struct mr_media m, got;
 	struct mr_err err;
 	int64_t now = 1000000, retry = -1;
@@ -329,7 +285,7 @@ test_create_pending_cap(void **state)
 static void
 test_create_pending_expired_do_not_count(void **state)
 {
-	struct fixture *fx = *state;
+	struct fixture_store *fx = *state;
 	struct mr_media m;
 	struct mr_err err;
 	int64_t retry = -1;
@@ -370,7 +326,7 @@ test_create_pending_expired_do_not_count(void **state)
 static void
 test_create_pending_completed_do_not_count(void **state)
 {
-	struct fixture *fx = *state;
+	struct fixture_store *fx = *state;
 	struct mr_media m;
 	struct mr_err err;
 	int64_t retry;
@@ -392,7 +348,7 @@ test_create_pending_completed_do_not_count(void **state)
 static void
 test_complete_once(void **state)
 {
-	struct fixture *fx = *state;
+	struct fixture_store *fx = *state;
 	struct mr_media m, got;
 	struct mr_err err;
 	int64_t retry;
@@ -457,7 +413,7 @@ collect_token(const struct mr_token_info *t, void *arg)
 static void
 test_tokens(void **state)
 {
-	struct fixture *fx = *state;
+	struct fixture_store *fx = *state;
 	struct mr_token_info info;
 	struct token_list list;
 	struct mr_err err;
@@ -508,7 +464,7 @@ test_tokens(void **state)
 static void
 test_token_unknown(void **state)
 {
-	struct fixture *fx = *state;
+	struct fixture_store *fx = *state;
 	struct mr_token_info info;
 	struct mr_err err;
 	struct token_list list;
@@ -572,7 +528,7 @@ put_thumb(struct mr_store *st, const struct mr_mxc *mxc, uint32_t side,
 static void
 test_quarantine_forms(void **state)
 {
-	struct fixture *fx = *state;
+	struct fixture_store *fx = *state;
 	struct mr_store_sel sel = { 0 };
 	struct mr_media a, b, got;
 	struct mr_err err;
@@ -639,7 +595,7 @@ test_quarantine_forms(void **state)
 static void
 test_media_delete_and_references(void **state)
 {
-	struct fixture *fx = *state;
+	struct fixture_store *fx = *state;
 	struct mr_media a, b;
 	struct mr_err err;
 	int hashes = 0;
@@ -685,7 +641,7 @@ count_media(const struct mr_media *m, void *arg)
 static void
 test_stats_and_lists(void **state)
 {
-	struct fixture *fx = *state;
+	struct fixture_store *fx = *state;
 	struct mr_store_stats s;
 	struct mr_media m;
 	struct mr_err err;
@@ -733,7 +689,7 @@ test_stats_and_lists(void **state)
 static void
 test_bucket_burst_and_drain(void **state)
 {
-	struct fixture *fx = *state;
+	struct fixture_store *fx = *state;
 	int64_t t = INT64_C(1700000000000), retry;
 	struct mr_err err;
 
@@ -767,7 +723,7 @@ test_bucket_burst_and_drain(void **state)
 static void
 test_user_upload_bytes(void **state)
 {
-	struct fixture *fx = *state;
+	struct fixture_store *fx = *state;
 	struct mr_media m;
 	struct mr_err err;
 	int64_t bytes;
@@ -799,7 +755,7 @@ test_user_upload_bytes(void **state)
 static void
 test_lease_remote_media(void **state)
 {
-	struct fixture *fx = *state;
+	struct fixture_store *fx = *state;
 	int64_t t = INT64_C(1700000000000);
 	struct mr_store_outcome done;
 	struct mr_err err, failure;
@@ -842,7 +798,7 @@ test_lease_remote_media(void **state)
 static void
 test_lease_preview(void **state)
 {
-	struct fixture *fx = *state;
+	struct fixture_store *fx = *state;
 	int64_t t = INT64_C(1700000000000);
 	struct mr_store_outcome done;
 	struct mr_err err;
@@ -872,7 +828,7 @@ test_lease_preview(void **state)
 static void
 test_origin_breaker(void **state)
 {
-	struct fixture *fx = *state;
+	struct fixture_store *fx = *state;
 	int64_t t = INT64_C(1700000000000), until;
 	struct mr_err err;
 
@@ -910,42 +866,27 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_open_twice, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bucket_burst_and_drain, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_user_upload_bytes, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_origin_breaker, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_lease_remote_media, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_lease_preview, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_open_newer_schema_refused,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_open_bad_path, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_media_insert_get, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_media_strings, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_media_not_found, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_media_duplicate, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_create_pending_cap, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_create_pending_expired_do_not_count, setup, teardown),
-		cmocka_unit_test_setup_teardown(
-		    test_create_pending_completed_do_not_count, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_complete_once, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_token_unknown, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_quarantine_forms, setup,
-		    teardown),
-		cmocka_unit_test_setup_teardown(test_media_delete_and_references,
-		    setup, teardown),
-		cmocka_unit_test_setup_teardown(test_stats_and_lists, setup,
-		    teardown),
+		FIXTURE_STORE_TEST(test_open_twice),
+		FIXTURE_STORE_TEST(test_bucket_burst_and_drain),
+		FIXTURE_STORE_TEST(test_user_upload_bytes),
+		FIXTURE_STORE_TEST(test_origin_breaker),
+		FIXTURE_STORE_TEST(test_lease_remote_media),
+		FIXTURE_STORE_TEST(test_lease_preview),
+		FIXTURE_STORE_TEST(test_open_newer_schema_refused),
+		FIXTURE_STORE_TEST(test_open_bad_path),
+		FIXTURE_STORE_TEST(test_media_insert_get),
+		FIXTURE_STORE_TEST(test_media_strings),
+		FIXTURE_STORE_TEST(test_media_not_found),
+		FIXTURE_STORE_TEST(test_media_duplicate),
+		FIXTURE_STORE_TEST(test_create_pending_cap),
+		FIXTURE_STORE_TEST(test_create_pending_expired_do_not_count),
+		FIXTURE_STORE_TEST(test_create_pending_completed_do_not_count),
+		FIXTURE_STORE_TEST(test_complete_once),
+		FIXTURE_STORE_TEST(test_tokens),
+		FIXTURE_STORE_TEST(test_token_unknown),
+		FIXTURE_STORE_TEST(test_quarantine_forms),
+		FIXTURE_STORE_TEST(test_media_delete_and_references),
+		FIXTURE_STORE_TEST(test_stats_and_lists),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

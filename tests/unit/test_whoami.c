@@ -9,7 +9,6 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,50 +19,29 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "fixture_store.h"
 #include <sodium.h>
 
-#include "../../common/auth.h"
+#include "../../common/auth_whoami.h"
 #include "../../common/config.h"
 #include "../../common/http_client.h"
 #include "../../common/json.h"
 
 struct fixture {
-	char dir[PATH_MAX];
-	char db[PATH_MAX + 16];
+	char dir[FIXTURE_DIR_MAX];
 	struct mr_store *st;
 	struct mr_config cfg;
 	struct mr_hc *hc;
 };
 
 static int
-rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
-static int
-group_setup(void **state)
-{
-	(void)state;
-	return sodium_init() < 0 ? -1 : 0;
-}
-
-static int
 setup(void **state)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
-	struct mr_err err;
 
-	if (fx == NULL)
-		return -1;
-	snprintf(fx->dir, sizeof(fx->dir), "/tmp/mr-test-whoami-XXXXXX");
-	if (mkdtemp(fx->dir) == NULL)
-		return -1;
-	snprintf(fx->db, sizeof(fx->db), "%s/test.db", fx->dir);
-	if (mr_store_open(&fx->st, fx->db, &err) != 0)
+	if (fx == NULL || fixture_dir_make(fx->dir, "whoami") < 0 ||
+	    fixture_store_open(fx->dir, &fx->st) < 0)
 		return -1;
 	mr_config_defaults(&fx->cfg);
 	fx->cfg.auth = MR_AUTH_HOMESERVER;
@@ -78,7 +56,7 @@ teardown(void **state)
 
 	mr_hc_free(fx->hc);
 	mr_store_free(fx->st);
-	nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	fixture_dir_remove(fx->dir);
 	free(fx);
 	return 0;
 }
@@ -401,5 +379,5 @@ main(void)
 		cmocka_unit_test(test_config_keys),
 	};
 
-	return cmocka_run_group_tests(tests, group_setup, NULL);
+	return cmocka_run_group_tests(tests, fixture_sodium_setup, NULL);
 }

@@ -16,7 +16,7 @@
 #include <cmocka.h>
 #include <sodium.h>
 
-#include "../../common/auth.h"
+#include "../../common/auth_xmatrix.h"
 #include "../../common/json.h"
 #include "../../common/keys.h"
 
@@ -525,6 +525,52 @@ test_request_object_args(void **state)
 	cJSON_Delete(empty);
 }
 
+/*
+ * mr_auth_sign_xmatrix writes a header mr_auth_verify_xmatrix accepts for
+ * the same request to the same server, and only for that.
+ */
+static void
+test_sign_verify(void **state)
+{
+	struct mr_signing_key key;
+	struct mr_xmatrix x;
+	struct mr_err err;
+	char h[512], tiny[16];
+	cJSON *body = cJSON_Parse("{\"a\":1}");
+
+	(void)state;
+	assert_non_null(body);
+	assert_int_equal(mr_keys_parse_line("ed25519 1 " SPEC_SEED, &key, &err),
+	    0);
+	assert_int_equal(mr_auth_sign_xmatrix(&key, "origin.example",
+	    "dest.example", "POST", "/_matrix/x?y=1", body, h, sizeof(h),
+	    &err), 0);
+	assert_int_equal(mr_auth_parse_xmatrix(h, &x, &err), 0);
+	assert_string_equal(x.origin, "origin.example");
+	assert_string_equal(x.destination, "dest.example");
+	assert_string_equal(x.key, "ed25519:1");
+	assert_int_equal(mr_auth_verify_xmatrix(&x, key.pk, "dest.example",
+	    "POST", "/_matrix/x?y=1", body, &err), 0);
+	/* Another server, method, target or body: not what was signed. */
+	assert_int_equal(mr_auth_verify_xmatrix(&x, key.pk, "other.example",
+	    "POST", "/_matrix/x?y=1", body, &err), -1);
+	assert_int_equal(err.status, 401);
+	assert_string_equal(err.errcode, "M_UNAUTHORIZED");
+	assert_int_equal(mr_auth_verify_xmatrix(&x, key.pk, "dest.example",
+	    "PUT", "/_matrix/x?y=1", body, &err), -1);
+	assert_int_equal(mr_auth_verify_xmatrix(&x, key.pk, "dest.example",
+	    "POST", "/_matrix/x?y=2", body, &err), -1);
+	assert_int_equal(mr_auth_verify_xmatrix(&x, key.pk, "dest.example",
+	    "POST", "/_matrix/x?y=1", NULL, &err), -1);
+	/* No room for the header: an error, and out left empty. */
+	mr_err_clear(&err);
+	assert_int_equal(mr_auth_sign_xmatrix(&key, "origin.example",
+	    "dest.example", "GET", "/x", NULL, tiny, sizeof(tiny), &err), -1);
+	assert_int_equal(err.status, 500);
+	assert_string_equal(tiny, "");
+	cJSON_Delete(body);
+}
+
 int
 main(void)
 {
@@ -537,6 +583,7 @@ main(void)
 		cmocka_unit_test(test_request_object_signed),
 		cmocka_unit_test(test_request_round_trip),
 		cmocka_unit_test(test_request_object_args),
+		cmocka_unit_test(test_sign_verify),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);

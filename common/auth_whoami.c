@@ -1,0 +1,165 @@
+/*
+ * auth_whoami: tokens checked by the homeserver (see auth_whoami.h).
+ */
+#include "auth_whoami.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+#include <sodium.h>
+
+#include "config.h"
+#include "http_client.h"
+
+int
+mr_auth_whoami_parse(long status, const char *body, size_t len,
+    struct mr_hs_auth *a, struct mr_err *err)
+{
+	cJSON *o = body != NULL ? cJSON_ParseWithLength(body, len) : NULL;
+	const cJSON *v;
+	int rc = 0;
+
+	memset(a, 0, sizeof(*a));
+	if (status == 200) {
+		v = cJSON_GetObjectItemCaseSensitive(o, "user_id");
+		if (!cJSON_IsString(v) || !mr_auth_valid_user_id(v->valuestring))
+			rc = mr_err_set(err, 502, "M_UNKNOWN",
+			    "homeserver whoami answer has no valid user_id");
+		else
+			snprintf(a->user_id, sizeof(a->user_id), "%s",
+			    v->valuestring);
+		a->is_guest = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o,
+		    "is_guest"));
+	} else if (status == 401 || status == 403) {
+		v = cJSON_GetObjectItemCaseSensitive(o, "errcode");
+		snprintf(a->errcode, sizeof(a->errcode), "%s", status == 403 ?
+		    "M_FORBIDDEN" : cJSON_IsString(v) &&
+		    strcmp(v->valuestring, "M_USER_LOCKED") == 0 ?
+		    "M_USER_LOCKED" : "M_UNKNOWN_TOKEN");
+		a->soft_logout = status == 401 && cJSON_IsTrue(
+		    cJSON_GetObjectItemCaseSensitive(o, "soft_logout"));
+	} else if (status >= 500 || status == 429) {
+		rc = mr_err_set(err, 503, "M_UNKNOWN",
+		    "homeserver cannot check tokens now (it answered %ld)", status);
+	} else {
+		rc = mr_err_set(err, 502, "M_UNKNOWN",
+		    "homeserver whoami answered %ld", status);
+	}
+	cJSON_Delete(o);
+	return rc;
+}
+
+int
+mr_auth_whoami_result(const struct mr_hs_auth *a, struct mr_user *user,
+    struct mr_err *err)
+{
+	/* err->errcode must outlive a, so it points at one of these. */
+	static const char *const codes[] = {
+		"M_UNKNOWN_TOKEN", "M_USER_LOCKED", "M_FORBIDDEN"
+	};
+	const char *code = codes[0];
+
+	if (a->user_id[0] != '\0') {
+		snprintf(user->user_id, sizeof(user->user_id), "%s", a->user_id);
+		user->is_guest = a->is_guest;
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (strcmp(a->errcode, codes[i]) == 0)
+			code = codes[i];
+	mr_err_set(err, code == codes[2] ? 403 : 401, code,
+	    "access token refused by the homeserver");
+	err->soft_logout = a->soft_logout;
+	return -1;
+}
+
+/* 1 when every byte of token may go into an Authorization header. */
+static int
+auth_header_safe(const char *token)
+{
+	for (const char *p = token; *p != '\0'; p++)
+		if (*p < 0x21 || *p > 0x7E)
+			return 0;
+	return 1;
+}
+
+/* Asks the homeserver; 0 with *a (accepted or refused), or -1. */
+static int
+auth_whoami(struct mr_hc *hc, const struct mr_config *cfg,
+    const char *token, struct mr_hs_auth *a, struct mr_err *err)
+{
+	struct mr_hc_buffer body = { NULL, 0, MR_WHOAMI_MAX };
+	struct mr_hc_request rq;
+	struct mr_hc_response rs;
+	char url[MR_HOMESERVER_URL_MAX + 64], bearer[MR_TOKEN_MAX + 8];
+	size_t n = strlen(cfg->homeserver_url);
+	int rc;
+
+	while (n > 0 && cfg->homeserver_url[n - 1] == '/')
+		n--;
+	snprintf(url, sizeof(url), "%.*s/_matrix/client/v3/account/whoami",
+	    (int)n, cfg->homeserver_url);
+	snprintf(bearer, sizeof(bearer), "Bearer %s", token);
+	memset(&rq, 0, sizeof(rq));
+	rq.url = url;
+	rq.authorization = bearer;
+	rq.protocols = "https,http";
+	rq.connect_timeout_ms = cfg->homeserver_auth_timeout;
+	rq.timeout_ms = cfg->homeserver_auth_timeout;
+	rq.verify_tls = 1;
+	rq.trusted = 1;		/* the operator's own homeserver */
+	rq.sink = mr_hc_collect;
+	rq.arg = &body;
+	rc = mr_hc_get(hc, &rq, &rs, err);
+	sodium_memzero(bearer, sizeof(bearer));
+	if (rc < 0) {
+		char why[sizeof(err->msg)];
+
+		free(body.data);
+		if (err->status == 504)
+			return mr_err_set(err, 503, "M_UNKNOWN",
+			    "homeserver did not answer whoami in time");
+		snprintf(why, sizeof(why), "%s", err->msg);
+		return mr_err_set(err, 502, "M_UNKNOWN",
+		    "homeserver whoami failed: %.200s", why);
+	}
+	if (rs.status >= 200 && rs.status < 300)
+		rc = mr_auth_whoami_parse(rs.status, body.data, body.len, a, err);
+	else
+		rc = mr_auth_whoami_parse(rs.status, rs.errbody, rs.errlen, a, err);
+	free(body.data);
+	return rc;
+}
+
+int
+mr_auth_check_homeserver(struct mr_hc **hc, struct mr_store *st,
+    const struct mr_config *cfg, const char *token, struct mr_user *user,
+    struct mr_err *err)
+{
+	struct mr_hs_auth a;
+	char hash[65];
+	int64_t now = mr_now_ms(), ttl;
+	int rc;
+
+	if (!auth_header_safe(token))
+		return mr_err_set(err, 401, "M_UNKNOWN_TOKEN",
+		    "malformed access token");
+	mr_auth_hash_token(token, hash);
+	if ((rc = mr_store_hs_auth_get(st, hash, now, &a, err)) ==
+	    MR_STORE_UNAVAILABLE)
+		return -1;
+	if (rc == MR_STORE_OK)
+		return mr_auth_whoami_result(&a, user, err);
+	if (*hc == NULL && mr_hc_new(hc, err) < 0)
+		return -1;
+	if (auth_whoami(*hc, cfg, token, &a, err) < 0)
+		return -1;
+	ttl = a.user_id[0] != '\0' ? cfg->homeserver_auth_cache_ttl :
+	    cfg->homeserver_auth_negative_ttl;
+	if (ttl > 0 && mr_store_hs_auth_put(st, hash, &a, now, now + ttl,
+	    err) < 0)
+		return -1;
+	return mr_auth_whoami_result(&a, user, err);
+}

@@ -1,0 +1,52 @@
+/*
+ * auth_whoami: access tokens checked by the homeserver (auth = homeserver):
+ * its GET /_matrix/client/v3/account/whoami decides, and the answers are
+ * cached in the store. The parsing of an answer and the reading of a
+ * cached one are apart from the request so tests need no homeserver.
+ */
+#ifndef MR_AUTH_WHOAMI_H
+#define MR_AUTH_WHOAMI_H
+
+#include <stddef.h>
+
+#include "auth.h"
+#include "store.h"
+#include "util.h"
+
+struct mr_config;
+struct mr_hc;
+
+/* Largest whoami answer read; real ones are under 200 bytes. */
+#define MR_WHOAMI_MAX 65536
+
+/*
+ * Reads a whoami answer into *a. 200 with a valid "user_id" is an
+ * accepted token ("is_guest" read, default false); 401 is a refused one,
+ * keeping M_USER_LOCKED (else M_UNKNOWN_TOKEN) and "soft_logout"; 403 is
+ * refused as M_FORBIDDEN. Both return 0 and may be cached. Anything else
+ * is the homeserver failing, never the token: -1 with 503 for 5xx and
+ * 429, 502 for the rest (a bad 200 body included).
+ */
+int mr_auth_whoami_parse(long status, const char *body, size_t len,
+    struct mr_hs_auth *a, struct mr_err *err);
+/*
+ * A cached or fresh answer as the client sees it: 0 and *user when
+ * accepted, else -1 with the refusal (soft_logout carried in err).
+ */
+int mr_auth_whoami_result(const struct mr_hs_auth *a, struct mr_user *user,
+    struct mr_err *err);
+/*
+ * Checks token with cfg->homeserver_url's GET
+ * /_matrix/client/v3/account/whoami (token as Bearer), through a cache
+ * in st keyed by the token's SHA-256: accepted tokens are kept
+ * homeserver_auth_cache_ttl, refused ones homeserver_auth_negative_ttl.
+ * The URL is the operator's, so no address list applies. *hc is made on
+ * first use and kept for the process (mr_hc_free). Unreachable: 502; 5xx
+ * or past homeserver_auth_timeout: 503; never 401 for the homeserver's own
+ * failure. A token that cannot go into a header is refused unasked.
+ */
+int mr_auth_check_homeserver(struct mr_hc **hc, struct mr_store *st,
+    const struct mr_config *cfg, const char *token, struct mr_user *user,
+    struct mr_err *err);
+
+#endif
