@@ -756,9 +756,9 @@ media_thumb_make(struct mr_ctx *ctx, const struct mr_media *m,
 #define MEDIA_THUMB_OUTCOME_MS 10000
 
 /*
- * What the lease on a box gave: 1 this process makes it, 0 out is filled
- * (stored meanwhile, or the original serves), -1 err (the maker's kept
- * failure, or the store's).
+ * What the lease on a box gave: 1 this process makes it, 2 another
+ * process is making it, 0 out is filled (stored meanwhile, or the
+ * original serves), -1 err (the maker's kept failure, or the store's).
  */
 static int
 media_thumb_lease(struct mr_ctx *ctx, const struct mr_media *m,
