@@ -685,31 +685,60 @@ media_can_animate(const struct mr_blob_map *map)
 	    info.format == MR_IMAGE_WEBP || info.format == MR_IMAGE_PNG);
 }
 
-/* One attempt at a box: stored, or generated and stored. */
+/*
+ * The media has its cap of sizes made on demand: the one 429 that carries
+ * no retry time, as waiting will not help (a configured size serves
+ * instead), where a busy program's 429 says when to try again.
+ */
 static int
-media_thumb_for_box(struct mr_ctx *ctx, const struct mr_media *m,
+media_thumb_capped(const struct mr_err *err)
+{
+	return err->status == 429 && err->retry_after_ms == 0;
+}
+
+/* The original serves the box: its own bytes. */
+static void
+media_thumb_original(const struct mr_media *m, const char *content_type,
+    struct mr_media_thumb *out)
+{
+	snprintf(out->sha256, sizeof(out->sha256), "%s", m->sha256);
+	snprintf(out->content_type, sizeof(out->content_type), "%s",
+	    content_type);
+	out->size = m->size;
+}
+
+/*
+ * Generates a box and stores it. *original is set when the original
+ * serves the box as it is (nothing is stored then). Each generation
+ * leaves one line on stderr, so operators (and tests) can see how often
+ * the work is done.
+ */
+static int
+media_thumb_make(struct mr_ctx *ctx, const struct mr_media *m,
     const struct mr_blob_map *map, const struct mr_thumb_spec *box,
-    int animated, int dynamic, struct mr_media_thumb *out,
+    int animated, int dynamic, int *original, struct mr_media_thumb *out,
     struct mr_err *err)
 {
 	struct mr_thumb_limits lim;
 	struct mr_thumb_result r;
 	struct mr_thumb_row row;
+	int64_t t0 = mr_mono_ms();
 	int rc;
 
-	if (media_thumb_stored(ctx, m, box, animated, out) == 0)
-		return 0;
+	*original = 0;
 	mr_thumb_limits_from_config(&ctx->cfg, &lim);
 	if (mr_thumb_generate(map->data, map->len, box, 1, animated, &lim, &r,
 	    err) < 0)
 		return -1;
 	if (r.use_original) {
-		snprintf(out->sha256, sizeof(out->sha256), "%s", m->sha256);
-		snprintf(out->content_type, sizeof(out->content_type), "%s",
-		    r.content_type);
-		out->size = m->size;
+		*original = 1;
+		media_thumb_original(m, r.content_type, out);
 		return 0;
 	}
+	fprintf(stderr, "mediarepo: thumbnail generated: mxc://%s/%s "
+	    "%ux%u %s%s in %lld ms\n", m->mxc.server, m->mxc.id, box->width,
+	    box->height, box->method == MR_THUMB_CROP ? "crop" : "scale",
+	    animated ? " animated" : "", (long long)(mr_mono_ms() - t0));
 	media_thumb_row(m, box, animated, dynamic, &r, &row);
 	rc = media_store_thumb(&ctx->cfg, ctx->store, ctx->blob, &row, &r, err);
 	mr_thumb_result_release(&r);
@@ -720,6 +749,135 @@ media_thumb_for_box(struct mr_ctx *ctx, const struct mr_media *m,
 	    row.content_type);
 	out->size = row.size;
 	return 0;
+}
+
+#define MEDIA_THUMB_POLL_MS 25
+/* How long a maker's outcome answers those who asked with it. */
+#define MEDIA_THUMB_OUTCOME_MS 10000
+
+/*
+ * What the lease on a box gave: 1 this process makes it, 2 another
+ * process is making it, 0 out is filled (stored meanwhile, or the
+ * original serves), -1 err (the maker's kept failure, or the store's).
+ */
+static int
+media_thumb_lease(struct mr_ctx *ctx, const struct mr_media *m,
+    const struct mr_thumb_spec *box, int animated, const char *key,
+    int64_t lock_ms, struct mr_media_thumb *out, struct mr_err *err)
+{
+	struct mr_store_outcome done;
+	enum mr_store_rc rc = mr_store_lease_take(ctx->store,
+	    MR_STORE_LEASE_THUMBNAIL, key, mr_now_ms(), lock_ms, &done, err);
+	struct mr_err ignored;
+
+	if (rc == MR_STORE_BUSY)
+		return 2;
+	if (rc == MR_STORE_CONFLICT) {
+		if (done.body == NULL) {
+			*err = done.failure;
+			return -1;
+		}
+		/* The maker left the original's type: it serves the box. */
+		media_thumb_original(m, done.body, out);
+		free(done.body);
+		return 0;
+	}
+	if (rc != MR_STORE_OK)
+		return -1;
+	/* The maker may have finished between our look and our lease. */
+	if (media_thumb_stored(ctx, m, box, animated, out) == 0) {
+		mr_store_lease_end(ctx->store, MR_STORE_LEASE_THUMBNAIL, key,
+		    NULL, NULL, 0, &ignored);
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Another process makes the box: waits for it, holding one of this
+ * program's waiting slots (slot.h), until it is stored, its maker's
+ * outcome answers, or the maker died and the lease came to this process
+ * (1). Bounded by the lease itself: a maker that hangs loses its lease.
+ */
+static int
+media_thumb_wait(struct mr_ctx *ctx, const struct mr_media *m,
+    const struct mr_thumb_spec *box, int animated, const char *key,
+    int64_t lock_ms, struct mr_media_thumb *out, struct mr_err *err)
+{
+	int64_t deadline = mr_mono_ms() + lock_ms + 1000;
+	struct mr_slot slot;
+	int rc;
+
+	if ((rc = media_take_wait_slot(ctx, &slot, err)) <= 0)
+		return rc < 0 ? -1 : media_busy(err,
+		    "waiting for thumbnails being made");
+	for (;;) {
+		if (mr_wait_sleep_ms(MEDIA_THUMB_POLL_MS) < 0) {
+			rc = media_abandoned(err);
+			break;
+		}
+		if (media_thumb_stored(ctx, m, box, animated, out) == 0) {
+			rc = 0;
+			break;
+		}
+		if ((rc = media_thumb_lease(ctx, m, box, animated, key, lock_ms,
+		    out, err)) != 2)
+			break;
+		if (mr_mono_ms() >= deadline) {
+			rc = mr_err_set(err, 504, "M_UNKNOWN",
+			    "timed out waiting for this thumbnail to be made");
+			break;
+		}
+	}
+	mr_slot_release(&slot);
+	return rc;
+}
+
+/*
+ * One attempt at a box: stored, or generated and stored, by one process
+ * at a time across processes (and hosts sharing the store): the others
+ * wait for it and are then served what it stored.
+ */
+static int
+media_thumb_for_box(struct mr_ctx *ctx, const struct mr_media *m,
+    const struct mr_blob_map *map, const struct mr_thumb_spec *box,
+    int animated, int dynamic, struct mr_media_thumb *out,
+    struct mr_err *err)
+{
+	char key[MR_SERVER_NAME_MAX + MR_MEDIA_ID_MAX + 64];
+	/* The child's own limit, and time to store what it made. */
+	int64_t lock_ms = ctx->cfg.thumbnail_time_limit + 5000;
+	struct mr_err ignored;
+	int rc, original, keep;
+
+	if (media_thumb_stored(ctx, m, box, animated, out) == 0)
+		return 0;
+	snprintf(key, sizeof(key), "%s/%s/%ux%u/%s%s", m->mxc.server,
+	    m->mxc.id, box->width, box->height,
+	    box->method == MR_THUMB_CROP ? "crop" : "scale",
+	    animated ? "/animated" : "");
+	rc = media_thumb_lease(ctx, m, box, animated, key, lock_ms, out, err);
+	if (rc == 2)
+		rc = media_thumb_wait(ctx, m, box, animated, key, lock_ms, out,
+		    err);
+	if (rc != 1)
+		return rc;
+	rc = media_thumb_make(ctx, m, map, box, animated, dynamic, &original,
+	    out, err);
+	/*
+	 * A stored box is its own outcome. The original serving it, or a
+	 * failure that the next attempt would only repeat (an image that
+	 * cannot be decoded or is too large, a media at its cap of sizes),
+	 * is kept for the waiters; other failures are nobody's, and the
+	 * next caller tries again.
+	 */
+	keep = rc < 0 ? err->status == 400 || err->status == 413 ||
+	    media_thumb_capped(err) : original;
+	mr_store_lease_end(ctx->store, MR_STORE_LEASE_THUMBNAIL, key,
+	    rc == 0 && original ? out->content_type : NULL,
+	    rc < 0 && keep ? err : NULL,
+	    keep ? mr_now_ms() + MEDIA_THUMB_OUTCOME_MS : 0, &ignored);
+	return rc;
 }
 
 int
@@ -738,7 +896,7 @@ mr_media_thumbnail(struct mr_ctx *ctx, const struct mr_media *m,
 	rc = media_thumb_for_box(ctx, m, &map, &box, animated, dynamic, out,
 	    err);
 	/* Past the cap of made-to-measure sizes, a configured one serves. */
-	if (rc < 0 && dynamic && err->status == 429) {
+	if (rc < 0 && dynamic && media_thumb_capped(err)) {
 		mr_err_clear(err);
 		media_thumb_box(&ctx->cfg, want, 0, &box);
 		rc = media_thumb_for_box(ctx, m, &map, &box, animated, 0, out,

@@ -137,6 +137,7 @@ enum mr_store_rc mr_store_well_known_put(struct mr_store *st,
 enum mr_store_lease_kind {
 	MR_STORE_LEASE_REMOTE_MEDIA,	/* key: "server/media_id" */
 	MR_STORE_LEASE_PREVIEW,		/* key: the preview's cache key */
+	MR_STORE_LEASE_THUMBNAIL,	/* key: "server/media_id/box" */
 };
 
 /* What a finished piece of work left for those who come after. */

@@ -758,7 +758,10 @@ store_errcode(const char *code)
  * expires, then 'done' (a preview, with its body) or 'failed' (with the
  * failure) until the outcome goes stale. Both tables have the same
  * columns after the key; a remote media's key "server/id" is split at its
- * first '/', which a server name cannot hold.
+ * first '/', which a server name cannot hold. Thumbnail leases live in
+ * preview_cache beside the previews, under a prefix no preview key has
+ * (those begin with a digit): they are short and need no table, or
+ * migration, of their own.
  */
 static int
 lease_bind_key(sqlite3_stmt *s, enum mr_store_lease_kind kind,
@@ -766,6 +769,12 @@ lease_bind_key(sqlite3_stmt *s, enum mr_store_lease_kind kind,
 {
 	const char *slash;
 
+	if (kind == MR_STORE_LEASE_THUMBNAIL) {
+		/* NULL when out of memory: the statement then fails. */
+		sqlite3_bind_text(s, 1, sqlite3_mprintf("thumbnail\n%s", key),
+		    -1, sqlite3_free);
+		return 1;
+	}
 	if (kind != MR_STORE_LEASE_REMOTE_MEDIA) {
 		sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
 		return 1;

@@ -752,6 +752,42 @@ def test_dynamic_same_new_size_in_parallel(dyn_stack):
     assert len({r.headers["ETag"] for r in rs}) == 1
 
 
+def generations(s, mid):
+    """The sizes of mid that were generated, one per generation, from the
+    line each generation leaves in the log."""
+    pat = r"thumbnail generated: mxc://%s/%s (\d+x\d+ \w+)" % (
+        re.escape(s.server_name), re.escape(mid))
+    return re.findall(pat, s.read_log())
+
+
+def thumb_retrying(s, mid, w, h, method, tries=20):
+    """As a Matrix client: a 429 is tried again after retry_after_ms."""
+    for _ in range(tries):
+        r = thumb(s, mid, w, h, method)
+        if r.status_code != 429:
+            return r
+        time.sleep(r.json().get("retry_after_ms", 500) / 1000)
+    return r
+
+
+def test_one_generation_for_32_identical_requests(make_stack):
+    """32 clients ask at once for a new size of one large image: one
+    process makes it, the others wait for it (in waiting slots) and are
+    served what it stored; nobody makes it twice."""
+    s = make_stack(["dynamic_thumbnails = true"], procs=4)
+    mid = s.upload(jpeg(3000, 2000), "image/jpeg")
+    assert generations(s, mid) == []     # the configured sizes are not
+    rs = parallel(32, lambda i: thumb_retrying(s, mid, 211, 97, "crop"))
+    for r in rs:
+        assert r.status_code == 200, (r.status_code, r.text[:200])
+        assert image_of(r).size == (211, 97)
+    assert len({r.content for r in rs}) == 1
+    assert generations(s, mid) == ["211x97 crop"]
+    # Later requests are served from the store.
+    assert thumb(s, mid, 211, 97, "crop").content == rs[0].content
+    assert generations(s, mid) == ["211x97 crop"]
+
+
 def test_dynamic_cap_holds_under_parallel_requests(make_stack):
     """Ten distinct sizes asked for at once must not get past the cap
     either (the count and the insert race between processes)."""

@@ -825,6 +825,49 @@ test_lease_preview(void **state)
 	    &done, &err), MR_STORE_OK);
 }
 
+/* Thumbnail leases share the previews' table, never their keys. */
+static void
+test_lease_thumbnail(void **state)
+{
+	struct fixture_store *fx = *state;
+	int64_t t = INT64_C(1700000000000);
+	struct mr_store_outcome done;
+	struct mr_err err;
+	const enum mr_store_lease_kind k = MR_STORE_LEASE_THUMBNAIL;
+	const char *key = "a.test/x/96x96/crop";
+
+	mr_err_clear(&err);
+	assert_int_equal(mr_store_lease_take(fx->st, k, key, t, 1000, &done,
+	    &err), MR_STORE_OK);
+	assert_int_equal(mr_store_lease_take(fx->st, k, key, t + 999, 1000,
+	    &done, &err), MR_STORE_BUSY);
+	assert_int_equal(mr_store_lease_take(fx->st, MR_STORE_LEASE_PREVIEW,
+	    key, t, 1000, &done, &err), MR_STORE_OK);
+	assert_int_equal(mr_store_lease_take(fx->st,
+	    MR_STORE_LEASE_REMOTE_MEDIA, key, t, 1000, &done, &err),
+	    MR_STORE_OK);
+	/* Ending the preview's lease leaves the thumbnail's held. */
+	assert_int_equal(mr_store_lease_end(fx->st, MR_STORE_LEASE_PREVIEW, key,
+	    NULL, NULL, 0, &err), MR_STORE_OK);
+	assert_int_equal(mr_store_lease_take(fx->st, k, key, t + 1, 1000,
+	    &done, &err), MR_STORE_BUSY);
+	/* The maker's outcome ("original": the original serves) answers
+	 * those after it until it goes stale. */
+	assert_int_equal(mr_store_lease_end(fx->st, k, key, "original", NULL,
+	    t + 2000, &err), MR_STORE_OK);
+	assert_int_equal(mr_store_lease_take(fx->st, k, key, t + 2, 1000,
+	    &done, &err), MR_STORE_CONFLICT);
+	assert_string_equal(done.body, "original");
+	free(done.body);
+	assert_int_equal(mr_store_lease_take(fx->st, k, key, t + 2000, 1000,
+	    &done, &err), MR_STORE_OK);
+	assert_int_equal(mr_store_lease_end(fx->st, k, key, NULL, NULL, 0,
+	    &err), MR_STORE_OK);
+	assert_int_equal(mr_store_lease_take(fx->st, k, key, t + 2001, 1000,
+	    &done, &err), MR_STORE_OK);
+	assert_int_equal(err.status, 0);
+}
+
 static void
 test_origin_breaker(void **state)
 {
@@ -872,6 +915,7 @@ main(void)
 		FIXTURE_STORE_TEST(test_origin_breaker),
 		FIXTURE_STORE_TEST(test_lease_remote_media),
 		FIXTURE_STORE_TEST(test_lease_preview),
+		FIXTURE_STORE_TEST(test_lease_thumbnail),
 		FIXTURE_STORE_TEST(test_open_newer_schema_refused),
 		FIXTURE_STORE_TEST(test_open_bad_path),
 		FIXTURE_STORE_TEST(test_media_insert_get),
