@@ -24,11 +24,14 @@ PKGS = libfcgi-dev libsodium-dev libsqlite3-dev libcjson-dev libcmocka-dev \
        python3-matrix-nio python3-pil wrk bc hyperfine libvips-tools \
        libjpeg-turbo-progs libavif-bin libheif-examples \
        apache2 libapache2-mod-fcgid libapache2-mod-xsendfile nginx \
-       clang lintian
+       clang lintian libpq-dev postgresql-15
 # libgd is opened with dlopen by common/thumb.c (see there); only its
 # headers are needed at build time.
 PKG_LIBS = libsodium libcrypto sqlite3 libcjson libcurl libxml-2.0 libjpeg libpng libwebp \
-       libwebpdemux libwebpmux libseccomp zlib
+       libwebpdemux libwebpmux libseccomp zlib libpq
+# libpq: the PostgreSQL store (common/store_pg.c, database_url). It is the
+# server's own client library, and the only one that speaks its protocol
+# with TLS, SCRAM and every connection option an operator may put in a URL.
 
 # Messages and log lines are cut to their buffers on purpose, hence
 # -Wno-format-truncation. Tables leave trailing fields to zero on purpose,
@@ -74,6 +77,7 @@ LIB_OBJS += common/resample.o
 LIB_OBJS += common/serve_media.o
 LIB_OBJS += common/slot.o
 LIB_OBJS += common/store.o
+LIB_OBJS += common/store_pg.o
 LIB_OBJS += common/store_sqlite.o
 LIB_OBJS += common/synapse_import.o
 LIB_OBJS += common/thumb.o
@@ -123,9 +127,10 @@ UNIT_TESTS += tests/unit/test_xmatrix
 LIB = $(O)common/libmediarepo.a
 ADMIN = $(O)tools/mediarepo-admin
 SPAWN = $(O)tools/mediarepo-spawn
-HEADERS = $(wildcard common/*.h) common/migrations.h
+HEADERS = $(wildcard common/*.h) common/migrations.h common/migrations_pg.h
 # Migrations per SQL dialect; the SQLite ones are compiled into the programs.
 MIGRATIONS = $(sort $(wildcard sql/sqlite/[0-9][0-9][0-9]_*.sql))
+PG_MIGRATIONS = $(sort $(wildcard sql/pg/[0-9][0-9][0-9]_*.sql))
 
 .PHONY: all deps run test unit-test asan-test e2e-test cgi-test bench clean fuzz \
 	e2e-test-servers e2e-test-all install deb
@@ -145,6 +150,18 @@ common/migrations.h: $(MIGRATIONS) Makefile
 	  done; \
 	  echo '};'; \
 	  echo '#define MR_MIGRATIONS_COUNT ((int)(sizeof(mr_migrations) / sizeof(mr_migrations[0])))'; \
+	} > $@
+
+# The same for PostgreSQL (common/store_pg.c).
+common/migrations_pg.h: $(PG_MIGRATIONS) Makefile
+	@{ echo '/* generated from sql/pg/ by the Makefile; do not edit */'; \
+	  echo 'static const char *const mr_pg_migrations[] = {'; \
+	  for f in $(PG_MIGRATIONS); do \
+	    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $$f; \
+	    echo ','; \
+	  done; \
+	  echo '};'; \
+	  echo '#define MR_PG_MIGRATIONS_COUNT ((int)(sizeof(mr_pg_migrations) / sizeof(mr_pg_migrations[0])))'; \
 	} > $@
 
 $(O)%.o: %.c $(HEADERS)
@@ -357,7 +374,7 @@ FUZZ_HTTP_DEPS = common/auth.c common/auth_whoami.c common/auth_xmatrix.c \
 	common/header.c common/http_client.c common/image.c common/json.c \
 	common/keys.c common/log.c common/multipart.c common/mxc.c common/net.c \
 	common/preview_url.c common/slot.c common/store.c common/store_sqlite.c \
-	common/util.c
+	common/store_pg.c common/util.c
 
 FUZZ_canonical = common/json.c common/util.c
 # fuzz_config.c includes common/config.c to reach its line parser.
@@ -439,7 +456,8 @@ bench: deps
 	bench/upload
 
 clean:
-	rm -rf build mediarepo_*.deb common/*.o common/*.a common/migrations.h cgi-bin/*.o \
+	rm -rf build mediarepo_*.deb common/*.o common/*.a common/migrations.h \
+	  common/migrations_pg.h cgi-bin/*.o \
 	  cgi-bin/*.fcgi tools/*.o tools/mediarepo-admin tools/mediarepo-spawn \
 	  tests/unit/*.o \
 	  $(UNIT_TESTS)

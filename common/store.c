@@ -8,6 +8,7 @@
 
 /* Asked in order; the first that wants the database location is used. */
 static const struct mr_store_ops *const store_backends[] = {
+	&mr_store_pg_ops,
 	&mr_store_sqlite_ops,
 };
 
@@ -316,4 +317,41 @@ mr_store_origin_result(struct mr_store *st, const char *origin, int ok,
 {
 	return st->ops->origin_result(st->impl, origin, ok, now_ms,
 	    backoff_ms, err);
+}
+
+enum mr_store_rc
+mr_store_media_each(struct mr_store *st,
+    void (*fn)(const struct mr_media *, void *), void *arg, struct mr_err *err)
+{
+	return st->ops->media_each(st->impl, fn, arg, err);
+}
+
+enum mr_store_rc
+mr_store_thumb_each(struct mr_store *st,
+    void (*fn)(const struct mr_thumb_row *, void *), void *arg,
+    struct mr_err *err)
+{
+	return st->ops->thumb_each(st->impl, fn, arg, err);
+}
+
+enum mr_store_rc
+mr_store_token_import(struct mr_store *st, const struct mr_token_info *t,
+    struct mr_err *err)
+{
+	return st->ops->token_import(st->impl, t, err);
+}
+
+enum mr_store_rc
+mr_store_quarantined_hash_each(struct mr_store *st,
+    void (*fn)(const char *sha256, int64_t created_ts, void *), void *arg,
+    struct mr_err *err)
+{
+	return st->ops->quarantined_hash_each(st->impl, fn, arg, err);
+}
+
+enum mr_store_rc
+mr_store_quarantined_hash_add(struct mr_store *st, const char *sha256,
+    int64_t created_ts, struct mr_err *err)
+{
+	return st->ops->quarantined_hash_add(st->impl, sha256, created_ts, err);
 }

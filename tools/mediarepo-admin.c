@@ -1212,7 +1212,7 @@ admin_run(const struct admin_cmd *c, int argc, char **argv)
 	    admin_become_owner_of(cfg.signing_key_path) < 0)
 		return 1;
 	if (c->needs_store &&
-	    mr_store_open(&st, cfg.database_path, &err) < 0)
+	    mr_store_open(&st, mr_config_store_location(&cfg), &err) < 0)
 		return admin_fail(&err);
 	rc = c->run(argc, argv, &cfg, st);
 	mr_store_free(st);
