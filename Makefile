@@ -65,6 +65,7 @@ LIB_OBJS += common/keys.o
 LIB_OBJS += common/log.o
 LIB_OBJS += common/maint.o
 LIB_OBJS += common/media.o
+LIB_OBJS += common/migrate.o
 LIB_OBJS += common/multipart.o
 LIB_OBJS += common/mxc.o
 LIB_OBJS += common/net.o

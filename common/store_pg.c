@@ -411,10 +411,12 @@ pg_connect(struct pg_store *st, struct mr_err *err)
 }
 
 /*
- * A connection ready for a statement. Between transactions one that the
- * server has closed (it restarted: the socket reads EOF or a FATAL
- * notice) is replaced before use, so a statement is never sent twice.
- * Inside a transaction a broken connection fails the call instead.
+ * A connection ready for a statement. Between calls the server has
+ * nothing to say to us (we LISTEN to nothing): a socket that reads
+ * anything then is one the server closed, with its FATAL "terminating
+ * connection" and EOF (it shut down or restarted). It is replaced before
+ * use, so no statement is sent into a dead connection. Inside a
+ * transaction a broken connection fails the call instead.
  */
 static int
 pg_ready(struct pg_store *st, struct mr_err *err)
@@ -424,9 +426,8 @@ pg_ready(struct pg_store *st, struct mr_err *err)
 	if (st->conn != NULL && !st->in_tx) {
 		pfd.fd = PQsocket(st->conn);
 		pfd.events = POLLIN;
-		if (pfd.fd < 0 || (poll(&pfd, 1, 0) > 0 &&
-		    (!PQconsumeInput(st->conn) ||
-		    PQstatus(st->conn) != CONNECTION_OK)))
+		if (pfd.fd < 0 || poll(&pfd, 1, 0) != 0 ||
+		    PQstatus(st->conn) != CONNECTION_OK)
 			pg_drop(st);
 	}
 	if (st->conn == NULL) {
