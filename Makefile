@@ -134,36 +134,33 @@ MIGRATIONS = $(sort $(wildcard sql/sqlite/[0-9][0-9][0-9]_*.sql))
 PG_MIGRATIONS = $(sort $(wildcard sql/pg/[0-9][0-9][0-9]_*.sql))
 
 .PHONY: all deps run test unit-test asan-test e2e-test cgi-test bench clean fuzz \
-	e2e-test-servers e2e-test-all install deb
+	e2e-test-servers e2e-test-all install deb e2e-test-pg
 .DELETE_ON_ERROR:
 # Keep objects of programs, so a rebuild relinks only what changed.
 .SECONDARY:
 
 all: $(LIB) $(addprefix $(O),$(PROGRAMS)) $(ADMIN) $(SPAWN)
 
-# The schema is compiled in, so a program never depends on finding sql/.
-common/migrations.h: $(MIGRATIONS) Makefile
-	@{ echo '/* generated from sql/sqlite/ by the Makefile; do not edit */'; \
-	  echo 'static const char *const mr_migrations[] = {'; \
-	  for f in $(MIGRATIONS); do \
+# The schema is compiled in, so a program never depends on finding sql/:
+# $(call migrations_h,DIALECT DIR,ARRAY NAME,COUNT MACRO,FILES).
+define migrations_h
+	@{ echo '/* generated from $(1) by the Makefile; do not edit */'; \
+	  echo 'static const char *const $(2)[] = {'; \
+	  for f in $(4); do \
 	    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $$f; \
 	    echo ','; \
 	  done; \
 	  echo '};'; \
-	  echo '#define MR_MIGRATIONS_COUNT ((int)(sizeof(mr_migrations) / sizeof(mr_migrations[0])))'; \
+	  echo '#define $(3) ((int)(sizeof($(2)) / sizeof($(2)[0])))'; \
 	} > $@
+endef
+
+common/migrations.h: $(MIGRATIONS) Makefile
+	$(call migrations_h,sql/sqlite/,mr_migrations,MR_MIGRATIONS_COUNT,$(MIGRATIONS))
 
 # The same for PostgreSQL (common/store_pg.c).
 common/migrations_pg.h: $(PG_MIGRATIONS) Makefile
-	@{ echo '/* generated from sql/pg/ by the Makefile; do not edit */'; \
-	  echo 'static const char *const mr_pg_migrations[] = {'; \
-	  for f in $(PG_MIGRATIONS); do \
-	    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $$f; \
-	    echo ','; \
-	  done; \
-	  echo '};'; \
-	  echo '#define MR_PG_MIGRATIONS_COUNT ((int)(sizeof(mr_pg_migrations) / sizeof(mr_pg_migrations[0])))'; \
-	} > $@
+	$(call migrations_h,sql/pg/,mr_pg_migrations,MR_PG_MIGRATIONS_COUNT,$(PG_MIGRATIONS))
 
 $(O)%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -244,6 +241,16 @@ e2e-test-all: all $(JS_SDK)
 	  (cd tests/e2e && MR_WEBSERVERS=$$w /usr/bin/python3 -m pytest -q \
 	    -p no:cacheprovider) || rc=1; done; exit $$rc
 
+# The modules that exercise the store, with every stack on PostgreSQL
+# (MR_STORE=pg: one server started by the tests, a database per stack),
+# behind lighttpd; test_scale_pg (outage, migrate-store, two hosts) runs
+# in every e2e run anyway.
+E2E_PG_SUBSET = test_upload.py test_download.py test_async.py \
+	test_admin.py test_abuse.py test_freeze.py test_scale_pg.py
+e2e-test-pg: all
+	cd tests/e2e && MR_STORE=pg MR_WEBSERVERS=lighttpd /usr/bin/python3 \
+	  -m pytest -q -p no:cacheprovider $(E2E_PG_SUBSET)
+
 $(JS_SDK): tests/e2e/js/package-lock.json
 	@if command -v npm >/dev/null; then \
 	  cd tests/e2e/js && npm ci --no-audit --no-fund; \
@@ -257,6 +264,7 @@ test: deps
 	$(MAKE) cgi-test
 	$(MAKE) e2e-test
 	$(MAKE) e2e-test-servers
+	$(MAKE) e2e-test-pg
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: programs, tools, schema,
 # web server configs and systemd units; an example config in /etc/mediarepo
@@ -268,12 +276,14 @@ STATEDIR ?= /var/lib/mediarepo
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/mediarepo $(DESTDIR)$(PREFIX)/bin \
 	  $(DESTDIR)$(PREFIX)/share/mediarepo/sql/sqlite \
+	  $(DESTDIR)$(PREFIX)/share/mediarepo/sql/pg \
 	  $(DESTDIR)$(PREFIX)/share/mediarepo/httpd-conf/errors \
 	  $(DESTDIR)$(PREFIX)/share/mediarepo/httpd-conf/systemd \
 	  $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(SYSCONFDIR)
 	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/lib/mediarepo/
 	install -m 755 $(ADMIN) $(SPAWN) tools/mediarepo-run $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 sql/sqlite/*.sql $(DESTDIR)$(PREFIX)/share/mediarepo/sql/sqlite/
+	install -m 644 sql/pg/*.sql $(DESTDIR)$(PREFIX)/share/mediarepo/sql/pg/
 	install -m 644 httpd-conf/*.in $(DESTDIR)$(PREFIX)/share/mediarepo/httpd-conf/
 	install -m 644 httpd-conf/errors/* \
 	  $(DESTDIR)$(PREFIX)/share/mediarepo/httpd-conf/errors/

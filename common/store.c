@@ -5,6 +5,7 @@
 #include "store.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 /* Asked in order; the first that wants the database location is used. */
 static const struct mr_store_ops *const store_backends[] = {
@@ -354,4 +355,30 @@ mr_store_quarantined_hash_add(struct mr_store *st, const char *sha256,
     int64_t created_ts, struct mr_err *err)
 {
 	return st->ops->quarantined_hash_add(st->impl, sha256, created_ts, err);
+}
+
+double
+mr_store_bucket_level(double level, int64_t updated_ms, int64_t now_ms,
+    int64_t rate_milli)
+{
+	double drained = (double)(now_ms - updated_ms) * (double)rate_milli /
+	    1e6;
+
+	if (now_ms < updated_ms)
+		return level;		/* a clock step back drains nothing */
+	return level > drained ? level - drained : 0.0;
+}
+
+const char *
+mr_store_errcode(const char *code)
+{
+	static const char *const known[] = {
+		"M_NOT_FOUND", "M_TOO_LARGE", "M_UNKNOWN", "M_FORBIDDEN",
+		"M_NOT_YET_UPLOADED", "M_LIMIT_EXCEEDED",
+	};
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(code, known[i]) == 0)
+			return known[i];
+	return "M_UNKNOWN";
 }

@@ -441,6 +441,14 @@ struct mr_store_ops {
 	    int64_t created_ts, struct mr_err *err);
 };
 
+/* For backends: the same answers whichever keeps the rows. */
+
+/* A leaky bucket's level at now_ms: level at updated_ms, drained since. */
+double mr_store_bucket_level(double level, int64_t updated_ms,
+    int64_t now_ms, int64_t rate_milli);
+/* An errcode read back from a stored failure, as one of our constants. */
+const char *mr_store_errcode(const char *code);
+
 extern const struct mr_store_ops mr_store_sqlite_ops;
 extern const struct mr_store_ops mr_store_pg_ops;
 

@@ -1006,21 +1006,6 @@ pg_lease_kind(enum mr_store_lease_kind kind, char buf[24])
 	return buf;
 }
 
-/* The same errcode constants the SQLite backend maps back to. */
-static const char *
-pg_errcode(const char *code)
-{
-	static const char *const known[] = {
-		"M_NOT_FOUND", "M_TOO_LARGE", "M_UNKNOWN", "M_FORBIDDEN",
-		"M_NOT_YET_UPLOADED", "M_LIMIT_EXCEEDED",
-	};
-
-	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (strcmp(code, known[i]) == 0)
-			return known[i];
-	return "M_UNKNOWN";
-}
-
 /*
  * One upsert takes a free or lapsed lease; when it changes nothing the row
  * is read to say why. A row that lapsed or went between the two reads is
@@ -1055,7 +1040,7 @@ pg_lease_take(void *impl, enum mr_store_lease_kind kind, const char *key,
 		pg_copy(res, 0, 0, state, sizeof(state));
 		if (strcmp(state, "failed") == 0) {
 			mr_err_set(&done->failure, status > 0 ? status : 502,
-			    pg_errcode(PQgetvalue(res, 0, 3)), "%s",
+			    mr_store_errcode(PQgetvalue(res, 0, 3)), "%s",
 			    PQgetvalue(res, 0, 4));
 			rc = MR_STORE_CONFLICT;
 		} else if (strcmp(state, "done") == 0) {
@@ -1364,44 +1349,37 @@ pg_preview_purge(void *impl, int64_t *count, struct mr_err *err)
 	return MR_STORE_OK;
 }
 
-/* Fills one count from "SELECT count(*), sum ..." with $1 = local. */
-static int
-pg_count(struct pg_store *st, const char *sql, const char *local_server,
-    struct mr_store_count *out, struct mr_err *err)
-{
-	struct pg_args a = { 0 };
-	PGresult *res;
-
-	if (strstr(sql, "$1") != NULL)
-		arg_s(&a, local_server);
-	if ((res = pg_run(st, -1, sql, &a, err, "stats")) == NULL)
-		return -1;
-	out->count = pg_i64(res, 0, 0);
-	out->bytes = pg_i64(res, 0, 1);
-	PQclear(res);
-	return 0;
-}
-
+/* One pass over media with a FILTER per count, one over thumbnails. */
 static enum mr_store_rc
 pg_stats(void *impl, const char *local_server, struct mr_store_stats *out,
     struct mr_err *err)
 {
-	struct pg_store *st = impl;
+	struct mr_store_count *c[] = { &out->local, &out->remote,
+	    &out->pending, &out->quarantined, &out->thumbnails };
+	struct pg_args a = { 0 };
+	PGresult *res;
 
 	memset(out, 0, sizeof(*out));
-	return pg_count(st, "SELECT count(*), coalesce(sum(size), 0) FROM "
-	    "media WHERE server_name = $1 AND sha256 IS NOT NULL", local_server,
-	    &out->local, err) < 0 ||
-	    pg_count(st, "SELECT count(*), coalesce(sum(size), 0) FROM "
-	    "media WHERE server_name != $1 AND sha256 IS NOT NULL", local_server,
-	    &out->remote, err) < 0 ||
-	    pg_count(st, "SELECT count(*), coalesce(sum(size), 0) FROM "
-	    "thumbnails", local_server, &out->thumbnails, err) < 0 ||
-	    pg_count(st, "SELECT count(*), 0 FROM media WHERE sha256 IS NULL",
-	    local_server, &out->pending, err) < 0 ||
-	    pg_count(st, "SELECT count(*), coalesce(sum(size), 0) FROM "
-	    "media WHERE quarantined = 1", local_server, &out->quarantined,
-	    err) < 0 ? MR_STORE_UNAVAILABLE : MR_STORE_OK;
+	arg_s(&a, local_server);
+	if ((res = pg_run(impl, -1, "WITH m AS (SELECT "
+	    "count(*) FILTER (WHERE l AND done), "
+	    "coalesce(sum(size) FILTER (WHERE l AND done), 0), "
+	    "count(*) FILTER (WHERE NOT l AND done), "
+	    "coalesce(sum(size) FILTER (WHERE NOT l AND done), 0), "
+	    "count(*) FILTER (WHERE NOT done), 0, "
+	    "count(*) FILTER (WHERE quarantined = 1), "
+	    "coalesce(sum(size) FILTER (WHERE quarantined = 1), 0) "
+	    "FROM (SELECT server_name = $1 AS l, sha256 IS NOT NULL AS done, "
+	    "size, quarantined FROM media) x) "
+	    "SELECT m.*, t.* FROM m, (SELECT count(*), coalesce(sum(size), 0) "
+	    "FROM thumbnails) t", &a, err, "stats")) == NULL)
+		return MR_STORE_UNAVAILABLE;
+	for (int i = 0; i < 5; i++) {
+		c[i]->count = pg_i64(res, 0, 2 * i);
+		c[i]->bytes = pg_i64(res, 0, 2 * i + 1);
+	}
+	PQclear(res);
+	return MR_STORE_OK;
 }
 
 static enum mr_store_rc
@@ -1555,19 +1533,6 @@ pg_hs_auth_put(void *impl, const char *token_hash, const struct mr_hs_auth *a,
 
 /* --- shared limits --- */
 
-/* The level of a bucket now: what it held, drained since. */
-static double
-pg_bucket_level(double level, int64_t updated_ms, int64_t now_ms,
-    int64_t rate_milli)
-{
-	double drained = (double)(now_ms - updated_ms) * (double)rate_milli /
-	    1e6;
-
-	if (now_ms < updated_ms)
-		return level;		/* a clock step back drains nothing */
-	return level > drained ? level - drained : 0.0;
-}
-
 /*
  * The row is made if missing, then locked (FOR UPDATE) for the
  * read-decide-write, so takers on every host queue on it.
@@ -1593,8 +1558,9 @@ pg_bucket_take(void *impl, const char *key, int64_t cost, int64_t rate_milli,
 	if ((res = pg_run(st, PS_BUCKET_GET, NULL, &a, err,
 	    "rate limit")) == NULL)
 		return pg_end(st, MR_STORE_UNAVAILABLE, err, "rate limit");
-	level = PQntuples(res) > 0 ? pg_bucket_level(strtod(PQgetvalue(res, 0,
-	    0), NULL), pg_i64(res, 0, 1), now_ms, rate_milli) : 0.0;
+	level = PQntuples(res) > 0 ? mr_store_bucket_level(strtod(
+	    PQgetvalue(res, 0, 0), NULL), pg_i64(res, 0, 1), now_ms,
+	    rate_milli) : 0.0;
 	PQclear(res);
 	if (!force && level + (double)cost > (double)burst) {
 		double over = level + (double)cost - (double)burst;
