@@ -148,6 +148,15 @@ def test_migrate_store_round_trip(pg, make_stack):
         assert admin_out(conf, "verify").startswith("%d ok, 0 corrupt" %
                                                     first["blobs"][0])
 
+    # Store commands of the admin tool on the PostgreSQL copy, with rows.
+    admin_out(pg_conf, "media", "delete",
+              "mxc://%s/%s" % (s.server_name, ids[0]))
+    assert "removed 0 orphaned" in admin_out(pg_conf, "gc", "--min-age", "0")
+    assert admin_out(pg_conf, "verify").startswith("%d ok, 0 corrupt" %
+                                                   (first["blobs"][0] - 1))
+    assert "unquarantined 1 media" in admin_out(
+        pg_conf, "unquarantine", "mxc://%s/%s" % (s.server_name, banned))
+
 
 def strip_paths(text):
     """media info without the file paths, which differ per store."""
