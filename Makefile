@@ -24,11 +24,14 @@ PKGS = libfcgi-dev libsodium-dev libsqlite3-dev libcjson-dev libcmocka-dev \
        python3-matrix-nio python3-pil wrk bc hyperfine libvips-tools \
        libjpeg-turbo-progs libavif-bin libheif-examples \
        apache2 libapache2-mod-fcgid libapache2-mod-xsendfile nginx \
-       clang lintian
+       clang lintian libpq-dev postgresql-15
 # libgd is opened with dlopen by common/thumb.c (see there); only its
 # headers are needed at build time.
 PKG_LIBS = libsodium libcrypto sqlite3 libcjson libcurl libxml-2.0 libjpeg libpng libwebp \
-       libwebpdemux libwebpmux libseccomp zlib
+       libwebpdemux libwebpmux libseccomp zlib libpq
+# libpq: the PostgreSQL store (common/store_pg.c, database_url). It is the
+# server's own client library, and the only one that speaks its protocol
+# with TLS, SCRAM and every connection option an operator may put in a URL.
 
 # Messages and log lines are cut to their buffers on purpose, hence
 # -Wno-format-truncation. Tables leave trailing fields to zero on purpose,
@@ -62,6 +65,7 @@ LIB_OBJS += common/keys.o
 LIB_OBJS += common/log.o
 LIB_OBJS += common/maint.o
 LIB_OBJS += common/media.o
+LIB_OBJS += common/migrate.o
 LIB_OBJS += common/multipart.o
 LIB_OBJS += common/mxc.o
 LIB_OBJS += common/net.o
@@ -74,6 +78,7 @@ LIB_OBJS += common/resample.o
 LIB_OBJS += common/serve_media.o
 LIB_OBJS += common/slot.o
 LIB_OBJS += common/store.o
+LIB_OBJS += common/store_pg.o
 LIB_OBJS += common/store_sqlite.o
 LIB_OBJS += common/synapse_import.o
 LIB_OBJS += common/thumb.o
@@ -123,29 +128,39 @@ UNIT_TESTS += tests/unit/test_xmatrix
 LIB = $(O)common/libmediarepo.a
 ADMIN = $(O)tools/mediarepo-admin
 SPAWN = $(O)tools/mediarepo-spawn
-HEADERS = $(wildcard common/*.h) common/migrations.h
+HEADERS = $(wildcard common/*.h) common/migrations.h common/migrations_pg.h
 # Migrations per SQL dialect; the SQLite ones are compiled into the programs.
 MIGRATIONS = $(sort $(wildcard sql/sqlite/[0-9][0-9][0-9]_*.sql))
+PG_MIGRATIONS = $(sort $(wildcard sql/pg/[0-9][0-9][0-9]_*.sql))
 
 .PHONY: all deps run test unit-test asan-test e2e-test cgi-test bench clean fuzz \
-	e2e-test-servers e2e-test-all install deb
+	e2e-test-servers e2e-test-all install deb e2e-test-pg
 .DELETE_ON_ERROR:
 # Keep objects of programs, so a rebuild relinks only what changed.
 .SECONDARY:
 
 all: $(LIB) $(addprefix $(O),$(PROGRAMS)) $(ADMIN) $(SPAWN)
 
-# The schema is compiled in, so a program never depends on finding sql/.
-common/migrations.h: $(MIGRATIONS) Makefile
-	@{ echo '/* generated from sql/sqlite/ by the Makefile; do not edit */'; \
-	  echo 'static const char *const mr_migrations[] = {'; \
-	  for f in $(MIGRATIONS); do \
+# The schema is compiled in, so a program never depends on finding sql/:
+# $(call migrations_h,DIALECT DIR,ARRAY NAME,COUNT MACRO,FILES).
+define migrations_h
+	@{ echo '/* generated from $(1) by the Makefile; do not edit */'; \
+	  echo 'static const char *const $(2)[] = {'; \
+	  for f in $(4); do \
 	    sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $$f; \
 	    echo ','; \
 	  done; \
 	  echo '};'; \
-	  echo '#define MR_MIGRATIONS_COUNT ((int)(sizeof(mr_migrations) / sizeof(mr_migrations[0])))'; \
+	  echo '#define $(3) ((int)(sizeof($(2)) / sizeof($(2)[0])))'; \
 	} > $@
+endef
+
+common/migrations.h: $(MIGRATIONS) Makefile
+	$(call migrations_h,sql/sqlite/,mr_migrations,MR_MIGRATIONS_COUNT,$(MIGRATIONS))
+
+# The same for PostgreSQL (common/store_pg.c).
+common/migrations_pg.h: $(PG_MIGRATIONS) Makefile
+	$(call migrations_h,sql/pg/,mr_pg_migrations,MR_PG_MIGRATIONS_COUNT,$(PG_MIGRATIONS))
 
 $(O)%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -226,6 +241,16 @@ e2e-test-all: all $(JS_SDK)
 	  (cd tests/e2e && MR_WEBSERVERS=$$w /usr/bin/python3 -m pytest -q \
 	    -p no:cacheprovider) || rc=1; done; exit $$rc
 
+# The modules that exercise the store, with every stack on PostgreSQL
+# (MR_STORE=pg: one server started by the tests, a database per stack),
+# behind lighttpd; test_scale_pg (outage, migrate-store, two hosts) runs
+# in every e2e run anyway.
+E2E_PG_SUBSET = test_upload.py test_download.py test_async.py \
+	test_admin.py test_abuse.py test_freeze.py test_scale_pg.py
+e2e-test-pg: all
+	cd tests/e2e && MR_STORE=pg MR_WEBSERVERS=lighttpd /usr/bin/python3 \
+	  -m pytest -q -p no:cacheprovider $(E2E_PG_SUBSET)
+
 $(JS_SDK): tests/e2e/js/package-lock.json
 	@if command -v npm >/dev/null; then \
 	  cd tests/e2e/js && npm ci --no-audit --no-fund; \
@@ -239,6 +264,7 @@ test: deps
 	$(MAKE) cgi-test
 	$(MAKE) e2e-test
 	$(MAKE) e2e-test-servers
+	$(MAKE) e2e-test-pg
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: programs, tools, schema,
 # web server configs and systemd units; an example config in /etc/mediarepo
@@ -250,12 +276,14 @@ STATEDIR ?= /var/lib/mediarepo
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/mediarepo $(DESTDIR)$(PREFIX)/bin \
 	  $(DESTDIR)$(PREFIX)/share/mediarepo/sql/sqlite \
+	  $(DESTDIR)$(PREFIX)/share/mediarepo/sql/pg \
 	  $(DESTDIR)$(PREFIX)/share/mediarepo/httpd-conf/errors \
 	  $(DESTDIR)$(PREFIX)/share/mediarepo/httpd-conf/systemd \
 	  $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(SYSCONFDIR)
 	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/lib/mediarepo/
 	install -m 755 $(ADMIN) $(SPAWN) tools/mediarepo-run $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 sql/sqlite/*.sql $(DESTDIR)$(PREFIX)/share/mediarepo/sql/sqlite/
+	install -m 644 sql/pg/*.sql $(DESTDIR)$(PREFIX)/share/mediarepo/sql/pg/
 	install -m 644 httpd-conf/*.in $(DESTDIR)$(PREFIX)/share/mediarepo/httpd-conf/
 	install -m 644 httpd-conf/errors/* \
 	  $(DESTDIR)$(PREFIX)/share/mediarepo/httpd-conf/errors/
@@ -357,7 +385,7 @@ FUZZ_HTTP_DEPS = common/auth.c common/auth_whoami.c common/auth_xmatrix.c \
 	common/header.c common/http_client.c common/image.c common/json.c \
 	common/keys.c common/log.c common/multipart.c common/mxc.c common/net.c \
 	common/preview_url.c common/slot.c common/store.c common/store_sqlite.c \
-	common/util.c
+	common/store_pg.c common/util.c
 
 FUZZ_canonical = common/json.c common/util.c
 # fuzz_config.c includes common/config.c to reach its line parser.
@@ -439,7 +467,8 @@ bench: deps
 	bench/upload
 
 clean:
-	rm -rf build mediarepo_*.deb common/*.o common/*.a common/migrations.h cgi-bin/*.o \
+	rm -rf build mediarepo_*.deb common/*.o common/*.a common/migrations.h \
+	  common/migrations_pg.h cgi-bin/*.o \
 	  cgi-bin/*.fcgi tools/*.o tools/mediarepo-admin tools/mediarepo-spawn \
 	  tests/unit/*.o \
 	  $(UNIT_TESTS)

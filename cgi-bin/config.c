@@ -21,7 +21,8 @@ config_health(struct mr_req *req, struct mr_ctx *ctx, struct mr_err *err)
 	    "0000000000000000000000000000000000000000000000000000000000000000";
 	struct stat st;
 
-	if (access(ctx->cfg.database_path, R_OK | W_OK) < 0 ||
+	if ((ctx->cfg.database_url[0] == '\0' &&
+	    access(ctx->cfg.database_path, R_OK | W_OK) < 0) ||
 	    mr_store_hash_quarantined(ctx->store, zero_hash, err) < 0)
 		return mr_err_set(err, 503, "M_UNKNOWN", "database unavailable");
 	if (stat(ctx->cfg.media_store_path, &st) < 0 || !S_ISDIR(st.st_mode) ||

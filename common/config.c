@@ -375,6 +375,14 @@ config_check_net_list(const char *value)
 	return mr_net_parse_list(value, &l);
 }
 
+/* Empty, or a URI the PostgreSQL store takes (store_pg.c's wanted). */
+static int
+config_check_database_url(const char *value)
+{
+	return value[0] == '\0' || strncmp(value, "postgresql://", 13) == 0 ||
+	    strncmp(value, "postgres://", 11) == 0 ? 0 : -1;
+}
+
 #define F(field) offsetof(struct mr_config, field), \
 	sizeof(((struct mr_config *)0)->field)
 #define DAY_MS INT64_C(86400000)
@@ -567,6 +575,10 @@ static const struct config_key config_keys[] = {
 	  "who the programs run as when mediarepo-run starts as root (a "
 	  "system user it makes if missing, in the web server's group)",
 	  config_check_user },
+	{ "database_url", CFG_STRING, F(database_url), "", 0, 0, NULL,
+	  "PostgreSQL connection URI (postgresql://USER:PASSWORD@HOST/DB?...) "
+	  "shared by every host; empty: SQLite at database_path",
+	  config_check_database_url },
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -948,4 +960,11 @@ mr_config_write_default(const char *path, const char *server_name,
 	if (fclose(f) != 0)
 		return mr_err_set(err, 500, "M_UNKNOWN", "cannot write '%s'", path);
 	return 0;
+}
+
+const char *
+mr_config_store_location(const struct mr_config *cfg)
+{
+	return cfg->database_url[0] != '\0' ? cfg->database_url :
+	    cfg->database_path;
 }

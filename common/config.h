@@ -110,6 +110,7 @@ struct mr_config {
 	char trusted_proxies[4096];
 	int64_t request_deadline;		/* ms */
 	char user[64];				/* for mediarepo-run */
+	char database_url[1024];	/* postgresql://...; empty: SQLite */
 };
 
 #define MR_UPLOAD_LIMITS_MAX 8
@@ -161,5 +162,8 @@ int mr_config_get_text(const struct mr_config *cfg, const char *key,
 /* Writes a commented config file for server_name under data_dir. */
 int mr_config_write_default(const char *path, const char *server_name,
     struct mr_err *err);
+
+/* What mr_store_open takes: database_url when set, else database_path. */
+const char *mr_config_store_location(const struct mr_config *cfg);
 
 #endif

@@ -14,7 +14,8 @@ mr_ctx_open(struct mr_ctx *ctx, const char *name, struct mr_err *err)
 	memset(ctx, 0, sizeof(*ctx));
 	ctx->name = name;
 	if (mr_config_load_env(&ctx->cfg, err) < 0 ||
-	    mr_store_open(&ctx->store, ctx->cfg.database_path, err) < 0 ||
+	    mr_store_open(&ctx->store, mr_config_store_location(&ctx->cfg),
+	    err) < 0 ||
 	    mr_blob_store_open(&ctx->cfg, 1, &ctx->blob, err) < 0) {
 		mr_ctx_close(ctx);
 		return -1;

@@ -5,9 +5,11 @@
 #include "store.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 /* Asked in order; the first that wants the database location is used. */
 static const struct mr_store_ops *const store_backends[] = {
+	&mr_store_pg_ops,
 	&mr_store_sqlite_ops,
 };
 
@@ -316,4 +318,67 @@ mr_store_origin_result(struct mr_store *st, const char *origin, int ok,
 {
 	return st->ops->origin_result(st->impl, origin, ok, now_ms,
 	    backoff_ms, err);
+}
+
+enum mr_store_rc
+mr_store_media_each(struct mr_store *st,
+    void (*fn)(const struct mr_media *, void *), void *arg, struct mr_err *err)
+{
+	return st->ops->media_each(st->impl, fn, arg, err);
+}
+
+enum mr_store_rc
+mr_store_thumb_each(struct mr_store *st,
+    void (*fn)(const struct mr_thumb_row *, void *), void *arg,
+    struct mr_err *err)
+{
+	return st->ops->thumb_each(st->impl, fn, arg, err);
+}
+
+enum mr_store_rc
+mr_store_token_import(struct mr_store *st, const struct mr_token_info *t,
+    struct mr_err *err)
+{
+	return st->ops->token_import(st->impl, t, err);
+}
+
+enum mr_store_rc
+mr_store_quarantined_hash_each(struct mr_store *st,
+    void (*fn)(const char *sha256, int64_t created_ts, void *), void *arg,
+    struct mr_err *err)
+{
+	return st->ops->quarantined_hash_each(st->impl, fn, arg, err);
+}
+
+enum mr_store_rc
+mr_store_quarantined_hash_add(struct mr_store *st, const char *sha256,
+    int64_t created_ts, struct mr_err *err)
+{
+	return st->ops->quarantined_hash_add(st->impl, sha256, created_ts, err);
+}
+
+double
+mr_store_bucket_level(double level, int64_t updated_ms, int64_t now_ms,
+    int64_t rate_milli)
+{
+	double drained = (double)(now_ms - updated_ms) * (double)rate_milli /
+	    1e6;
+
+	if (now_ms < updated_ms)
+		return level;		/* a clock step back drains nothing */
+	return level > drained ? level - drained : 0.0;
+}
+
+const char *
+mr_store_errcode(const char *code)
+{
+	static const char *const known[] = {
+		"M_NOT_FOUND", "M_TOO_LARGE", "M_UNKNOWN", "M_FORBIDDEN",
+		"M_NOT_YET_UPLOADED", "M_LIMIT_EXCEEDED",
+	};
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+		if (strcmp(code, known[i]) == 0)
+			return known[i];
+	return "M_UNKNOWN";
 }

@@ -2,7 +2,8 @@
  * store: media metadata, tokens and the shared state of every process
  * (caches, leases, limits) behind an ops table. One struct mr_store per
  * process, opened once and reused by every request. Backends: store_sqlite
- * (one SQLite file shared by every process of a host); they are the only
+ * (one SQLite file shared by every process of a host) and store_pg
+ * (PostgreSQL, database_url: shared by every host); they are the only
  * modules that speak SQL. A second backend is one module and one line in
  * store.c's table.
  */
@@ -19,8 +20,9 @@ struct mr_store;
 /*
  * What every call answers. The store says what it found; the caller
  * decides what that means to a client (404, 409, 429, ...). Only
- * MR_STORE_UNAVAILABLE fills err: the backend failed (500, or 507 when
- * its disk is full).
+ * MR_STORE_UNAVAILABLE fills err: the backend failed (500; 503 with
+ * retry_after_ms while a database server cannot be reached; the storage-
+ * full answer when its disk is full).
  */
 enum mr_store_rc {
 	MR_STORE_UNAVAILABLE = -1,
@@ -299,6 +301,31 @@ enum mr_store_rc mr_store_origin_result(struct mr_store *st,
     const char *origin, int ok, int64_t now_ms, int64_t backoff_ms,
     struct mr_err *err);
 
+/* --- mediarepo-admin migrate-store: every row that must persist ---
+ * (media, thumbnails, tokens, quarantined hashes; caches, leases and
+ * limits are not copied). The each calls hand rows over in key order and
+ * let fn use other stores meanwhile; the add calls keep what they are
+ * given (times included) and answer CONFLICT when the row is there.
+ */
+
+/* Calls fn for every media row, pending ones included. */
+enum mr_store_rc mr_store_media_each(struct mr_store *st,
+    void (*fn)(const struct mr_media *, void *), void *arg, struct mr_err *err);
+/* Calls fn for every thumbnail row. */
+enum mr_store_rc mr_store_thumb_each(struct mr_store *st,
+    void (*fn)(const struct mr_thumb_row *, void *), void *arg,
+    struct mr_err *err);
+/* Adds a token as it was (hash, user, guest, creation time). */
+enum mr_store_rc mr_store_token_import(struct mr_store *st,
+    const struct mr_token_info *t, struct mr_err *err);
+/* Calls fn for every quarantined hash with when it was quarantined. */
+enum mr_store_rc mr_store_quarantined_hash_each(struct mr_store *st,
+    void (*fn)(const char *sha256, int64_t created_ts, void *), void *arg,
+    struct mr_err *err);
+/* Records a quarantined hash without touching media rows. */
+enum mr_store_rc mr_store_quarantined_hash_add(struct mr_store *st,
+    const char *sha256, int64_t created_ts, struct mr_err *err);
+
 /*
  * A backend: the calls above, with the backend's own state for st. open
  * gets the configured database location; wanted says whether it is this
@@ -400,8 +427,30 @@ struct mr_store_ops {
 	    int64_t now_ms, int64_t *until_ts, struct mr_err *err);
 	enum mr_store_rc (*origin_result)(void *impl, const char *origin,
 	    int ok, int64_t now_ms, int64_t backoff_ms, struct mr_err *err);
+	enum mr_store_rc (*media_each)(void *impl,
+	    void (*fn)(const struct mr_media *, void *), void *arg,
+	    struct mr_err *err);
+	enum mr_store_rc (*thumb_each)(void *impl,
+	    void (*fn)(const struct mr_thumb_row *, void *), void *arg,
+	    struct mr_err *err);
+	enum mr_store_rc (*token_import)(void *impl,
+	    const struct mr_token_info *t, struct mr_err *err);
+	enum mr_store_rc (*quarantined_hash_each)(void *impl,
+	    void (*fn)(const char *sha256, int64_t created_ts, void *),
+	    void *arg, struct mr_err *err);
+	enum mr_store_rc (*quarantined_hash_add)(void *impl, const char *sha256,
+	    int64_t created_ts, struct mr_err *err);
 };
 
+/* For backends: the same answers whichever keeps the rows. */
+
+/* A leaky bucket's level at now_ms: level at updated_ms, drained since. */
+double mr_store_bucket_level(double level, int64_t updated_ms,
+    int64_t now_ms, int64_t rate_milli);
+/* An errcode read back from a stored failure, as one of our constants. */
+const char *mr_store_errcode(const char *code);
+
 extern const struct mr_store_ops mr_store_sqlite_ops;
+extern const struct mr_store_ops mr_store_pg_ops;
 
 #endif

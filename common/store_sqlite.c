@@ -736,21 +736,6 @@ sqlite_well_known_put(void *impl, const char *server,
 	return rc == SQLITE_DONE ? 0 : store_fail(st, err, "well-known insert");
 }
 
-/* The text of an errcode the store read back, as one of our constants. */
-static const char *
-store_errcode(const char *code)
-{
-	static const char *const known[] = {
-		"M_NOT_FOUND", "M_TOO_LARGE", "M_UNKNOWN", "M_FORBIDDEN",
-		"M_NOT_YET_UPLOADED", "M_LIMIT_EXCEEDED",
-	};
-
-	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (strcmp(code, known[i]) == 0)
-			return known[i];
-	return "M_UNKNOWN";
-}
-
 /* --- leases --- */
 
 /*
@@ -831,7 +816,7 @@ sqlite_lease_take(void *impl, enum mr_store_lease_kind kind, const char *key,
 		rc = MR_STORE_CONFLICT;
 		if (strcmp(state, "failed") == 0)
 			mr_err_set(&done->failure, status > 0 ? status : 502,
-			    store_errcode(errcode), "%s",
+			    mr_store_errcode(errcode), "%s",
 			    text ? (const char *)text : "");
 		else if (strcmp(state, "done") == 0)
 			done->body = strdup(text ? (const char *)text : "{}");
@@ -1031,45 +1016,59 @@ sqlite_media_list_remote(void *impl, const char *local_server,
 	return store_each_media(st, s, fn, arg, err);
 }
 
-static enum mr_store_rc
-sqlite_thumb_list(void *impl, const struct mr_mxc *mxc,
+#define STORE_THUMB_COLS \
+	"server_name, media_id, width, height, method, animated, sha256, " \
+	"size, content_type, actual_width, actual_height, dynamic"
+
+/* Steps s (STORE_THUMB_COLS) to its end, calling fn on each row. */
+static int
+store_each_thumb(struct sqlite_store *st, sqlite3_stmt *s,
     void (*fn)(const struct mr_thumb_row *, void *), void *arg,
     struct mr_err *err)
 {
-	struct sqlite_store *st = impl;
 	struct mr_thumb_row t;
-	sqlite3_stmt *s;
 	int rc;
 
-	if (store_prepare(st, "SELECT width, height, method, animated, sha256, "
-	    "size, content_type, actual_width, actual_height, dynamic "
-	    "FROM thumbnails WHERE server_name = ?1 AND media_id = ?2 "
-	    "ORDER BY width, height, method, animated", &s, err) < 0)
-		return -1;
-	sqlite3_bind_text(s, 1, mxc->server, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, mxc->id, -1, SQLITE_STATIC);
 	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const unsigned char *method = sqlite3_column_text(s, 2);
+		const unsigned char *method = sqlite3_column_text(s, 4);
 
 		memset(&t, 0, sizeof(t));
-		t.mxc = *mxc;
-		t.width = (uint32_t)sqlite3_column_int64(s, 0);
-		t.height = (uint32_t)sqlite3_column_int64(s, 1);
+		store_copy_col(s, 0, t.mxc.server, sizeof(t.mxc.server));
+		store_copy_col(s, 1, t.mxc.id, sizeof(t.mxc.id));
+		t.width = (uint32_t)sqlite3_column_int64(s, 2);
+		t.height = (uint32_t)sqlite3_column_int64(s, 3);
 		t.crop = method != NULL && strcmp((const char *)method,
 		    "crop") == 0;
-		t.animated = sqlite3_column_int(s, 3);
-		store_copy_col(s, 4, t.sha256, sizeof(t.sha256));
-		t.size = sqlite3_column_int64(s, 5);
-		store_copy_col(s, 6, t.content_type, sizeof(t.content_type));
-		t.actual_width = (uint32_t)sqlite3_column_int64(s, 7);
-		t.actual_height = (uint32_t)sqlite3_column_int64(s, 8);
-		t.dynamic = sqlite3_column_int(s, 9);
+		t.animated = sqlite3_column_int(s, 5);
+		store_copy_col(s, 6, t.sha256, sizeof(t.sha256));
+		t.size = sqlite3_column_int64(s, 7);
+		store_copy_col(s, 8, t.content_type, sizeof(t.content_type));
+		t.actual_width = (uint32_t)sqlite3_column_int64(s, 9);
+		t.actual_height = (uint32_t)sqlite3_column_int64(s, 10);
+		t.dynamic = sqlite3_column_int(s, 11);
 		fn(&t, arg);
 	}
 	if (rc != SQLITE_DONE)
 		store_fail(st, err, "thumbnail list");
 	sqlite3_finalize(s);
 	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static enum mr_store_rc
+sqlite_thumb_list(void *impl, const struct mr_mxc *mxc,
+    void (*fn)(const struct mr_thumb_row *, void *), void *arg,
+    struct mr_err *err)
+{
+	struct sqlite_store *st = impl;
+	sqlite3_stmt *s;
+
+	if (store_prepare(st, "SELECT " STORE_THUMB_COLS " FROM thumbnails "
+	    "WHERE server_name = ?1 AND media_id = ?2 "
+	    "ORDER BY width, height, method, animated", &s, err) < 0)
+		return -1;
+	sqlite3_bind_text(s, 1, mxc->server, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, mxc->id, -1, SQLITE_STATIC);
+	return store_each_thumb(st, s, fn, arg, err);
 }
 
 /* Runs sql bound to mxc (?1 server, ?2 id); rows' first column go to fn. */
@@ -1376,19 +1375,6 @@ sqlite_top_users(void *impl, const char *local_server, int n,
 
 /* --- shared limits --- */
 
-/* The level of a bucket now: what it held, drained since. */
-static double
-store_bucket_level(double level, int64_t updated_ms, int64_t now_ms,
-    int64_t rate_milli)
-{
-	double drained = (double)(now_ms - updated_ms) * (double)rate_milli /
-	    1e6;
-
-	if (now_ms < updated_ms)
-		return level;		/* a clock step back drains nothing */
-	return level > drained ? level - drained : 0.0;
-}
-
 static enum mr_store_rc
 sqlite_bucket_take(void *impl, const char *key, int64_t cost,
     int64_t rate_milli, int64_t burst, int64_t now_ms, int force,
@@ -1405,7 +1391,7 @@ sqlite_bucket_take(void *impl, const char *key, int64_t cost,
 	s = store_stmt(st, ST_BUCKET_GET);
 	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
 	if (sqlite3_step(s) == SQLITE_ROW)
-		level = store_bucket_level(sqlite3_column_double(s, 0),
+		level = mr_store_bucket_level(sqlite3_column_double(s, 0),
 		    sqlite3_column_int64(s, 1), now_ms, rate_milli);
 	sqlite3_reset(s);
 	if (!force && level + (double)cost > (double)burst) {
@@ -1507,6 +1493,102 @@ sqlite_origin_result(void *impl, const char *origin, int ok,
 	return store_commit(st, err, "origin health");
 }
 
+/* --- migrate-store --- */
+
+static enum mr_store_rc
+sqlite_media_each(void *impl, void (*fn)(const struct mr_media *, void *),
+    void *arg, struct mr_err *err)
+{
+	struct sqlite_store *st = impl;
+	sqlite3_stmt *s;
+
+	if (store_prepare(st, "SELECT " STORE_MEDIA_COLS " FROM media "
+	    "ORDER BY server_name, media_id", &s, err) < 0)
+		return -1;
+	return store_each_media(st, s, fn, arg, err);
+}
+
+static enum mr_store_rc
+sqlite_thumb_each(void *impl, void (*fn)(const struct mr_thumb_row *, void *),
+    void *arg, struct mr_err *err)
+{
+	struct sqlite_store *st = impl;
+	sqlite3_stmt *s;
+
+	if (store_prepare(st, "SELECT " STORE_THUMB_COLS " FROM thumbnails "
+	    "ORDER BY server_name, media_id, width, height, method, animated",
+	    &s, err) < 0)
+		return -1;
+	return store_each_thumb(st, s, fn, arg, err);
+}
+
+/* Runs an INSERT OR IGNORE: OK when it added the row, CONFLICT when not. */
+static enum mr_store_rc
+store_insert_new(struct sqlite_store *st, sqlite3_stmt *s, const char *what,
+    struct mr_err *err)
+{
+	int rc = store_step_done(st, s, what, err);
+
+	sqlite3_finalize(s);
+	if (rc < 0)
+		return -1;
+	return sqlite3_changes(st->db) > 0 ? MR_STORE_OK : MR_STORE_CONFLICT;
+}
+
+static enum mr_store_rc
+sqlite_token_import(void *impl, const struct mr_token_info *t,
+    struct mr_err *err)
+{
+	struct sqlite_store *st = impl;
+	sqlite3_stmt *s;
+
+	if (store_prepare(st, "INSERT OR IGNORE INTO access_tokens (token_hash, "
+	    "user_id, is_guest, created_ts) VALUES (?1, ?2, ?3, ?4)", &s,
+	    err) < 0)
+		return -1;
+	sqlite3_bind_text(s, 1, t->token_hash, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, t->user_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 3, t->is_guest ? 1 : 0);
+	sqlite3_bind_int64(s, 4, t->created_ts);
+	return store_insert_new(st, s, "token import", err);
+}
+
+static enum mr_store_rc
+sqlite_quarantined_hash_each(void *impl,
+    void (*fn)(const char *sha256, int64_t created_ts, void *), void *arg,
+    struct mr_err *err)
+{
+	struct sqlite_store *st = impl;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (store_prepare(st, "SELECT sha256, created_ts FROM "
+	    "quarantined_hashes ORDER BY sha256", &s, err) < 0)
+		return -1;
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		fn((const char *)sqlite3_column_text(s, 0),
+		    sqlite3_column_int64(s, 1), arg);
+	if (rc != SQLITE_DONE)
+		store_fail(st, err, "quarantined hashes");
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static enum mr_store_rc
+sqlite_quarantined_hash_add(void *impl, const char *sha256,
+    int64_t created_ts, struct mr_err *err)
+{
+	struct sqlite_store *st = impl;
+	sqlite3_stmt *s;
+
+	if (store_prepare(st, "INSERT OR IGNORE INTO quarantined_hashes "
+	    "(sha256, created_ts) VALUES (?1, ?2)", &s, err) < 0)
+		return -1;
+	sqlite3_bind_text(s, 1, sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, created_ts);
+	return store_insert_new(st, s, "quarantine import", err);
+}
+
 /* Every backend: asked last, it takes any database path. */
 static int
 sqlite_wanted(const char *path)
@@ -1555,4 +1637,9 @@ const struct mr_store_ops mr_store_sqlite_ops = {
 	.user_upload_bytes = sqlite_user_upload_bytes,
 	.origin_down = sqlite_origin_down,
 	.origin_result = sqlite_origin_result,
+	.media_each = sqlite_media_each,
+	.thumb_each = sqlite_thumb_each,
+	.token_import = sqlite_token_import,
+	.quarantined_hash_each = sqlite_quarantined_hash_each,
+	.quarantined_hash_add = sqlite_quarantined_hash_add,
 };

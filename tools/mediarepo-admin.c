@@ -27,6 +27,7 @@
 #include "../common/keys.h"
 #include "../common/maint.h"
 #include "../common/media.h"
+#include "../common/migrate.h"
 #include "../common/store.h"
 #include "../common/thumb.h"
 
@@ -1059,6 +1060,63 @@ cmd_import_synapse(int argc, char **argv, struct mr_config *cfg,
 	return im.failed > 0 ? 1 : 0;
 }
 
+/* --- migrate-store --- */
+
+static void
+admin_print_migrated(const char *what, const struct mr_migrate_count *c)
+{
+	printf("%-12s %10lld copied %10lld already there\n", what,
+	    (long long)c->copied, (long long)c->present);
+}
+
+static int
+cmd_migrate_store(int argc, char **argv, struct mr_config *cfg,
+    struct mr_store *st)
+{
+	struct admin_progress p;
+	struct mr_maint_report r = admin_report(&p, "migrate-store");
+	struct mr_config to_cfg;
+	struct mr_store *to = NULL;
+	struct mr_blob *blob, *to_blob = NULL;
+	struct mr_migrate m;
+	struct mr_err err;
+	int rc;
+
+	if (argc != 2)
+		return 2;
+	if (mr_config_load(argv[1], &to_cfg, &err) < 0)
+		return admin_fail(&err);
+	if (strcmp(mr_config_store_location(cfg),
+	    mr_config_store_location(&to_cfg)) == 0) {
+		fprintf(stderr, "mediarepo-admin: '%s' names the same database "
+		    "as the current config\n", argv[1]);
+		return 1;
+	}
+	if ((blob = admin_blob(cfg)) == NULL)
+		return 1;
+	if (mr_store_open(&to, mr_config_store_location(&to_cfg), &err) < 0 ||
+	    mr_blob_store_open(&to_cfg, 1, &to_blob, &err) < 0) {
+		mr_store_free(to);
+		return admin_fail(&err);
+	}
+	rc = mr_migrate_store(st, blob, to, to_blob, &m, &r, &err);
+	mr_blob_store_close(to_blob);
+	mr_store_free(to);
+	if (rc < 0)
+		return admin_fail(&err);
+	printf("%-12s %10lld copied %10lld already there (%lld bytes "
+	    "copied)\n", "blobs", (long long)m.blobs.copied,
+	    (long long)m.blobs.present, (long long)m.bytes);
+	admin_print_migrated("media", &m.media);
+	admin_print_migrated("thumbnails", &m.thumbnails);
+	admin_print_migrated("tokens", &m.tokens);
+	admin_print_migrated("quarantined", &m.hashes);
+	if (m.errors > 0)
+		printf("%lld error%s (above)\n", (long long)m.errors,
+		    m.errors == 1 ? "" : "s");
+	return m.errors > 0 ? 1 : 0;
+}
+
 static const struct admin_cmd admin_cmds[] = {
 	{ "init-config", "init-config FILE SERVER_NAME",
 	  "write a commented config for SERVER_NAME to FILE (never overwrites)",
@@ -1136,6 +1194,13 @@ static const struct admin_cmd admin_cmds[] = {
 	  "SQLite database, keeping media ids (run with this server's "
 	  "server_name set to the homeserver's); already imported ids are "
 	  "skipped, so it can be run again", 1, cmd_import_synapse },
+	{ "migrate-store", "migrate-store NEW_CONFIG",
+	  "copy every blob and every row that persists (media with their ids, "
+	  "thumbnails, tokens, quarantined hashes) from this config's "
+	  "database and store into NEW_CONFIG's (SQLite or PostgreSQL, any "
+	  "direction); copied blobs are re-hashed, what is there already is "
+	  "skipped, so it can be interrupted and run again", 1,
+	  cmd_migrate_store },
 };
 
 #define ADMIN_NCMDS (sizeof(admin_cmds) / sizeof(admin_cmds[0]))
@@ -1208,7 +1273,7 @@ admin_run(const struct admin_cmd *c, int argc, char **argv)
 	    admin_become_owner_of(cfg.signing_key_path) < 0)
 		return 1;
 	if (c->needs_store &&
-	    mr_store_open(&st, cfg.database_path, &err) < 0)
+	    mr_store_open(&st, mr_config_store_location(&cfg), &err) < 0)
 		return admin_fail(&err);
 	rc = c->run(argc, argv, &cfg, st);
 	mr_store_free(st);

@@ -10,6 +10,10 @@ the suite runs on: lighttpd, apache (mod_fcgid), nginx. With more than one,
 every test runs once per server (its id ends in [lighttpd], [apache], ...),
 server after server. Tests of one server's own behaviour are skipped on the
 others by SERVER_SPECIFIC below, each with its reason.
+
+MR_STORE=pg runs every stack on PostgreSQL instead of SQLite: one server
+for the session (tests/pg-server, in a temp directory, stopped when the
+session ends, also on failure), one database per stack (database_url).
 """
 import grp
 import os
@@ -28,6 +32,10 @@ import requests
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 ADMIN = os.path.join(TOP, "tools", "mediarepo-admin")
 RUN = os.path.join(TOP, "tools", "mediarepo-run")
+PG_SERVER = os.path.join(TOP, "tests", "pg-server")
+STORE = os.environ.get("MR_STORE", "sqlite")
+if STORE not in ("sqlite", "pg"):
+    raise ValueError("MR_STORE: sqlite or pg, not %r" % STORE)
 
 WEBSERVERS = [w.strip() for w in
               os.environ.get("MR_WEBSERVERS", "lighttpd").split(",")
@@ -51,6 +59,21 @@ SERVER_SPECIFIC = [
      "wait runs to its own deadline (README, \"Abuse and limits\")"),
 ]
 
+# Tests that plant or read rows in the SQLite file themselves (they reach
+# into mediarepo.db with Python's sqlite3): skipped under MR_STORE=pg,
+# where there is no such file. What they check of the programs runs on
+# PostgreSQL in the rest of the suite.
+SQLITE_FILE_TESTS = [
+    "test_media_info_shows_metadata_file_and_thumbnails",
+    "test_media_delete_removes_row_thumbnails_and_unshared_files",
+    "test_cached_remote_row_with_a_bad_type_is_served_as_bytes",
+    "test_purge_remote_before",
+    "test_purge_previews",
+    "test_gc_removes_orphans_and_crash_leftovers_keeps_referenced",
+    "test_stats_numbers_match",
+    "test_cache_is_keyed_by_hash_not_token",
+]
+
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
@@ -67,7 +90,60 @@ def pytest_configure(config):
         config.mediarepo_own_basetemp = config.option.basetemp
 
 
+class PgServer:
+    """A PostgreSQL server of this session, in its own directory, on a
+    unix socket there; databases are made with psql."""
+
+    def __init__(self, parent=None):
+        self.dir = tempfile.mkdtemp(prefix="mediarepo-pg-", dir=parent)
+        self.count = 0
+        self.start()
+
+    def start(self):
+        """Starts it (again, on its data, after stop)."""
+        self.url = subprocess.run([PG_SERVER, "start", self.dir], check=True,
+                                  capture_output=True,
+                                  text=True).stdout.strip()
+
+    def stop(self):
+        """Stops it at once, as a crash would."""
+        subprocess.run([PG_SERVER, "stop", self.dir], check=False)
+
+    def psql(self, sql, db="postgres"):
+        return subprocess.run(
+            ["psql", "-qAt", "-v", "ON_ERROR_STOP=1",
+             self.db_url(db), "-c", sql],
+            check=True, capture_output=True, text=True).stdout
+
+    def db_url(self, name):
+        return self.url.replace("/postgres?", "/%s?" % name)
+
+    def new_database(self):
+        """A fresh empty database; its URL."""
+        self.count += 1
+        name = "mr_%d_%d" % (os.getpid(), self.count)
+        self.psql("CREATE DATABASE %s" % name)
+        return self.db_url(name)
+
+    def remove(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+_pg_server = None
+
+
+def pg_server():
+    """The session's PostgreSQL server, started on first use."""
+    global _pg_server
+    if _pg_server is None:
+        _pg_server = PgServer()
+    return _pg_server
+
+
 def pytest_sessionfinish(session, exitstatus):
+    if _pg_server is not None:
+        _pg_server.remove()
     own = getattr(session.config, "mediarepo_own_basetemp", None)
     if own and exitstatus == 0:
         shutil.rmtree(own, ignore_errors=True)
@@ -84,6 +160,10 @@ def _item_webserver(item):
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
+        if STORE == "pg" and item.originalname in SQLITE_FILE_TESTS:
+            item.add_marker(pytest.mark.skip(
+                reason="reads or writes the SQLite file itself"))
+            continue
         ws = _item_webserver(item)
         callspec = getattr(item, "callspec", None)
         param_id = callspec.id if callspec is not None else ""
@@ -133,6 +213,10 @@ class Stack:
         # mediarepo-run never overwrites an existing one.
         self.admin("init-config", self.config, self.server_name)
         extra_config = list(extra_config or [])
+        if STORE == "pg" and not any(l.startswith("database_url")
+                                     for l in extra_config):
+            extra_config.append("database_url = " +
+                                pg_server().new_database())
         with open(self.config, "a") as f:
             # X-Sendfile as make run has it, unless the test chooses
             # (nginx: its X-Accel-Redirect, the same for the tests).

@@ -1,7 +1,10 @@
 /*
  * test_store: media rows and access tokens in a fresh SQLite file per
  * test: migration, insert/get, the pending-upload cap, complete-once and
- * the token lifecycle.
+ * the token lifecycle. Then the same cases on PostgreSQL: the group
+ * starts a server of its own (tests/pg-server, run from the top of the
+ * tree as make does) and gives each test a fresh database; no server is a
+ * failure, not a skip.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,7 +19,9 @@
 #include <cmocka.h>
 
 #include "fixture_store.h"
+#include <libpq-fe.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include "../../common/store.h"
 
@@ -905,6 +910,310 @@ test_origin_breaker(void **state)
 	assert_int_equal(until, t + 1000);
 }
 
+/* --- migrate-store: every row out, and in again as it was --- */
+
+static void
+each_media(const struct mr_media *m, void *arg)
+{
+	int *n = arg;
+
+	if (strcmp(m->mxc.id, "pend") == 0)
+		assert_string_equal(m->sha256, "");
+	else
+		assert_string_equal(m->sha256, HASH_C);
+	(*n)++;
+}
+
+static void
+each_thumb(const struct mr_thumb_row *t, void *arg)
+{
+	int *n = arg;
+
+	assert_int_equal(t->width, 32);
+	assert_int_equal(t->crop, 1);
+	(*n)++;
+}
+
+static void
+each_hash(const char *sha256, int64_t created_ts, void *arg)
+{
+	int *n = arg;
+
+	assert_string_equal(sha256, HASH_A);
+	assert_int_equal(created_ts, 1234);
+	(*n)++;
+}
+
+static void
+test_each_and_import(void **state)
+{
+	struct fixture_store *fx = *state;
+	struct mr_token_info t = { .is_guest = 1, .created_ts = 42 }, got;
+	struct mr_thumb_row th;
+	struct mr_media m;
+	struct mr_err err;
+	int n = 0;
+
+	for (int i = 0; i < 3; i++) {
+		char id[8];
+
+		snprintf(id, sizeof(id), "m%d", i);
+		media_fill(&m, i == 2 ? "other.org" : "example.org", id);
+		assert_int_equal(mr_store_media_insert(fx->st, &m, &err), 0);
+	}
+	pending_fill(&m, "pend", "@bob:example.org", INT64_C(1) << 50);
+	assert_int_equal(mr_store_media_insert(fx->st, &m, &err), 0);
+	assert_int_equal(mr_store_media_each(fx->st, each_media, &n, &err), 0);
+	assert_int_equal(n, 4);
+
+	memset(&th, 0, sizeof(th));
+	media_fill(&m, "example.org", "m0");
+	th.mxc = m.mxc;
+	th.width = th.height = 32;
+	th.crop = 1;
+	snprintf(th.sha256, sizeof(th.sha256), "%s", HASH_B);
+	snprintf(th.content_type, sizeof(th.content_type), "image/png");
+	assert_int_equal(mr_store_thumb_put(fx->st, &th, &err), 0);
+	th.animated = 1;
+	assert_int_equal(mr_store_thumb_put(fx->st, &th, &err), 0);
+	n = 0;
+	assert_int_equal(mr_store_thumb_each(fx->st, each_thumb, &n, &err), 0);
+	assert_int_equal(n, 2);
+
+	/* A token keeps its creation time; a second import is a CONFLICT. */
+	snprintf(t.token_hash, sizeof(t.token_hash), "%s", HASH_A);
+	snprintf(t.user_id, sizeof(t.user_id), "@carol:example.org");
+	assert_int_equal(mr_store_token_import(fx->st, &t, &err), MR_STORE_OK);
+	assert_int_equal(mr_store_token_import(fx->st, &t, &err),
+	    MR_STORE_CONFLICT);
+	assert_int_equal(mr_store_token_lookup(fx->st, HASH_A, &got, &err), 0);
+	assert_int_equal(got.created_ts, 42);
+	assert_int_equal(got.is_guest, 1);
+
+	/* A hash is recorded without quarantining media that have it. */
+	assert_int_equal(mr_store_quarantined_hash_add(fx->st, HASH_A, 1234,
+	    &err), MR_STORE_OK);
+	assert_int_equal(mr_store_quarantined_hash_add(fx->st, HASH_A, 99,
+	    &err), MR_STORE_CONFLICT);
+	assert_int_equal(mr_store_hash_quarantined(fx->st, HASH_A, &err), 0);
+	n = 0;
+	assert_int_equal(mr_store_quarantined_hash_each(fx->st, each_hash, &n,
+	    &err), 0);
+	assert_int_equal(n, 1);
+}
+
+/* A lease kind the backends have never heard of works like the others. */
+static void
+test_lease_new_kind(void **state)
+{
+	struct fixture_store *fx = *state;
+	enum mr_store_lease_kind kind = (enum mr_store_lease_kind)7;
+	struct mr_store_outcome done;
+	struct mr_err err;
+
+	if (strncmp(fx->db, "postgresql://", 13) != 0)
+		return;		/* SQLite keeps a table per kind */
+	assert_int_equal(mr_store_lease_take(fx->st, kind, "k", 1000, 500,
+	    &done, &err), MR_STORE_OK);
+	assert_int_equal(mr_store_lease_take(fx->st, kind, "k", 1100, 500,
+	    &done, &err), MR_STORE_BUSY);
+	assert_int_equal(mr_store_lease_end(fx->st, kind, "k", "{\"a\":1}",
+	    NULL, 5000, &err), 0);
+	assert_int_equal(mr_store_lease_take(fx->st, kind, "k", 1200, 500,
+	    &done, &err), MR_STORE_CONFLICT);
+	assert_string_equal(done.body, "{\"a\":1}");
+	free(done.body);
+	assert_int_equal(mr_store_lease_take(fx->st, kind, "k", 6000, 500,
+	    &done, &err), MR_STORE_OK);
+}
+
+/* --- PostgreSQL --- */
+
+/* The group's server: its directory, and the URL of its postgres db. */
+static char pg_dir[FIXTURE_DIR_MAX];
+static char pg_url[FIXTURE_DIR_MAX + 64];
+static int pg_count;
+
+static int
+pg_group_setup(void **state)
+{
+	char cmd[FIXTURE_DIR_MAX + 64];
+	FILE *p;
+
+	(void)state;
+	if (fixture_dir_make(pg_dir, "pg") < 0)
+		return -1;
+	snprintf(cmd, sizeof(cmd), "tests/pg-server start %s", pg_dir);
+	if ((p = popen(cmd, "r")) == NULL)
+		return -1;
+	if (fgets(pg_url, sizeof(pg_url), p) == NULL)
+		pg_url[0] = '\0';
+	if (pclose(p) != 0 || strncmp(pg_url, "postgresql://", 13) != 0) {
+		fprintf(stderr, "test_store: cannot start PostgreSQL with "
+		    "'%s' (run from the top of the tree; make deps)\n", cmd);
+		return -1;
+	}
+	pg_url[strcspn(pg_url, "\n")] = '\0';
+	return 0;
+}
+
+static int
+pg_group_teardown(void **state)
+{
+	char cmd[FIXTURE_DIR_MAX + 64];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "tests/pg-server stop %s", pg_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "test_store: '%s' failed\n", cmd);
+	fixture_dir_remove(pg_dir);
+	return 0;
+}
+
+/* Runs one statement on the server's postgres database. */
+static int
+pg_admin(const char *sql)
+{
+	PGconn *c = PQconnectdb(pg_url);
+	PGresult *r = c ? PQexec(c, sql) : NULL;
+	int ok = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK;
+
+	if (!ok)
+		fprintf(stderr, "test_store: %s: %s\n", sql,
+		    c ? PQerrorMessage(c) : "no connection");
+	PQclear(r);
+	PQfinish(c);
+	return ok ? 0 : -1;
+}
+
+/* The URL of database name on the group's server. */
+static void
+pg_db_url(char *out, size_t outsz, const char *name)
+{
+	const char *q = strchr(pg_url, '?');
+
+	snprintf(out, outsz, "postgresql://postgres@/%s%s", name, q ? q : "");
+}
+
+/*
+ * cmocka setup: a struct fixture_store on database "t" of the group's
+ * server, emptied (the schema stays: making a database and migrating it
+ * per test would cost more than all the tests), db its URL.
+ */
+static int
+pg_store_setup(void **state)
+{
+	struct fixture_store *fx = calloc(1, sizeof(*fx));
+	char url[sizeof(fx->db)];
+	struct mr_err err;
+
+	if (fx == NULL || fixture_dir_make(fx->dir, "pgstore") < 0 ||
+	    (pg_count++ == 0 && pg_admin("CREATE DATABASE t") < 0)) {
+		free(fx);
+		return -1;
+	}
+	pg_db_url(fx->db, sizeof(fx->db), "t");
+	if (mr_store_open(&fx->st, fx->db, &err) < 0) {
+		fprintf(stderr, "store open '%s': %s\n", fx->db, err.msg);
+		fixture_dir_remove(fx->dir);
+		free(fx);
+		return -1;
+	}
+	snprintf(url, sizeof(url), "%s", pg_url);
+	snprintf(pg_url, sizeof(pg_url), "%s", fx->db);
+	if (pg_admin("DO $$ DECLARE r record; BEGIN FOR r IN SELECT tablename "
+	    "FROM pg_tables WHERE schemaname = 'public' AND tablename != "
+	    "'mediarepo_schema' LOOP EXECUTE 'TRUNCATE ' || "
+	    "quote_ident(r.tablename); END LOOP; END $$") < 0)
+		fx->dir[0] = '\0';
+	snprintf(pg_url, sizeof(pg_url), "%s", url);
+	*state = fx;
+	return fx->dir[0] != '\0' ? 0 : -1;
+}
+
+static int
+pg_store_teardown(void **state)
+{
+	struct fixture_store *fx = *state;
+
+	mr_store_free(fx->st);
+	fixture_dir_remove(fx->dir);
+	free(fx);
+	return 0;
+}
+
+#define PG_STORE_TEST(f) \
+	cmocka_unit_test_setup_teardown(f, pg_store_setup, pg_store_teardown)
+
+static void
+test_pg_open_newer_schema_refused(void **state)
+{
+	struct fixture_store *fx = *state;
+	struct mr_store *st = NULL;
+	PGconn *c = PQconnectdb(fx->db);
+	struct mr_err err;
+
+	PGresult *r = PQexec(c, "SELECT version FROM mediarepo_schema");
+	char sql[64];
+
+	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+	snprintf(sql, sizeof(sql), "UPDATE mediarepo_schema SET version = %s",
+	    PQgetvalue(r, 0, 0));
+	PQclear(r);
+	PQclear(PQexec(c, "UPDATE mediarepo_schema SET version = 9999"));
+	mr_err_clear(&err);
+	assert_int_equal(mr_store_open(&st, fx->db, &err), -1);
+	/* As it was, for the tests after this one. */
+	PQclear(PQexec(c, sql));
+	PQfinish(c);
+	assert_int_equal(err.status, 500);
+	assert_non_null(strstr(err.msg, "newer"));
+}
+
+static void
+test_pg_bad_url(void **state)
+{
+	struct mr_store *st = NULL;
+	struct mr_err err;
+
+	(void)state;
+	mr_err_clear(&err);
+	assert_int_equal(mr_store_open(&st, "postgresql://a@/b?nosuchkey=1",
+	    &err), -1);
+	assert_int_equal(err.status, 500);
+	assert_non_null(strstr(err.msg, "database_url"));
+}
+
+/*
+ * A server that is not there: open still works (a program started during
+ * an outage serves 503 until it is back), every call answers 503 at once.
+ */
+static void
+test_pg_unreachable_is_503(void **state)
+{
+	struct fixture_store *fx = *state;
+	struct mr_store *st = NULL;
+	char url[FIXTURE_DIR_MAX + 80];
+	struct mr_media m;
+	struct mr_err err;
+	int64_t t0;
+
+	snprintf(url, sizeof(url), "postgresql://postgres@/x?host=%s&port=1",
+	    fx->dir);
+	assert_int_equal(mr_store_open(&st, url, &err), 0);
+	media_fill(&m, "example.org", "abc");
+	t0 = mr_mono_ms();
+	assert_int_equal(mr_store_media_get(st, &m.mxc, &m, &err),
+	    MR_STORE_UNAVAILABLE);
+	assert_int_equal(err.status, 503);
+	assert_true(err.retry_after_ms > 0);
+	assert_int_equal(mr_store_media_insert(st, &m, &err),
+	    MR_STORE_UNAVAILABLE);
+	assert_int_equal(err.status, 503);
+	assert_true(mr_mono_ms() - t0 < 2000);
+	mr_store_free(st);
+}
+
 int
 main(void)
 {
@@ -931,7 +1240,37 @@ main(void)
 		FIXTURE_STORE_TEST(test_quarantine_forms),
 		FIXTURE_STORE_TEST(test_media_delete_and_references),
 		FIXTURE_STORE_TEST(test_stats_and_lists),
+		FIXTURE_STORE_TEST(test_each_and_import),
 	};
+	/* The same cases, but those about SQLite's file, on PostgreSQL. */
+	const struct CMUnitTest pg_tests[] = {
+		PG_STORE_TEST(test_open_twice),
+		PG_STORE_TEST(test_bucket_burst_and_drain),
+		PG_STORE_TEST(test_user_upload_bytes),
+		PG_STORE_TEST(test_origin_breaker),
+		PG_STORE_TEST(test_lease_remote_media),
+		PG_STORE_TEST(test_lease_preview),
+		PG_STORE_TEST(test_lease_new_kind),
+		PG_STORE_TEST(test_pg_open_newer_schema_refused),
+		PG_STORE_TEST(test_pg_bad_url),
+		PG_STORE_TEST(test_pg_unreachable_is_503),
+		PG_STORE_TEST(test_media_insert_get),
+		PG_STORE_TEST(test_media_strings),
+		PG_STORE_TEST(test_media_not_found),
+		PG_STORE_TEST(test_media_duplicate),
+		PG_STORE_TEST(test_create_pending_cap),
+		PG_STORE_TEST(test_create_pending_expired_do_not_count),
+		PG_STORE_TEST(test_create_pending_completed_do_not_count),
+		PG_STORE_TEST(test_complete_once),
+		PG_STORE_TEST(test_tokens),
+		PG_STORE_TEST(test_token_unknown),
+		PG_STORE_TEST(test_quarantine_forms),
+		PG_STORE_TEST(test_media_delete_and_references),
+		PG_STORE_TEST(test_stats_and_lists),
+		PG_STORE_TEST(test_each_and_import),
+	};
+	int failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return failed + cmocka_run_group_tests_name("postgresql", pg_tests,
+	    pg_group_setup, pg_group_teardown);
 }
