@@ -131,7 +131,7 @@ SPAWN = $(O)tools/mediarepo-spawn
 HEADERS = $(wildcard common/*.h) common/migrations.h common/migrations_pg.h
 # Migrations per SQL dialect; the SQLite ones are compiled into the programs.
 MIGRATIONS = $(sort $(wildcard sql/sqlite/[0-9][0-9][0-9]_*.sql))
-PG_MIGRATIONS = $(sort $(wildcard sql/pg/[0-9][0-9][0-9]_*.sql))
+PG_MIGRATIONS = $(sort $(wildcard sql/postgres/[0-9][0-9][0-9]_*.sql))
 
 .PHONY: all deps run test unit-test asan-test e2e-test cgi-test bench clean fuzz \
 	e2e-test-servers e2e-test-all install deb e2e-test-pg
@@ -160,7 +160,7 @@ common/migrations.h: $(MIGRATIONS) Makefile
 
 # The same for PostgreSQL (common/store_pg.c).
 common/migrations_pg.h: $(PG_MIGRATIONS) Makefile
-	$(call migrations_h,sql/pg/,mr_pg_migrations,MR_PG_MIGRATIONS_COUNT,$(PG_MIGRATIONS))
+	$(call migrations_h,sql/postgres/,mr_pg_migrations,MR_PG_MIGRATIONS_COUNT,$(PG_MIGRATIONS))
 
 $(O)%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
@@ -276,14 +276,14 @@ STATEDIR ?= /var/lib/mediarepo
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib/mediarepo $(DESTDIR)$(PREFIX)/bin \
 	  $(DESTDIR)$(PREFIX)/share/mediarepo/sql/sqlite \
-	  $(DESTDIR)$(PREFIX)/share/mediarepo/sql/pg \
+	  $(DESTDIR)$(PREFIX)/share/mediarepo/sql/postgres \
 	  $(DESTDIR)$(PREFIX)/share/mediarepo/httpd-conf/errors \
 	  $(DESTDIR)$(PREFIX)/share/mediarepo/httpd-conf/systemd \
 	  $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(SYSCONFDIR)
 	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/lib/mediarepo/
 	install -m 755 $(ADMIN) $(SPAWN) tools/mediarepo-run $(DESTDIR)$(PREFIX)/bin/
 	install -m 644 sql/sqlite/*.sql $(DESTDIR)$(PREFIX)/share/mediarepo/sql/sqlite/
-	install -m 644 sql/pg/*.sql $(DESTDIR)$(PREFIX)/share/mediarepo/sql/pg/
+	install -m 644 sql/postgres/*.sql $(DESTDIR)$(PREFIX)/share/mediarepo/sql/postgres/
 	install -m 644 httpd-conf/*.in $(DESTDIR)$(PREFIX)/share/mediarepo/httpd-conf/
 	install -m 644 httpd-conf/errors/* \
 	  $(DESTDIR)$(PREFIX)/share/mediarepo/httpd-conf/errors/

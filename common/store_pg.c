@@ -20,7 +20,7 @@
 
 #include <libpq-fe.h>
 
-#include "migrations_pg.h"	/* generated from sql/pg/ by the Makefile */
+#include "migrations_pg.h"	/* generated from sql/postgres/ by the Makefile */
 
 /*
  * Bounds on a dead or stuck server. libpq's connect_timeout (seconds, at
@@ -563,7 +563,7 @@ pg_xact_lock(struct pg_store *st, int what_id, const char *key,
 }
 
 /*
- * Applies the sql/pg migrations this database has not seen, under an
+ * Applies the sql/postgres migrations this database has not seen, under an
  * advisory lock so that hosts starting together migrate once.
  * mediarepo_schema.version counts the files applied, as SQLite's
  * user_version does.
