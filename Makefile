@@ -24,7 +24,7 @@ PKGS = libfcgi-dev libsodium-dev libsqlite3-dev libcjson-dev libcmocka-dev \
        python3-matrix-nio python3-pil wrk bc hyperfine libvips-tools \
        libjpeg-turbo-progs libavif-bin libheif-examples \
        apache2 libapache2-mod-fcgid libapache2-mod-xsendfile nginx \
-       clang lintian
+       clang lintian prometheus
 # libgd is opened with dlopen by common/thumb.c (see there); only its
 # headers are needed at build time.
 PKG_LIBS = libsodium libcrypto sqlite3 libcjson libcurl libxml-2.0 libjpeg libpng libwebp \
@@ -62,6 +62,7 @@ LIB_OBJS += common/keys.o
 LIB_OBJS += common/log.o
 LIB_OBJS += common/maint.o
 LIB_OBJS += common/media.o
+LIB_OBJS += common/metrics.o
 LIB_OBJS += common/multipart.o
 LIB_OBJS += common/mxc.o
 LIB_OBJS += common/net.o
@@ -103,6 +104,7 @@ UNIT_TESTS += tests/unit/test_keys
 UNIT_TESTS += tests/unit/test_log
 UNIT_TESTS += tests/unit/test_maint
 UNIT_TESTS += tests/unit/test_media
+UNIT_TESTS += tests/unit/test_metrics
 UNIT_TESTS += tests/unit/test_multipart
 UNIT_TESTS += tests/unit/test_preview
 UNIT_TESTS += tests/unit/test_preview_charset
@@ -154,6 +156,7 @@ $(O)%.o: %.c $(HEADERS)
 
 # This test includes the module's source to reach its static functions.
 $(O)tests/unit/test_thumb_sandbox.o: common/thumb.c
+$(O)tests/unit/test_metrics.o: common/metrics.c
 
 $(LIB): $(addprefix $(O),$(LIB_OBJS))
 	@echo "  AR      $@"
@@ -344,6 +347,7 @@ FUZZERS += image_exif
 FUZZERS += image_isobmff
 FUZZERS += image_tiff
 FUZZERS += multipart
+FUZZERS += net
 FUZZERS += preview_html
 FUZZERS += preview_url
 FUZZERS += route
@@ -358,6 +362,7 @@ FUZZ_HTTP_DEPS = common/auth.c common/auth_whoami.c common/auth_xmatrix.c \
 	common/keys.c common/log.c common/multipart.c common/mxc.c common/net.c \
 	common/preview_url.c common/slot.c common/store.c common/store_sqlite.c \
 	common/util.c
+FUZZ_HTTP_DEPS += common/metrics.c
 
 FUZZ_canonical = common/json.c common/util.c
 # fuzz_config.c includes common/config.c to reach its line parser.
@@ -369,6 +374,7 @@ FUZZ_image_exif = $(FUZZ_image)
 FUZZ_image_isobmff = $(FUZZ_image)
 FUZZ_image_tiff = $(FUZZ_image)
 FUZZ_multipart = common/multipart.c common/util.c
+FUZZ_net = common/net.c common/util.c
 FUZZ_preview_html = common/preview_charset.c common/preview_html.c \
 	common/preview_resolve.c common/util.c
 FUZZ_preview_url = common/preview_url.c common/net.c common/util.c

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "mxc.h"
+#include "net.h"
 #include "util.h"
 
 #define MR_THUMB_MAX_SPECS 16
@@ -110,6 +111,8 @@ struct mr_config {
 	char trusted_proxies[4096];
 	int64_t request_deadline;		/* ms */
 	char user[64];				/* for mediarepo-run */
+	char metrics_allowed_ips[1024];
+	struct mr_net_list metrics_allowed;	/* parsed at load */
 };
 
 #define MR_UPLOAD_LIMITS_MAX 8
