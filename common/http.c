@@ -787,13 +787,14 @@ http_authenticate_server(struct mr_req *req, struct mr_ctx *ctx,
 	return 0;
 }
 
+/* as_user: an appservice's ?user_id=, which only the homeserver judges. */
 static int
-http_check_token(struct mr_ctx *ctx, const char *token, struct mr_user *user,
-    struct mr_err *err)
+http_check_token(struct mr_ctx *ctx, const char *token, const char *as_user,
+    struct mr_user *user, struct mr_err *err)
 {
 	if (ctx->cfg.auth == MR_AUTH_HOMESERVER)
-		return mr_auth_check_homeserver(&ctx->whoami, ctx->store,
-		    &ctx->cfg, token, user, err);
+		return mr_auth_check_homeserver_as(&ctx->whoami, ctx->store,
+		    &ctx->cfg, token, as_user, user, err);
 	return mr_auth_check_token(ctx->store, token, user, err);
 }
 
@@ -811,7 +812,8 @@ http_authenticate(struct mr_req *req, struct mr_ctx *ctx, struct mr_err *err)
 	if (mr_auth_extract_token(mr_req_env(req, "HTTP_AUTHORIZATION"),
 	    mr_req_query(req, "access_token"), ctx->cfg.allow_query_access_token,
 	    token, err) < 0 ||
-	    http_check_token(ctx, token, &req->user, err) < 0) {
+	    http_check_token(ctx, token, mr_req_query(req, "user_id"),
+	    &req->user, err) < 0) {
 		sodium_memzero(token, sizeof(token));
 		return -1;
 	}
