@@ -267,6 +267,12 @@ install: all
 	sed -e 's|@LIBDIR@|$(PREFIX)/lib/mediarepo|g' -e 's|@BINDIR@|$(PREFIX)/bin|g' \
 	  -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' httpd-conf/systemd/mediarepo@.service.in \
 	  > $(DESTDIR)$(PREFIX)/lib/systemd/system/mediarepo@.service
+	@# Retention, daily: systemctl enable --now mediarepo-purge-expired.timer
+	sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	  httpd-conf/systemd/mediarepo-purge-expired.service.in \
+	  > $(DESTDIR)$(PREFIX)/lib/systemd/system/mediarepo-purge-expired.service
+	install -m 644 httpd-conf/systemd/mediarepo-purge-expired.timer \
+	  $(DESTDIR)$(PREFIX)/lib/systemd/system/
 	@# Never overwrite an operator's config; data paths point at STATEDIR.
 	@if [ ! -e $(DESTDIR)$(SYSCONFDIR)/mediarepo.conf ]; then \
 	  $(ADMIN) init-config $(DESTDIR)$(SYSCONFDIR)/mediarepo.conf.tmp \
@@ -314,7 +320,8 @@ deb: all
 	install -m 644 pkg/deb/copyright $(DEB_ROOT)/usr/share/doc/mediarepo/
 	sed 's|@VERSION@|$(DEB_VERSION)|' pkg/deb/changelog.in | gzip -9n \
 	  > $(DEB_ROOT)/usr/share/doc/mediarepo/changelog.gz
-	install -m 755 pkg/deb/postinst pkg/deb/postrm $(DEB_ROOT)/DEBIAN/
+	install -m 755 pkg/deb/postinst pkg/deb/prerm pkg/deb/postrm \
+	  $(DEB_ROOT)/DEBIAN/
 	echo /etc/mediarepo/mediarepo.conf > $(DEB_ROOT)/DEBIAN/conffiles
 	@# dpkg-shlibdeps wants a debian/control naming the package.
 	printf 'Source: mediarepo\n\nPackage: mediarepo\nArchitecture: any\n' \
