@@ -3,6 +3,7 @@
 format; a real Prometheus server scrapes us and answers a counter back
 through its HTTP API; counts survive a kill -9 of the processes that made
 them; only metrics_allowed_ips may read them."""
+import json
 import os
 import re
 import signal
@@ -12,11 +13,12 @@ import time
 import pytest
 import requests
 
-from conftest import alive, free_port
+from conftest import TOP, alive, free_port
 from imgfixtures import encode, photo
 
 PROMETHEUS = "/usr/bin/prometheus"
 PROMTOOL = "/usr/bin/promtool"
+DASHBOARD = os.path.join(TOP, "contrib", "grafana-mediarepo.json")
 CREATE = "/_matrix/media/v1/create"
 SAMPLE_RE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$")
 
@@ -243,6 +245,31 @@ def test_a_real_prometheus_scrapes_us(stack, tmp_path):
                                               "prometheus.log").read()[-2000:])
         up = prom.query('up{job="mediarepo"}')
         assert up and up[0]["value"][1] == "1"
+        # Every query of the Grafana dashboard is PromQL Prometheus takes.
+        for expr in dashboard_exprs():
+            prom.query(expr.replace("$__rate_interval", "1m")
+                       .replace("$job", ".*"))
     finally:
         prom.stop()
     assert not alive(prom.proc.pid)
+
+
+def dashboard_exprs():
+    with open(DASHBOARD) as f:
+        dash = json.load(f)
+    return [t["expr"] for p in dash["panels"] for t in p.get("targets", [])]
+
+
+def test_grafana_dashboard_uses_our_metrics(stack):
+    """contrib/grafana-mediarepo.json names only families we export, and
+    shows each of them."""
+    text = scrape(stack).text
+    families = set(re.findall(r"^# TYPE (\S+) ", text, re.M))
+    used = set()
+    for expr in dashboard_exprs():
+        for name in re.findall(r"\bmediarepo_[a-z_]+", expr):
+            used.add(re.sub(r"_(bucket|sum|count)$", "", name)
+                     if name.startswith("mediarepo_http_request_duration")
+                     else name)
+    assert used <= families, used - families
+    assert families <= used, families - used
