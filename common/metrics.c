@@ -15,6 +15,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "net.h"
@@ -24,6 +25,8 @@
 /* Files folded by one scrape, per program; more wait for the next. */
 #define METRICS_FOLD_MAX 64
 #define METRICS_NAME_MAX 96
+/* Seconds before a half-made file (new.*) counts as abandoned. */
+#define METRICS_NEW_MAX_AGE 60
 
 struct metrics_file {
 	uint32_t magic;
@@ -493,16 +496,20 @@ metrics_visit_live(int dirfd, const char *name, const char *program,
 
 /*
  * A file a process made but never renamed into view (it died in
- * between, having counted nothing): removed once it is unlocked.
+ * between, having counted nothing): removed once it is unlocked and old,
+ * as a process that has just made one has not locked it yet.
  */
 static void
 metrics_visit_new(int dirfd, const char *name)
 {
 	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat sb;
 
 	if (fd < 0)
 		return;
-	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+	if (fstat(fd, &sb) == 0 &&
+	    sb.st_mtime < time(NULL) - METRICS_NEW_MAX_AGE &&
+	    flock(fd, LOCK_EX | LOCK_NB) == 0)
 		unlinkat(dirfd, name, 0);
 	close(fd);
 }
