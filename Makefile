@@ -24,7 +24,8 @@ PKGS = libfcgi-dev libsodium-dev libsqlite3-dev libcjson-dev libcmocka-dev \
        python3-matrix-nio python3-pil wrk bc hyperfine libvips-tools \
        libjpeg-turbo-progs libavif-bin libheif-examples \
        apache2 libapache2-mod-fcgid libapache2-mod-xsendfile nginx \
-       clang lintian libpq-dev postgresql-15
+       clang lintian libpq-dev postgresql-15 \
+       prometheus
 # libgd is opened with dlopen by common/thumb.c (see there); only its
 # headers are needed at build time.
 PKG_LIBS = libsodium libcrypto sqlite3 libcjson libcurl libxml-2.0 libjpeg libpng libwebp \
@@ -66,6 +67,7 @@ LIB_OBJS += common/log.o
 LIB_OBJS += common/maint.o
 LIB_OBJS += common/media.o
 LIB_OBJS += common/migrate.o
+LIB_OBJS += common/metrics.o
 LIB_OBJS += common/multipart.o
 LIB_OBJS += common/mxc.o
 LIB_OBJS += common/net.o
@@ -108,6 +110,7 @@ UNIT_TESTS += tests/unit/test_keys
 UNIT_TESTS += tests/unit/test_log
 UNIT_TESTS += tests/unit/test_maint
 UNIT_TESTS += tests/unit/test_media
+UNIT_TESTS += tests/unit/test_metrics
 UNIT_TESTS += tests/unit/test_multipart
 UNIT_TESTS += tests/unit/test_preview
 UNIT_TESTS += tests/unit/test_preview_charset
@@ -169,6 +172,7 @@ $(O)%.o: %.c $(HEADERS)
 
 # This test includes the module's source to reach its static functions.
 $(O)tests/unit/test_thumb_sandbox.o: common/thumb.c
+$(O)tests/unit/test_metrics.o: common/metrics.c
 
 $(LIB): $(addprefix $(O),$(LIB_OBJS))
 	@echo "  AR      $@"
@@ -292,6 +296,12 @@ install: all
 	sed -e 's|@LIBDIR@|$(PREFIX)/lib/mediarepo|g' -e 's|@BINDIR@|$(PREFIX)/bin|g' \
 	  -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' httpd-conf/systemd/mediarepo@.service.in \
 	  > $(DESTDIR)$(PREFIX)/lib/systemd/system/mediarepo@.service
+	@# Retention, daily: systemctl enable --now mediarepo-purge-expired.timer
+	sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	  httpd-conf/systemd/mediarepo-purge-expired.service.in \
+	  > $(DESTDIR)$(PREFIX)/lib/systemd/system/mediarepo-purge-expired.service
+	install -m 644 httpd-conf/systemd/mediarepo-purge-expired.timer \
+	  $(DESTDIR)$(PREFIX)/lib/systemd/system/
 	@# Never overwrite an operator's config; data paths point at STATEDIR.
 	@if [ ! -e $(DESTDIR)$(SYSCONFDIR)/mediarepo.conf ]; then \
 	  $(ADMIN) init-config $(DESTDIR)$(SYSCONFDIR)/mediarepo.conf.tmp \
@@ -339,7 +349,8 @@ deb: all
 	install -m 644 pkg/deb/copyright $(DEB_ROOT)/usr/share/doc/mediarepo/
 	sed 's|@VERSION@|$(DEB_VERSION)|' pkg/deb/changelog.in | gzip -9n \
 	  > $(DEB_ROOT)/usr/share/doc/mediarepo/changelog.gz
-	install -m 755 pkg/deb/postinst pkg/deb/postrm $(DEB_ROOT)/DEBIAN/
+	install -m 755 pkg/deb/postinst pkg/deb/prerm pkg/deb/postrm \
+	  $(DEB_ROOT)/DEBIAN/
 	echo /etc/mediarepo/mediarepo.conf > $(DEB_ROOT)/DEBIAN/conffiles
 	@# dpkg-shlibdeps wants a debian/control naming the package.
 	printf 'Source: mediarepo\n\nPackage: mediarepo\nArchitecture: any\n' \
@@ -372,6 +383,7 @@ FUZZERS += image_exif
 FUZZERS += image_isobmff
 FUZZERS += image_tiff
 FUZZERS += multipart
+FUZZERS += net
 FUZZERS += preview_html
 FUZZERS += preview_url
 FUZZERS += route
@@ -386,6 +398,7 @@ FUZZ_HTTP_DEPS = common/auth.c common/auth_whoami.c common/auth_xmatrix.c \
 	common/keys.c common/log.c common/multipart.c common/mxc.c common/net.c \
 	common/preview_url.c common/slot.c common/store.c common/store_sqlite.c \
 	common/store_pg.c common/util.c
+FUZZ_HTTP_DEPS += common/metrics.c
 
 FUZZ_canonical = common/json.c common/util.c
 # fuzz_config.c includes common/config.c to reach its line parser.
@@ -397,6 +410,7 @@ FUZZ_image_exif = $(FUZZ_image)
 FUZZ_image_isobmff = $(FUZZ_image)
 FUZZ_image_tiff = $(FUZZ_image)
 FUZZ_multipart = common/multipart.c common/util.c
+FUZZ_net = common/net.c common/util.c
 FUZZ_preview_html = common/preview_charset.c common/preview_html.c \
 	common/preview_resolve.c common/util.c
 FUZZ_preview_url = common/preview_url.c common/net.c common/util.c

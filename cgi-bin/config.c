@@ -1,12 +1,15 @@
 /*
  * config: GET .../config tells clients the upload limit; GET /health tells
  * a load balancer whether this server can serve (the cheapest program to
- * ask, and one that opens the database and the store like every other).
+ * ask, and one that opens the database and the store like every other);
+ * GET /metrics gives Prometheus the counters of every program.
  */
+#include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "../common/http.h"
+#include "../common/metrics.h"
 
 /*
  * The database answers a query and its file is still there for us to
@@ -36,6 +39,30 @@ config_health(struct mr_req *req, struct mr_ctx *ctx, struct mr_err *err)
 	return mr_resp_write(req, "OK", 2);
 }
 
+/* Only metrics_allowed_ips may read them: they tell who does what. */
+static int
+config_metrics(struct mr_req *req, struct mr_ctx *ctx, struct mr_err *err)
+{
+	char client[64], *text;
+	size_t len;
+	int rc;
+
+	mr_req_client_addr(req, &ctx->cfg, client, sizeof(client));
+	if (!mr_metrics_allowed(&ctx->cfg, client))
+		return mr_err_set(err, 403, "M_FORBIDDEN",
+		    "metrics are not served to this address");
+	if (mr_metrics_scrape(&ctx->cfg, ctx->store, &text, &len, err) < 0)
+		return -1;
+	mr_resp_header(req, "Content-Type",
+	    "text/plain; version=0.0.4; charset=utf-8");
+	mr_resp_header(req, "Content-Length", "%zu", len);
+	mr_resp_header(req, "Cache-Control", "no-store");
+	rc = mr_resp_begin(req, 200) == 0 && mr_resp_write(req, text, len) == 0 ?
+	    0 : mr_err_set(err, 499, "M_UNKNOWN", "client went away");
+	free(text);
+	return rc;
+}
+
 static int
 config_handle(struct mr_req *req, struct mr_ctx *ctx, struct mr_err *err)
 {
@@ -44,6 +71,8 @@ config_handle(struct mr_req *req, struct mr_ctx *ctx, struct mr_err *err)
 
 	if (req->route.endpoint == MR_EP_HEALTH)
 		return config_health(req, ctx, err);
+	if (req->route.endpoint == MR_EP_METRICS)
+		return config_metrics(req, ctx, err);
 	cJSON_AddNumberToObject(o, "m.upload.size",
 	    (double)ctx->cfg.max_upload_size);
 	rc = mr_resp_json(req, 200, o);
@@ -53,7 +82,8 @@ config_handle(struct mr_req *req, struct mr_ctx *ctx, struct mr_err *err)
 
 static const struct mr_program config_program = {
 	.name = "config",
-	.endpoints = MR_EP_BIT(MR_EP_CONFIG) | MR_EP_BIT(MR_EP_HEALTH),
+	.endpoints = MR_EP_BIT(MR_EP_CONFIG) | MR_EP_BIT(MR_EP_HEALTH) |
+	    MR_EP_BIT(MR_EP_METRICS),
 	.handler = config_handle,
 };
 

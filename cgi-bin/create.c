@@ -34,6 +34,7 @@ create_handle(struct mr_req *req, struct mr_ctx *ctx, struct mr_err *err)
 		    "too many pending uploads (limit %lld)",
 		    (long long)ctx->cfg.max_pending_media_uploads);
 		err->retry_after_ms = retry_ms;
+		err->limit_name = "max_pending_media_uploads";
 		return -1;
 	case MR_STORE_CONFLICT:
 		return mr_err_set(err, 409, "M_CANNOT_OVERWRITE_MEDIA",

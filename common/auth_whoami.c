@@ -85,22 +85,83 @@ auth_header_safe(const char *token)
 	return 1;
 }
 
-/* Asks the homeserver; 0 with *a (accepted or refused), or -1. */
+void
+mr_auth_whoami_cache_key(const char *token, const char *as_user,
+    char out[65])
+{
+	unsigned char digest[crypto_hash_sha256_BYTES];
+	crypto_hash_sha256_state st;
+	char hash[65];
+
+	mr_auth_hash_token(token, hash);
+	if (as_user == NULL) {
+		memcpy(out, hash, sizeof(hash));
+		return;
+	}
+	/* A newline is in neither a hex hash nor a user id: no two pairs
+	 * hash the same text. */
+	crypto_hash_sha256_init(&st);
+	crypto_hash_sha256_update(&st, (const unsigned char *)hash, 64);
+	crypto_hash_sha256_update(&st, (const unsigned char *)"\n", 1);
+	crypto_hash_sha256_update(&st, (const unsigned char *)as_user,
+	    strlen(as_user));
+	crypto_hash_sha256_final(&st, digest);
+	mr_hex_encode(digest, sizeof(digest), out);
+}
+
+/* s percent-encoded but for RFC 3986's unreserved bytes; -1 if too long. */
+static int
+auth_query_encode(const char *s, char *out, size_t outsz)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (o + 4 > outsz)
+			return -1;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+		    c == '~') {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/*
+ * Asks the homeserver, for as_user when an appservice masquerades (the
+ * homeserver decides whether the token may); 0 with *a (accepted or
+ * refused), or -1.
+ */
 static int
 auth_whoami(struct mr_hc *hc, const struct mr_config *cfg,
-    const char *token, struct mr_hs_auth *a, struct mr_err *err)
+    const char *token, const char *as_user, struct mr_hs_auth *a,
+    struct mr_err *err)
 {
 	struct mr_hc_buffer body = { NULL, 0, MR_WHOAMI_MAX };
 	struct mr_hc_request rq;
 	struct mr_hc_response rs;
-	char url[MR_HOMESERVER_URL_MAX + 64], bearer[MR_TOKEN_MAX + 8];
+	char url[MR_HOMESERVER_URL_MAX + 64 + 3 * MR_USER_ID_MAX];
+	char bearer[MR_TOKEN_MAX + 8], user_q[3 * MR_USER_ID_MAX + 1];
 	size_t n = strlen(cfg->homeserver_url);
 	int rc;
 
 	while (n > 0 && cfg->homeserver_url[n - 1] == '/')
 		n--;
-	snprintf(url, sizeof(url), "%.*s/_matrix/client/v3/account/whoami",
-	    (int)n, cfg->homeserver_url);
+	if (as_user != NULL &&
+	    auth_query_encode(as_user, user_q, sizeof(user_q)) < 0)
+		return mr_err_set(err, 400, "M_INVALID_PARAM",
+		    "'user_id' is too long");
+	snprintf(url, sizeof(url), "%.*s/_matrix/client/v3/account/whoami%s%s",
+	    (int)n, cfg->homeserver_url, as_user != NULL ? "?user_id=" : "",
+	    as_user != NULL ? user_q : "");
 	snprintf(bearer, sizeof(bearer), "Bearer %s", token);
 	memset(&rq, 0, sizeof(rq));
 	rq.url = url;
@@ -138,6 +199,14 @@ mr_auth_check_homeserver(struct mr_hc **hc, struct mr_store *st,
     const struct mr_config *cfg, const char *token, struct mr_user *user,
     struct mr_err *err)
 {
+	return mr_auth_check_homeserver_as(hc, st, cfg, token, NULL, user, err);
+}
+
+int
+mr_auth_check_homeserver_as(struct mr_hc **hc, struct mr_store *st,
+    const struct mr_config *cfg, const char *token, const char *as_user,
+    struct mr_user *user, struct mr_err *err)
+{
 	struct mr_hs_auth a;
 	char hash[65];
 	int64_t now = mr_now_ms(), ttl;
@@ -146,7 +215,10 @@ mr_auth_check_homeserver(struct mr_hc **hc, struct mr_store *st,
 	if (!auth_header_safe(token))
 		return mr_err_set(err, 401, "M_UNKNOWN_TOKEN",
 		    "malformed access token");
-	mr_auth_hash_token(token, hash);
+	if (as_user != NULL && !mr_auth_valid_user_id(as_user))
+		return mr_err_set(err, 400, "M_INVALID_PARAM",
+		    "'user_id' is not a user id");
+	mr_auth_whoami_cache_key(token, as_user, hash);
 	if ((rc = mr_store_hs_auth_get(st, hash, now, &a, err)) ==
 	    MR_STORE_UNAVAILABLE)
 		return -1;
@@ -154,7 +226,7 @@ mr_auth_check_homeserver(struct mr_hc **hc, struct mr_store *st,
 		return mr_auth_whoami_result(&a, user, err);
 	if (*hc == NULL && mr_hc_new(hc, err) < 0)
 		return -1;
-	if (auth_whoami(*hc, cfg, token, &a, err) < 0)
+	if (auth_whoami(*hc, cfg, token, as_user, &a, err) < 0)
 		return -1;
 	ttl = a.user_id[0] != '\0' ? cfg->homeserver_auth_cache_ttl :
 	    cfg->homeserver_auth_negative_ttl;

@@ -48,5 +48,19 @@ int mr_auth_whoami_result(const struct mr_hs_auth *a, struct mr_user *user,
 int mr_auth_check_homeserver(struct mr_hc **hc, struct mr_store *st,
     const struct mr_config *cfg, const char *token, struct mr_user *user,
     struct mr_err *err);
+/*
+ * The same for an appservice acting for as_user (its request's
+ * ?user_id=), which is passed on to whoami: the homeserver decides
+ * whether the token may masquerade (403 when not), and the user it
+ * answers is the user. Answers are cached per (token, as_user). A
+ * malformed as_user is 400 unasked. as_user NULL: the token's own user.
+ */
+int mr_auth_check_homeserver_as(struct mr_hc **hc, struct mr_store *st,
+    const struct mr_config *cfg, const char *token, const char *as_user,
+    struct mr_user *user, struct mr_err *err);
+/* The cache key of (token, as_user): the token's hash when as_user is
+ * NULL, else the SHA-256 of that hash, a newline and as_user (hex). */
+void mr_auth_whoami_cache_key(const char *token, const char *as_user,
+    char out[65]);
 
 #endif

@@ -579,6 +579,10 @@ static const struct config_key config_keys[] = {
 	  "PostgreSQL connection URI (postgresql://USER:PASSWORD@HOST/DB?...) "
 	  "shared by every host; empty: SQLite at database_path",
 	  config_check_database_url },
+	{ "metrics_allowed_ips", CFG_STRING, F(metrics_allowed_ips),
+	  "127.0.0.1/32, ::1/128", 0, 0, NULL,
+	  "clients (CIDR list) that may read GET /metrics; others get 403",
+	  config_check_net_list },
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -752,6 +756,15 @@ config_apply(struct mr_config *cfg, const struct config_key *k,
 	return (*why = "unknown type"), -1;
 }
 
+/* Lists kept parsed, so a request never parses them (checked already). */
+static void
+config_parse_lists(struct mr_config *cfg)
+{
+	if (mr_net_parse_list(cfg->metrics_allowed_ips,
+	    &cfg->metrics_allowed) < 0)
+		cfg->metrics_allowed.n = 0;
+}
+
 /* Defaults; relative default paths are taken from base_dir too. */
 static void
 config_defaults_in(struct mr_config *cfg, const char *base_dir)
@@ -763,6 +776,7 @@ config_defaults_in(struct mr_config *cfg, const char *base_dir)
 		if (config_keys[i].def[0] != '\0')
 			(void)config_apply(cfg, &config_keys[i], config_keys[i].def,
 			    base_dir, &why);
+	config_parse_lists(cfg);
 }
 
 void
@@ -853,6 +867,7 @@ mr_config_load(const char *path, struct mr_config *cfg, struct mr_err *err)
 		}
 	}
 	fclose(f);
+	config_parse_lists(cfg);
 	if (cfg->server_name[0] == '\0')
 		return mr_err_set(err, 500, "M_UNKNOWN",
 		    "%s: 'server_name' is required", path);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "mxc.h"
+#include "net.h"
 #include "util.h"
 
 #define MR_THUMB_MAX_SPECS 16
@@ -111,6 +112,8 @@ struct mr_config {
 	int64_t request_deadline;		/* ms */
 	char user[64];				/* for mediarepo-run */
 	char database_url[1024];	/* postgresql://...; empty: SQLite */
+	char metrics_allowed_ips[1024];
+	struct mr_net_list metrics_allowed;	/* parsed at load */
 };
 
 #define MR_UPLOAD_LIMITS_MAX 8

@@ -25,6 +25,7 @@
 #include "http_client.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "multipart.h"
 #include "net.h"
 #include "slot.h"
@@ -76,7 +77,8 @@ static const struct {
 	{ "/_matrix/key/v2/", MR_API_KEYS, MR_EP_BIT(MR_EP_KEYS) },
 	/* Last: every path starts with it, and the first prefix that
 	 * matches decides. */
-	{ "/", MR_API_HEALTH, MR_EP_BIT(MR_EP_HEALTH) },
+	{ "/", MR_API_HEALTH, MR_EP_BIT(MR_EP_HEALTH) |
+	  MR_EP_BIT(MR_EP_METRICS) },
 };
 
 #define API_BIT(a) (1u << (a))
@@ -114,6 +116,9 @@ static const struct {
 	  MR_METHOD_GET | MR_METHOD_HEAD },
 	/* No auth: a load balancer asks it (http_route_auth). */
 	{ "health", MR_EP_HEALTH, API_BIT(MR_API_HEALTH), 0, 0,
+	  MR_METHOD_GET | MR_METHOD_HEAD },
+	/* No token: Prometheus has none; the handler checks the address. */
+	{ "metrics", MR_EP_METRICS, API_BIT(MR_API_HEALTH), 0, 0,
 	  MR_METHOD_GET | MR_METHOD_HEAD },
 };
 
@@ -572,6 +577,8 @@ mr_resp_error(struct mr_req *req, const struct mr_err *err)
 	    err->errcode ? err->errcode : "M_UNKNOWN", err->msg,
 	    err->limit_name ? " limit=" : "",
 	    err->limit_name ? err->limit_name : "");
+	if (err->limit_name != NULL)
+		mr_metrics_ratelimited(err->limit_name);
 	/* Both forms: retry_after_ms in the body (the spec), Retry-After
 	 * in whole seconds for HTTP clients and proxies. */
 	if (err->retry_after_ms > 0)
@@ -780,13 +787,14 @@ http_authenticate_server(struct mr_req *req, struct mr_ctx *ctx,
 	return 0;
 }
 
+/* as_user: an appservice's ?user_id=, which only the homeserver judges. */
 static int
-http_check_token(struct mr_ctx *ctx, const char *token, struct mr_user *user,
-    struct mr_err *err)
+http_check_token(struct mr_ctx *ctx, const char *token, const char *as_user,
+    struct mr_user *user, struct mr_err *err)
 {
 	if (ctx->cfg.auth == MR_AUTH_HOMESERVER)
-		return mr_auth_check_homeserver(&ctx->whoami, ctx->store,
-		    &ctx->cfg, token, user, err);
+		return mr_auth_check_homeserver_as(&ctx->whoami, ctx->store,
+		    &ctx->cfg, token, as_user, user, err);
 	return mr_auth_check_token(ctx->store, token, user, err);
 }
 
@@ -804,7 +812,8 @@ http_authenticate(struct mr_req *req, struct mr_ctx *ctx, struct mr_err *err)
 	if (mr_auth_extract_token(mr_req_env(req, "HTTP_AUTHORIZATION"),
 	    mr_req_query(req, "access_token"), ctx->cfg.allow_query_access_token,
 	    token, err) < 0 ||
-	    http_check_token(ctx, token, &req->user, err) < 0) {
+	    http_check_token(ctx, token, mr_req_query(req, "user_id"),
+	    &req->user, err) < 0) {
 		sodium_memzero(token, sizeof(token));
 		return -1;
 	}
@@ -1048,6 +1057,8 @@ http_handle(struct mr_req *req, struct mr_ctx *ctx)
 	if (req->fcgx == NULL)
 		fflush(stdout);
 	http_log(req, ctx);
+	mr_metrics_request(req->method, req->status, mr_mono_ms() -
+	    req->start_ms, req->bytes_out);
 	alarm(0);
 }
 
@@ -1079,6 +1090,10 @@ http_setup(struct mr_ctx *ctx, const struct mr_program *prog)
 	if (mkdir(ctx->cfg.runtime_dir, 0750) < 0 && errno != EEXIST)
 		fprintf(stderr, "%s: cannot create runtime_dir '%s': %s\n",
 		    prog->name, ctx->cfg.runtime_dir, strerror(errno));
+	/* Without its counters file a process still serves; it says so. */
+	if (mr_metrics_open(ctx->cfg.runtime_dir, prog->name, ctx->wait_slots,
+	    &err) < 0)
+		fprintf(stderr, "%s: no metrics: %s\n", prog->name, err.msg);
 	return 0;
 }
 

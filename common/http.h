@@ -45,6 +45,7 @@ enum mr_endpoint {
 	MR_EP_FED_THUMBNAIL,	/* federation thumbnail, both shapes */
 	MR_EP_KEYS,		/* GET /_matrix/key/v2/server */
 	MR_EP_HEALTH,		/* GET /health (load balancers) */
+	MR_EP_METRICS,		/* GET /metrics (Prometheus) */
 	MR_EP__MAX
 };
 
@@ -58,7 +59,7 @@ enum mr_api {
 	MR_API_FED_MSC1902,	/* /_matrix/federation/.../remote_media */
 	MR_API_FED_V1,		/* /_matrix/federation/v1/media (multipart) */
 	MR_API_KEYS,		/* /_matrix/key/v2 */
-	MR_API_HEALTH,		/* / (outside /_matrix: /health) */
+	MR_API_HEALTH,		/* / (outside /_matrix: /health, /metrics) */
 };
 
 #define MR_METHOD_GET	0x01u

@@ -17,6 +17,7 @@
 
 #include "blob.h"
 #include "fed.h"
+#include "metrics.h"
 #include "slot.h"
 #include "thumb.h"
 
@@ -36,11 +37,12 @@ media_take_wait_slot(struct mr_ctx *ctx, struct mr_slot *slot,
 }
 
 static int
-media_busy(struct mr_err *err, const char *what)
+media_busy(struct mr_err *err, const char *what, const char *limit)
 {
 	mr_err_set(err, 429, "M_LIMIT_EXCEEDED", "too many requests are %s; "
 	    "try again shortly", what);
 	err->retry_after_ms = 1000;
+	err->limit_name = limit;
 	return -1;
 }
 
@@ -157,10 +159,15 @@ mr_media_lookup(struct mr_ctx *ctx, const struct mr_mxc *mxc,
 	rc = media_wait_pending(ctx, mxc, want, mr_mono_ms(), out, err);
 	if (rc == 0 || err->status != 504 || timeout_ms == 0)
 		return rc;
-	if ((rc = media_take_wait_slot(ctx, &slot, err)) <= 0)
-		return rc < 0 ? -1 : mr_err_set(err, 504, "M_NOT_YET_UPLOADED",
-		    "content has not yet been uploaded (too many requests "
-		    "are waiting to wait for it)");
+	rc = media_take_wait_slot(ctx, &slot, err);
+	if (rc == 0) {
+		mr_err_set(err, 504, "M_NOT_YET_UPLOADED", "content has not yet "
+		    "been uploaded (too many requests are waiting to wait for "
+		    "it)");
+		err->limit_name = "waiting_slots";
+	}
+	if (rc <= 0)
+		return -1;
 	rc = media_wait_pending(ctx, mxc, want, mr_mono_ms() + timeout_ms, out,
 	    err);
 	mr_slot_release(&slot);
@@ -217,12 +224,16 @@ media_fetch_from_origin(struct mr_ctx *ctx, struct mr_fed *f,
 		    "not asked again for %lld s", mxc->server,
 		    (long long)((until_ts - mr_now_ms()) / 1000 + 1));
 		err->remote_down = 1;
+		mr_metrics_remote_fetch(MR_FETCH_BACKOFF);
 		return -1;
 	}
 	if ((rc = mr_slot_take(ctx->cfg.runtime_dir, "origins",
 	    mr_slot_origin_bucket(mxc->server) * 64, cap, &origin_slot,
-	    err)) <= 0)
-		return rc < 0 ? -1 : media_busy(err, "fetching from this server");
+	    err)) <= 0) {
+		mr_metrics_remote_fetch(MR_FETCH_BUSY);
+		return rc < 0 ? -1 : media_busy(err, "fetching from this server",
+		    "federation_max_fetches_per_origin");
+	}
 	rc = mr_fed_fetch_media(f, mxc, fm, err);
 	mr_slot_release(&origin_slot);
 	if (rc == 0 || err->status != 499)
@@ -231,6 +242,8 @@ media_fetch_from_origin(struct mr_ctx *ctx, struct mr_fed *f,
 		    ctx->cfg.federation_origin_backoff, &ignored);
 	if (rc == 0)
 		rc = media_record_remote(ctx, mxc, fm, err);
+	if (rc == 0 || err->status != 499)
+		mr_metrics_remote_fetch(mr_metrics_fetch_result(rc, err));
 	return rc;
 }
 
@@ -307,7 +320,7 @@ mr_media_fetch_remote(struct mr_ctx *ctx, const struct mr_mxc *mxc,
 	/* Fetching, or waiting on another process's fetch, is waiting. */
 	if ((rc = media_take_wait_slot(ctx, &slot, err)) <= 0)
 		return rc < 0 ? -1 :
-		    media_busy(err, "waiting on other servers");
+		    media_busy(err, "waiting on other servers", "waiting_slots");
 	rc = media_fetch_claimed(ctx, f, mxc, out, err);
 	mr_slot_release(&slot);
 	return rc;
@@ -428,6 +441,8 @@ mr_media_create(const struct mr_config *cfg, struct mr_store *st,
 		    "media id already taken");
 	if (rc != MR_STORE_OK)
 		return -1;
+	if (src == MR_MEDIA_UPLOAD || src == MR_MEDIA_UPLOAD_RESERVED)
+		mr_metrics_upload(m->size);
 	if (m->quarantined) {
 		/* Banning the bytes as well keeps them from other ids. */
 		memset(&sel, 0, sizeof(sel));
@@ -577,6 +592,8 @@ media_store_thumb(const struct mr_config *cfg, struct mr_store *st,
 		    (long long)cfg->max_thumbnails_per_media);
 	else if (rc != MR_STORE_OK)
 		rc = -1;
+	else
+		mr_metrics_thumbnail(row->crop);
 	if (rc < 0 && mr_media_blob_release(st, blob, sha, &ignored) < 0)
 		fprintf(stderr, "mediarepo: thumbnail not kept: %s\n",
 		    ignored.msg);
@@ -810,7 +827,8 @@ media_thumb_wait(struct mr_ctx *ctx, const struct mr_media *m,
 
 	if ((rc = media_take_wait_slot(ctx, &slot, err)) <= 0)
 		return rc < 0 ? -1 : media_busy(err,
-		    "waiting for thumbnails being made");
+		    "waiting for thumbnails being made",
+		    "waiting_slots");
 	for (;;) {
 		if (mr_wait_sleep_ms(MEDIA_THUMB_POLL_MS) < 0) {
 			rc = media_abandoned(err);

@@ -122,3 +122,15 @@ mr_net_allowed(const struct sockaddr *sa, const struct mr_net_list *deny,
 		return 1;
 	return !mr_net_in_list(a, deny);
 }
+
+int
+mr_net_parse_addr(const char *text, uint8_t out[16])
+{
+	uint8_t v4[4];
+
+	if (inet_pton(AF_INET, text, v4) == 1) {
+		net_map_v4(v4, out);
+		return 0;
+	}
+	return inet_pton(AF_INET6, text, out) == 1 ? 0 : -1;
+}

@@ -35,6 +35,8 @@ struct mr_net_list {
 
 /* "a/n, b/n"; a bare address is a /32 or /128. -1 on bad syntax. */
 int mr_net_parse_list(const char *text, struct mr_net_list *out);
+/* One address as text, IPv4 mapped into 16 bytes; -1 when it is none. */
+int mr_net_parse_addr(const char *text, uint8_t out[16]);
 /* 1 when addr (16-byte IPv6, IPv4 mapped) is in the list. */
 int mr_net_in_list(const uint8_t addr[16], const struct mr_net_list *l);
 /*

@@ -16,6 +16,7 @@
 #include "header.h"
 #include "json.h"
 #include "media.h"
+#include "metrics.h"
 #include "net.h"
 #include "preview_html.h"
 #include "preview_resolve.h"
@@ -471,8 +472,8 @@ static int preview_claimed(struct mr_ctx *ctx, struct preview_state *ps,
     const struct mr_user *user, const char *url, const char *key, int rc,
     int64_t lock_ms, char **json, struct mr_err *err);
 
-int
-mr_preview_get(struct mr_ctx *ctx, const struct mr_user *user,
+static int
+preview_get(struct mr_ctx *ctx, const struct mr_user *user,
     const char *url, int64_t ts, char **json, struct mr_err *err)
 {
 	struct preview_state *ps;
@@ -508,6 +509,7 @@ mr_preview_get(struct mr_ctx *ctx, const struct mr_user *user,
 			mr_err_set(err, 429, "M_LIMIT_EXCEEDED", "too many "
 			    "previews are being made; try again shortly");
 			err->retry_after_ms = 1000;
+			err->limit_name = "waiting_slots";
 		}
 		/* A lease we cannot use expires at once for the others. */
 		if (rc == MR_STORE_OK)
@@ -517,6 +519,18 @@ mr_preview_get(struct mr_ctx *ctx, const struct mr_user *user,
 	}
 	rc = preview_claimed(ctx, ps, user, url, key, rc, lock_ms, json, err);
 	mr_slot_release(&slot);
+	return rc;
+}
+
+int
+mr_preview_get(struct mr_ctx *ctx, const struct mr_user *user,
+    const char *url, int64_t ts, char **json, struct mr_err *err)
+{
+	int rc = preview_get(ctx, user, url, ts, json, err);
+
+	/* A client that left has no result worth counting. */
+	if (rc == 0 || err->status != 499)
+		mr_metrics_preview(mr_metrics_preview_result(rc, err));
 	return rc;
 }
 

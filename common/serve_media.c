@@ -33,10 +33,13 @@ mr_serve_media_check_upload(struct mr_req *req, const struct mr_config *cfg,
 		    "invalid Content-Type");
 	snprintf(m->upload_name, sizeof(m->upload_name), "%s",
 	    filename ? filename : "");
-	if (req->content_length > cfg->max_upload_size)
-		return mr_err_set(err, 413, "M_TOO_LARGE",
+	if (req->content_length > cfg->max_upload_size) {
+		mr_err_set(err, 413, "M_TOO_LARGE",
 		    "cannot upload files larger than %lld bytes",
 		    (long long)cfg->max_upload_size);
+		err->limit_name = "max_upload_size";
+		return -1;
+	}
 	return 0;
 }
 

@@ -1,6 +1,8 @@
 """make deb: the package builds, lintian finds no error in it, it installs
-with dpkg -i on this machine, the installed mediarepo-run serves an upload
-and its download from /usr, and dpkg --purge takes it all away again.
+with dpkg -i on this machine (making the signing key and the retention
+timer's enablement), the installed mediarepo-run serves an upload, its
+download and /metrics from /usr, and dpkg --purge takes it all away
+again.
 
 Skipped unless run as root on a machine without mediarepo installed (by
 dpkg or with a config in /etc/mediarepo): the test must not touch an
@@ -19,6 +21,10 @@ import conftest
 from conftest import TOP, Stack
 
 CONF = "/etc/mediarepo/mediarepo.conf"
+KEY = "/var/lib/mediarepo/signing.key"
+UNITS = "/usr/lib/systemd/system/"
+TIMER = "mediarepo-purge-expired.timer"
+TIMER_LINK = "/etc/systemd/system/timers.target.wants/" + TIMER
 
 
 def run(*args, **kw):
@@ -86,6 +92,8 @@ def test_fields_and_contents(deb):
                  "./usr/share/mediarepo/httpd-conf/nginx.conf.in",
                  "./usr/share/mediarepo/httpd-conf/apache2.conf.in",
                  "./usr/lib/systemd/system/mediarepo@.service",
+                 "./usr/lib/systemd/system/mediarepo-purge-expired.service",
+                 "./usr/lib/systemd/system/" + TIMER,
                  "./usr/share/doc/mediarepo/copyright"):
         assert " %s\n" % path in files, path
     assert "./var/" not in files    # made by postinst, never dpkg's
@@ -93,6 +101,7 @@ def test_fields_and_contents(deb):
 
 def test_install_serve_purge(deb, tmp_path, monkeypatch):
     had_var = os.path.exists("/var/lib/mediarepo")
+    had_link = os.path.lexists(TIMER_LINK)
     s = None
     try:
         r = run("dpkg", "-i", deb, env=dict(os.environ,
@@ -111,6 +120,20 @@ def test_install_serve_purge(deb, tmp_path, monkeypatch):
         r = run("/usr/bin/mediarepo-admin", "-c", CONF, "config-get",
                 "media_store_path")
         assert r.stdout.strip() == "/var/lib/mediarepo/media_store", r
+        # The server's key, made as the programs' user, readable by no one
+        # else; the admin tool reads it back.
+        st = os.stat(KEY)
+        assert st.st_uid == user.pw_uid and st.st_mode & 0o077 == 0, st
+        r = run("/usr/bin/mediarepo-admin", "-c", CONF, "show-key")
+        assert r.returncode == 0 and "ed25519:" in r.stdout, r
+        # The daily retention run: its units, enabled for timers.target.
+        with open(UNITS + "mediarepo-purge-expired.service") as f:
+            unit = f.read()
+        assert "ExecStart=/usr/bin/mediarepo-admin purge-expired" in unit
+        assert "User=mediarepo" in unit
+        with open(UNITS + TIMER) as f:
+            assert "OnCalendar=daily" in f.read()
+        assert os.path.realpath(TIMER_LINK) == UNITS + TIMER
 
         # The installed tools, found from /usr, serve from a temp DATA_DIR.
         monkeypatch.setattr(conftest, "RUN", "/usr/bin/mediarepo-run")
@@ -121,6 +144,10 @@ def test_install_serve_purge(deb, tmp_path, monkeypatch):
                                (s.server_name, mid)), timeout=10)
         assert r.status_code == 200 and r.content == b"from the package"
         assert requests.get(s.url("/health"), timeout=10).text == "OK"
+        r = requests.get(s.url("/metrics"), timeout=10)
+        assert r.status_code == 200, r.text
+        assert ('mediarepo_http_requests_total{program="upload",'
+                'method="POST",status="200"} 1\n') in r.text
         # The programs that answered are the package's.
         assert installed_programs(s.config), "no program from /usr/lib"
     finally:
@@ -134,3 +161,6 @@ def test_install_serve_purge(deb, tmp_path, monkeypatch):
     assert not os.path.exists(CONF)
     assert not os.path.exists("/usr/bin/mediarepo-run")
     assert not os.path.exists("/usr/lib/mediarepo")
+    # Nothing of ours is left: the key postinst made, the timer's link.
+    assert not os.path.exists(KEY)
+    assert os.path.lexists(TIMER_LINK) == had_link

@@ -10,6 +10,10 @@ expiry can be watched.
 
 The admin token that tools/mediarepo-run prints (mr_...) is accepted by the
 fake homeserver too, so the stack's own start-up check passes.
+
+Appservice tokens (hs.appservices) may add ?user_id= to whoami: those
+allowed to masquerade get that user back, the others 403 M_FORBIDDEN, as
+Synapse answers; whoami requests are counted per (token, user_id) too.
 """
 import hashlib
 import json
@@ -17,6 +21,7 @@ import os
 import sqlite3
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -41,6 +46,8 @@ class FakeHomeserver:
         self.soft = set()       # refused with soft_logout: true
         self.mode = "ok"
         self.counts = {}        # token -> whoami requests seen
+        self.appservices = {}   # token -> may masquerade (True/False)
+        self.as_counts = {}     # (token, user_id) -> whoami requests
         self.bad_requests = []  # anything not a well-formed whoami
         self.lock = threading.Lock()
         self.server = None
@@ -67,7 +74,10 @@ class FakeHomeserver:
 
             def do_GET(self):
                 auth = self.headers.get("Authorization", "")
-                if self.path != WHOAMI or not auth.startswith("Bearer "):
+                path, _, query = self.path.partition("?")
+                as_user = urllib.parse.parse_qs(query).get("user_id")
+                if path != WHOAMI or not auth.startswith("Bearer ") or \
+                        (query and as_user is None):
                     with fake.lock:
                         fake.bad_requests.append((self.path, auth))
                     return self.reply(400, {"errcode": "M_UNRECOGNIZED"})
@@ -77,6 +87,17 @@ class FakeHomeserver:
                     mode = fake.mode
                     user = fake.users.get(token)
                     soft = token in fake.soft
+                    masquerade = fake.appservices.get(token)
+                    if as_user is not None:
+                        key = (token, as_user[0])
+                        fake.as_counts[key] = fake.as_counts.get(key, 0) + 1
+                if masquerade is not None and as_user is not None:
+                    if not masquerade:
+                        return self.reply(403, {
+                            "errcode": "M_FORBIDDEN",
+                            "error": "Application service cannot "
+                                     "masquerade as this user"})
+                    return self.reply(200, {"user_id": as_user[0]})
                 if mode == "5xx":
                     return self.reply(500, {"errcode": "M_UNKNOWN",
                                             "error": "internal error"})
@@ -362,3 +383,70 @@ def test_public_routes_need_no_homeserver(hs, hstack):
     r = download(hstack, media_id, prefix="/_matrix/media/v3")
     assert r.status_code == 200
     assert r.content == b"public"
+
+
+def media_owner(s, media_id):
+    con = sqlite3.connect(os.path.join(s.data_dir, "mediarepo.db"))
+    try:
+        row = con.execute("SELECT user_id FROM media WHERE media_id = ?",
+                          (media_id,)).fetchone()
+    finally:
+        con.close()
+    return row[0] if row else None
+
+
+def upload_as(s, token, user_id, data=b"bridged"):
+    return requests.post(s.url("/_matrix/media/v3/upload"),
+                         params={"user_id": user_id}, data=data,
+                         headers=dict(s.auth(token),
+                                      **{"Content-Type": "text/plain"}),
+                         timeout=10)
+
+
+def test_appservice_uploads_belong_to_the_user_it_acts_for(hs, hstack):
+    bot = new_token(hs, "bridgebot")
+    with hs.lock:
+        hs.appservices[bot] = True
+    ghost = "@bridge_ghost:" + HS_NAME
+    r = upload_as(hstack, bot, ghost)
+    assert r.status_code == 200, r.text
+    media_id = r.json()["content_uri"].rsplit("/", 1)[1]
+    assert media_owner(hstack, media_id) == ghost
+    # The request log names the user acted for.
+    line, = [ln for ln in hstack.read_log().splitlines()
+             if r.headers["X-Request-Id"] in ln]
+    assert " user=%s" % ghost in line
+    # Cached per (token, user_id): asked once for the ghost...
+    assert hs.as_counts[(bot, ghost)] == 1
+    assert upload_as(hstack, bot, ghost).status_code == 200
+    assert hs.as_counts[(bot, ghost)] == 1
+    # ...and apart from the bot itself and from another ghost.
+    r = upload(hstack, bot, b"the bot's own")
+    assert r.status_code == 200, r.text
+    assert media_owner(hstack, r.json()["content_uri"].rsplit("/", 1)[1]) \
+        == "@bridgebot:" + HS_NAME
+    other = "@bridge_other:" + HS_NAME
+    r = upload_as(hstack, bot, other)
+    assert r.status_code == 200, r.text
+    assert media_owner(hstack, r.json()["content_uri"].rsplit("/", 1)[1]) \
+        == other
+    assert hs.as_counts[(bot, other)] == 1
+    assert hs.count(bot) == 3
+
+
+def test_appservice_without_the_right_is_refused(hs, hstack):
+    bot = new_token(hs, "otherbot")
+    with hs.lock:
+        hs.appservices[bot] = False
+    ghost = "@not_mine:" + HS_NAME
+    r = upload_as(hstack, bot, ghost)
+    assert r.status_code == 403, r.text
+    assert r.json()["errcode"] == "M_FORBIDDEN"
+    assert hs.as_counts[(bot, ghost)] == 1
+    # The refusal is cached like any other.
+    assert upload_as(hstack, bot, ghost).status_code == 403
+    assert hs.as_counts[(bot, ghost)] == 1
+    # Not a user id at all: refused here, the homeserver never asked.
+    r = upload_as(hstack, bot, "not_a_user")
+    assert r.status_code == 400 and r.json()["errcode"] == "M_INVALID_PARAM"
+    assert (bot, "not_a_user") not in hs.as_counts

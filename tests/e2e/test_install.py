@@ -38,6 +38,15 @@ def test_install_tree(tmp_path):
     assert "/usr/local/bin/mediarepo-spawn -s /run/mediarepo/%i.sock" in unit
     assert "/usr/local/lib/mediarepo/%i.fcgi" in unit
     assert "MEDIAREPO_CONFIG=/etc/mediarepo/mediarepo.conf" in unit
+    # Retention, daily, by the installed admin tool.
+    with open(p + "/lib/systemd/system/mediarepo-purge-expired.service") as f:
+        unit = f.read()
+    assert "ExecStart=/usr/local/bin/mediarepo-admin purge-expired" in unit
+    assert "MEDIAREPO_CONFIG=/etc/mediarepo/mediarepo.conf" in unit
+    assert "@" not in unit
+    with open(p + "/lib/systemd/system/mediarepo-purge-expired.timer") as f:
+        timer = f.read()
+    assert "OnCalendar=daily" in timer and "WantedBy=timers.target" in timer
     conf = dest + "/etc/mediarepo/mediarepo.conf"
     with open(conf) as f:
         text = f.read()

@@ -89,3 +89,36 @@ def test_json_lines(make_stack):
     assert token not in s.read_log()
     # Every request line is JSON: none in the text form.
     assert not re.search(r"^mediarepo \S+ \S+: ", s.read_log(), re.M)
+
+
+def test_refusals_say_who_and_which_limit(make_stack):
+    s = make_stack(["max_pending_media_uploads = 1",
+                    "max_upload_size = 1000"])
+    user = "@refused:" + s.server_name
+    token = s.new_token(user)
+    first = requests.post(s.url(CREATE), headers=s.auth(token), timeout=10)
+    assert first.status_code == 200, first.text
+    second = requests.post(s.url(CREATE), headers=s.auth(token), timeout=10)
+    assert second.status_code == 429, second.text
+    line, = lines_for(s, second.headers["X-Request-Id"])
+    assert re.search(r" 429 \d+ \d+ms time=%s client=127\.0\.0\.1 user=%s "
+                     r"M_LIMIT_EXCEEDED .*limit=max_pending_media_uploads$"
+                     % (TIME_RE, re.escape(user)), line), line
+
+    # Past max_upload_size (but inside the web server's rounding up to
+    # whole KiB): the program refuses it, naming the limit. A web server
+    # that refuses first answers without a request id of ours.
+    big = requests.post(s.url("/_matrix/media/v3/upload"), data=b"x" * 1010,
+                        headers=s.auth(token), timeout=10)
+    assert big.status_code == 413, big.text
+    if "X-Request-Id" in big.headers:
+        line, = lines_for(s, big.headers["X-Request-Id"])
+        assert re.search(r"POST /_matrix/media/v3/upload 413 .* user=%s "
+                         r"M_TOO_LARGE .*limit=max_upload_size$"
+                         % re.escape(user), line), line
+
+    # Other failures carry their errcode and message too.
+    r = requests.get(s.url("/_matrix/media/v3/download/%s/nothing"
+                           % s.server_name), timeout=10)
+    line, = lines_for(s, r.headers["X-Request-Id"])
+    assert re.search(r" 404 \d+ \d+ms .* user=- M_NOT_FOUND \S", line), line

@@ -97,6 +97,7 @@ static const struct route_case route_valids[] = {
 	  "/ed25519:a" },
 	{ "/_matrix/key/v2/server/", MR_EP_KEYS, MR_API_KEYS, GH, "/" },
 	{ "/health", MR_EP_HEALTH, MR_API_HEALTH, GH, "" },
+	{ "/metrics", MR_EP_METRICS, MR_API_HEALTH, GH, "" },
 };
 
 static const char *const route_invalids[] = {
@@ -180,6 +181,11 @@ static const char *const route_invalids[] = {
 	"/_matrix/health",
 	"/_matrix/media/v3/health",
 	"/_matrix/key/v2/health",
+	/* metrics: exactly /metrics, likewise */
+	"/metrics/",
+	"/metrics/x",
+	"/_matrix/metrics",
+	"/_matrix/media/v3/metrics",
 };
 
 static void

@@ -310,6 +310,55 @@ test_check_from_cache_and_unreachable(void **state)
 	assert_string_equal(err.errcode, "M_UNKNOWN_TOKEN");
 }
 
+/* Appservices: answers are kept per (token, user_id), never shared. */
+static void
+test_masquerade_cache_keys(void **state)
+{
+	struct fixture *fx = *state;
+	struct mr_hs_auth a = { 0 };
+	struct mr_user user;
+	struct mr_err err;
+	char plain[65], as_a[65], as_b[65], again[65];
+	int64_t now = mr_now_ms();
+
+	mr_auth_whoami_cache_key("tok_as", NULL, plain);
+	mr_auth_hash_token("tok_as", again);
+	assert_string_equal(plain, again);
+	mr_auth_whoami_cache_key("tok_as", "@a:example.org", as_a);
+	mr_auth_whoami_cache_key("tok_as", "@b:example.org", as_b);
+	assert_string_not_equal(as_a, plain);
+	assert_string_not_equal(as_a, as_b);
+	mr_auth_whoami_cache_key("tok_as", "@a:example.org", again);
+	assert_string_equal(as_a, again);
+
+	snprintf(fx->cfg.homeserver_url, sizeof(fx->cfg.homeserver_url),
+	    "http://127.0.0.1:%d/", closed_port());
+	fx->cfg.homeserver_auth_timeout = 2000;
+	/* The bot's own answer does not answer for a user it acts for. */
+	snprintf(a.user_id, sizeof(a.user_id), "@bot:example.org");
+	assert_int_equal(mr_store_hs_auth_put(fx->st, plain, &a, now,
+	    now + 60000, &err), 0);
+	snprintf(a.user_id, sizeof(a.user_id), "@a:example.org");
+	assert_int_equal(mr_store_hs_auth_put(fx->st, as_a, &a, now,
+	    now + 60000, &err), 0);
+	assert_int_equal(mr_auth_check_homeserver_as(&fx->hc, fx->st, &fx->cfg,
+	    "tok_as", NULL, &user, &err), 0);
+	assert_string_equal(user.user_id, "@bot:example.org");
+	assert_int_equal(mr_auth_check_homeserver_as(&fx->hc, fx->st, &fx->cfg,
+	    "tok_as", "@a:example.org", &user, &err), 0);
+	assert_string_equal(user.user_id, "@a:example.org");
+	assert_null(fx->hc);
+	/* Not cached for @b: the homeserver is asked (and is down). */
+	assert_int_equal(mr_auth_check_homeserver_as(&fx->hc, fx->st, &fx->cfg,
+	    "tok_as", "@b:example.org", &user, &err), -1);
+	assert_int_equal(err.status, 502);
+	/* Not a user id: refused before anyone is asked. */
+	assert_int_equal(mr_auth_check_homeserver_as(&fx->hc, fx->st, &fx->cfg,
+	    "tok_as", "b:example.org", &user, &err), -1);
+	assert_int_equal(err.status, 400);
+	assert_string_equal(err.errcode, "M_INVALID_PARAM");
+}
+
 static int
 load(const char *text, struct mr_config *cfg, struct mr_err *err)
 {
@@ -376,6 +425,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_store_cache, setup, teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_check_from_cache_and_unreachable, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_masquerade_cache_keys, setup,
+		    teardown),
 		cmocka_unit_test(test_config_keys),
 	};
 
