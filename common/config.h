@@ -110,6 +110,9 @@ struct mr_config {
 	char trusted_proxies[4096];
 	int64_t request_deadline;		/* ms */
 	char user[64];				/* for mediarepo-run */
+	char admin_users[4096];			/* user ids of the admin API */
+	int64_t media_retention_local_media_lifetime;	/* ms; 0: keep */
+	int64_t media_retention_remote_media_lifetime;	/* ms; 0: keep */
 };
 
 #define MR_UPLOAD_LIMITS_MAX 8
