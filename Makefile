@@ -44,6 +44,8 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(CFLAGS) $(EXTRA_CFLAGS) 
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(LDFLAGS) $(EXTRA_LDFLAGS)
 LIBS = -lfcgi $(shell pkg-config --libs $(PKG_LIBS) 2>/dev/null) -lgif -lresolv -lm
 
+LIB_OBJS += common/admin.o
+LIB_OBJS += common/admin_api.o
 LIB_OBJS += common/auth.o
 LIB_OBJS += common/auth_whoami.o
 LIB_OBJS += common/auth_xmatrix.o
@@ -71,6 +73,7 @@ LIB_OBJS += common/preview_html.o
 LIB_OBJS += common/preview_resolve.o
 LIB_OBJS += common/preview_url.o
 LIB_OBJS += common/resample.o
+LIB_OBJS += common/serve_admin.o
 LIB_OBJS += common/serve_media.o
 LIB_OBJS += common/slot.o
 LIB_OBJS += common/store.o
@@ -80,6 +83,7 @@ LIB_OBJS += common/thumb.o
 LIB_OBJS += common/thumb_anim.o
 LIB_OBJS += common/util.o
 
+PROGRAMS += cgi-bin/admin.fcgi
 PROGRAMS += cgi-bin/config.fcgi
 PROGRAMS += cgi-bin/create.fcgi
 PROGRAMS += cgi-bin/download.fcgi

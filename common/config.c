@@ -365,15 +365,8 @@ config_check_user_list(const char *value)
 			return -1;
 		memcpy(id, value, n);
 		id[n] = '\0';
-		/* As mr_auth_valid_user_id, which lives with the store. */
-		char *colon = strchr(id, ':');
-
-		if (id[0] != '@' || colon == NULL || colon == id + 1 ||
-		    !mr_mxc_valid_server_name(colon + 1))
+		if (!mr_mxc_valid_user_id(id))
 			return -1;
-		for (const char *p = id + 1; p < colon; p++)
-			if (*p < 0x21 || *p > 0x7E)
-				return -1;
 		value += n;
 	}
 	return 0;
