@@ -218,7 +218,7 @@ e2e-test: all $(JS_SDK)
 # exercise what a web server changes (bodies, file sending, routing, errors).
 E2E_SERVER_SUBSET = test_upload.py test_download.py test_routes.py \
 	test_async.py test_thumbnail.py test_stack.py test_install.py \
-	test_abuse.py test_keys.py test_disk_full.py
+	test_abuse.py test_keys.py test_disk_full.py test_synapse_admin.py
 e2e-test-servers: all
 	cd tests/e2e && MR_WEBSERVERS=apache,nginx /usr/bin/python3 -m pytest \
 	  -q -p no:cacheprovider $(E2E_SERVER_SUBSET)
