@@ -95,6 +95,7 @@ PROGRAMS += cgi-bin/thumbnail.fcgi
 PROGRAMS += cgi-bin/unrecognized.fcgi
 PROGRAMS += cgi-bin/upload.fcgi
 
+UNIT_TESTS += tests/unit/test_admin
 UNIT_TESTS += tests/unit/test_auth
 UNIT_TESTS += tests/unit/test_blob
 UNIT_TESTS += tests/unit/test_config
