@@ -341,6 +341,7 @@ deb: all
 #                                 fuzzes each for FUZZ_REPLAY_SECONDS (3)
 # Any crash, leak, timeout or sanitizer report fails the run; the input
 # that did it is left in build/fuzz/ (crash-*, leak-*, timeout-*).
+FUZZERS += admin
 FUZZERS += canonical
 FUZZERS += config
 FUZZERS += content_type
@@ -364,6 +365,8 @@ FUZZ_HTTP_DEPS = common/auth.c common/auth_whoami.c common/auth_xmatrix.c \
 	common/preview_url.c common/slot.c common/store.c common/store_sqlite.c \
 	common/util.c
 
+FUZZ_admin = common/admin_api.c common/mxc.c common/util.c
+FUZZ_LIBS_admin = $(shell pkg-config --libs libsodium 2>/dev/null)
 FUZZ_canonical = common/json.c common/util.c
 # fuzz_config.c includes common/config.c to reach its line parser.
 FUZZ_config = common/image.c common/mxc.c common/net.c common/preview_url.c \
