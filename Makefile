@@ -48,6 +48,8 @@ ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(CFLAGS) $(EXTRA_CFLAGS) 
 ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now -Wl,--as-needed $(LDFLAGS) $(EXTRA_LDFLAGS)
 LIBS = -lfcgi $(shell pkg-config --libs $(PKG_LIBS) 2>/dev/null) -lgif -lresolv -lm
 
+LIB_OBJS += common/admin.o
+LIB_OBJS += common/admin_api.o
 LIB_OBJS += common/auth.o
 LIB_OBJS += common/auth_whoami.o
 LIB_OBJS += common/auth_xmatrix.o
@@ -77,6 +79,7 @@ LIB_OBJS += common/preview_html.o
 LIB_OBJS += common/preview_resolve.o
 LIB_OBJS += common/preview_url.o
 LIB_OBJS += common/resample.o
+LIB_OBJS += common/serve_admin.o
 LIB_OBJS += common/serve_media.o
 LIB_OBJS += common/slot.o
 LIB_OBJS += common/store.o
@@ -87,6 +90,7 @@ LIB_OBJS += common/thumb.o
 LIB_OBJS += common/thumb_anim.o
 LIB_OBJS += common/util.o
 
+PROGRAMS += cgi-bin/admin.fcgi
 PROGRAMS += cgi-bin/config.fcgi
 PROGRAMS += cgi-bin/create.fcgi
 PROGRAMS += cgi-bin/download.fcgi
@@ -98,6 +102,7 @@ PROGRAMS += cgi-bin/thumbnail.fcgi
 PROGRAMS += cgi-bin/unrecognized.fcgi
 PROGRAMS += cgi-bin/upload.fcgi
 
+UNIT_TESTS += tests/unit/test_admin
 UNIT_TESTS += tests/unit/test_auth
 UNIT_TESTS += tests/unit/test_blob
 UNIT_TESTS += tests/unit/test_config
@@ -233,7 +238,7 @@ e2e-test: all $(JS_SDK)
 # exercise what a web server changes (bodies, file sending, routing, errors).
 E2E_SERVER_SUBSET = test_upload.py test_download.py test_routes.py \
 	test_async.py test_thumbnail.py test_stack.py test_install.py \
-	test_abuse.py test_keys.py test_disk_full.py
+	test_abuse.py test_keys.py test_disk_full.py test_synapse_admin.py
 e2e-test-servers: all
 	cd tests/e2e && MR_WEBSERVERS=apache,nginx /usr/bin/python3 -m pytest \
 	  -q -p no:cacheprovider $(E2E_SERVER_SUBSET)
@@ -375,6 +380,7 @@ deb: all
 #                                 fuzzes each for FUZZ_REPLAY_SECONDS (3)
 # Any crash, leak, timeout or sanitizer report fails the run; the input
 # that did it is left in build/fuzz/ (crash-*, leak-*, timeout-*).
+FUZZERS += admin
 FUZZERS += canonical
 FUZZERS += config
 FUZZERS += content_type
@@ -400,6 +406,8 @@ FUZZ_HTTP_DEPS = common/auth.c common/auth_whoami.c common/auth_xmatrix.c \
 	common/store_pg.c common/util.c
 FUZZ_HTTP_DEPS += common/metrics.c
 
+FUZZ_admin = common/admin_api.c common/mxc.c common/util.c
+FUZZ_LIBS_admin = $(shell pkg-config --libs libsodium 2>/dev/null)
 FUZZ_canonical = common/json.c common/util.c
 # fuzz_config.c includes common/config.c to reach its line parser.
 FUZZ_config = common/image.c common/mxc.c common/net.c common/preview_url.c \

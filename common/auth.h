@@ -18,6 +18,7 @@
 struct mr_user {
 	char user_id[MR_USER_ID_MAX + 1];
 	int is_guest;
+	int is_admin;		/* checked by mr_auth_check_admin, on demand */
 };
 
 /*

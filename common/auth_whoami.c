@@ -135,6 +135,49 @@ auth_query_encode(const char *s, char *out, size_t outsz)
 	return 0;
 }
 
+int
+mr_auth_homeserver_get(struct mr_hc *hc, const struct mr_config *cfg,
+    const char *path, const char *token, int64_t timeout_ms,
+    struct mr_hc_buffer *body, struct mr_hc_response *rs, struct mr_err *err)
+{
+	struct mr_hc_request rq;
+	char url[MR_HOMESERVER_URL_MAX + 1024], bearer[MR_TOKEN_MAX + 8];
+	size_t n = strlen(cfg->homeserver_url);
+	int rc;
+
+	while (n > 0 && cfg->homeserver_url[n - 1] == '/')
+		n--;
+	snprintf(url, sizeof(url), "%.*s%s", (int)n, cfg->homeserver_url, path);
+	snprintf(bearer, sizeof(bearer), "Bearer %s", token);
+	memset(&rq, 0, sizeof(rq));
+	body->data = NULL;
+	body->len = 0;
+	rq.url = url;
+	rq.authorization = bearer;
+	rq.protocols = "https,http";
+	rq.connect_timeout_ms = cfg->homeserver_auth_timeout;
+	rq.timeout_ms = timeout_ms;
+	rq.verify_tls = 1;
+	rq.trusted = 1;		/* the operator's own homeserver */
+	rq.sink = mr_hc_collect;
+	rq.arg = body;
+	rc = mr_hc_get(hc, &rq, rs, err);
+	sodium_memzero(bearer, sizeof(bearer));
+	if (rc < 0) {
+		char why[sizeof(err->msg)];
+
+		free(body->data);
+		body->data = NULL;
+		if (err->status == 504)
+			return mr_err_set(err, 503, "M_UNKNOWN",
+			    "homeserver did not answer in time");
+		snprintf(why, sizeof(why), "%s", err->msg);
+		return mr_err_set(err, 502, "M_UNKNOWN",
+		    "homeserver request failed: %.200s", why);
+	}
+	return 0;
+}
+
 /*
  * Asks the homeserver, for as_user when an appservice masquerades (the
  * homeserver decides whether the token may); 0 with *a (accepted or
@@ -146,46 +189,19 @@ auth_whoami(struct mr_hc *hc, const struct mr_config *cfg,
     struct mr_err *err)
 {
 	struct mr_hc_buffer body = { NULL, 0, MR_WHOAMI_MAX };
-	struct mr_hc_request rq;
 	struct mr_hc_response rs;
-	char url[MR_HOMESERVER_URL_MAX + 64 + 3 * MR_USER_ID_MAX];
-	char bearer[MR_TOKEN_MAX + 8], user_q[3 * MR_USER_ID_MAX + 1];
-	size_t n = strlen(cfg->homeserver_url);
+	char path[64 + 3 * MR_USER_ID_MAX], user_q[3 * MR_USER_ID_MAX + 1];
 	int rc;
 
-	while (n > 0 && cfg->homeserver_url[n - 1] == '/')
-		n--;
 	if (as_user != NULL &&
 	    auth_query_encode(as_user, user_q, sizeof(user_q)) < 0)
 		return mr_err_set(err, 400, "M_INVALID_PARAM",
 		    "'user_id' is too long");
-	snprintf(url, sizeof(url), "%.*s/_matrix/client/v3/account/whoami%s%s",
-	    (int)n, cfg->homeserver_url, as_user != NULL ? "?user_id=" : "",
-	    as_user != NULL ? user_q : "");
-	snprintf(bearer, sizeof(bearer), "Bearer %s", token);
-	memset(&rq, 0, sizeof(rq));
-	rq.url = url;
-	rq.authorization = bearer;
-	rq.protocols = "https,http";
-	rq.connect_timeout_ms = cfg->homeserver_auth_timeout;
-	rq.timeout_ms = cfg->homeserver_auth_timeout;
-	rq.verify_tls = 1;
-	rq.trusted = 1;		/* the operator's own homeserver */
-	rq.sink = mr_hc_collect;
-	rq.arg = &body;
-	rc = mr_hc_get(hc, &rq, &rs, err);
-	sodium_memzero(bearer, sizeof(bearer));
-	if (rc < 0) {
-		char why[sizeof(err->msg)];
-
-		free(body.data);
-		if (err->status == 504)
-			return mr_err_set(err, 503, "M_UNKNOWN",
-			    "homeserver did not answer whoami in time");
-		snprintf(why, sizeof(why), "%s", err->msg);
-		return mr_err_set(err, 502, "M_UNKNOWN",
-		    "homeserver whoami failed: %.200s", why);
-	}
+	snprintf(path, sizeof(path), "/_matrix/client/v3/account/whoami%s%s",
+	    as_user != NULL ? "?user_id=" : "", as_user != NULL ? user_q : "");
+	if (mr_auth_homeserver_get(hc, cfg, path, token,
+	    cfg->homeserver_auth_timeout, &body, &rs, err) < 0)
+		return -1;
 	if (rs.status >= 200 && rs.status < 300)
 		rc = mr_auth_whoami_parse(rs.status, body.data, body.len, a, err);
 	else
@@ -234,4 +250,134 @@ mr_auth_check_homeserver_as(struct mr_hc **hc, struct mr_store *st,
 	    err) < 0)
 		return -1;
 	return mr_auth_whoami_result(&a, user, err);
+}
+
+/* --- the admin API's admins --- */
+
+int
+mr_auth_user_listed(const char *list, const char *user_id)
+{
+	size_t want = strlen(user_id);
+
+	while (*list != '\0') {
+		size_t n;
+
+		list += strspn(list, " ,");
+		if ((n = strcspn(list, " ,")) == 0)
+			break;
+		if (n == want && memcmp(list, user_id, n) == 0)
+			return 1;
+		list += n;
+	}
+	return 0;
+}
+
+int
+mr_auth_admin_parse(long status, const char *body, size_t len, int *is_admin,
+    struct mr_err *err)
+{
+	cJSON *o;
+
+	*is_admin = 0;
+	if (status == 401 || status == 403 || status == 404)
+		return 0;
+	if (status >= 500 || status == 429)
+		return mr_err_set(err, 503, "M_UNKNOWN",
+		    "homeserver cannot say who is an admin now (it answered %ld)",
+		    status);
+	if (status != 200)
+		return mr_err_set(err, 502, "M_UNKNOWN",
+		    "homeserver's admin check answered %ld", status);
+	o = body != NULL ? cJSON_ParseWithLength(body, len) : NULL;
+	*is_admin = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "admin"));
+	cJSON_Delete(o);
+	return 0;
+}
+
+void
+mr_auth_path_escape(const char *s, char *out, size_t outsz)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t o = 0;
+
+	for (; *s != '\0' && o + 4 < outsz; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || strchr("-._~", c) != NULL) {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '%';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	out[o] = '\0';
+}
+
+/* The homeserver's word; 0 with *is_admin, or -1. */
+static int
+auth_ask_admin(struct mr_hc *hc, const struct mr_config *cfg,
+    const char *token, const char *user_id, int *is_admin, struct mr_err *err)
+{
+	struct mr_hc_buffer body = { NULL, 0, MR_WHOAMI_MAX };
+	struct mr_hc_response rs;
+	char esc[3 * MR_USER_ID_MAX + 1], path[sizeof(esc) + 64];
+	int rc;
+
+	mr_auth_path_escape(user_id, esc, sizeof(esc));
+	snprintf(path, sizeof(path), "/_synapse/admin/v1/users/%s/admin", esc);
+	if (mr_auth_homeserver_get(hc, cfg, path, token,
+	    cfg->homeserver_auth_timeout, &body, &rs, err) < 0)
+		return -1;
+	rc = mr_auth_admin_parse(rs.status, body.data, body.len, is_admin, err);
+	free(body.data);
+	return rc;
+}
+
+static int
+auth_not_admin(struct mr_err *err)
+{
+	return mr_err_set(err, 403, "M_FORBIDDEN", "You are not a server admin");
+}
+
+int
+mr_auth_check_admin(struct mr_hc **hc, struct mr_store *st,
+    const struct mr_config *cfg, const char *token, const char *user_id,
+    struct mr_err *err)
+{
+	char key[MR_TOKEN_MAX + 32], hash[65];
+	struct mr_hs_auth a;
+	int64_t now = mr_now_ms(), ttl;
+	int is_admin = 0, rc;
+
+	if (mr_auth_user_listed(cfg->admin_users, user_id))
+		return 0;
+	if (cfg->auth != MR_AUTH_HOMESERVER || !auth_header_safe(token))
+		return auth_not_admin(err);
+	/* Cached beside whoami's answers, under a key of its own. */
+	snprintf(key, sizeof(key), "synapse-admin-check %s", token);
+	mr_auth_hash_token(key, hash);
+	sodium_memzero(key, sizeof(key));
+	if ((rc = mr_store_hs_auth_get(st, hash, now, &a, err)) ==
+	    MR_STORE_UNAVAILABLE)
+		return -1;
+	if (rc == MR_STORE_OK)
+		return strcmp(a.user_id, user_id) == 0 ? 0 :
+		    auth_not_admin(err);
+	if (*hc == NULL && mr_hc_new(hc, err) < 0)
+		return -1;
+	if (auth_ask_admin(*hc, cfg, token, user_id, &is_admin, err) < 0)
+		return -1;
+	memset(&a, 0, sizeof(a));
+	if (is_admin)
+		snprintf(a.user_id, sizeof(a.user_id), "%s", user_id);
+	else
+		snprintf(a.errcode, sizeof(a.errcode), "M_FORBIDDEN");
+	ttl = is_admin ? cfg->homeserver_auth_cache_ttl :
+	    cfg->homeserver_auth_negative_ttl;
+	if (ttl > 0 && mr_store_hs_auth_put(st, hash, &a, now, now + ttl,
+	    err) < 0)
+		return -1;
+	return is_admin ? 0 : auth_not_admin(err);
 }

@@ -15,6 +15,8 @@
 
 struct mr_config;
 struct mr_hc;
+struct mr_hc_buffer;
+struct mr_hc_response;
 
 /* Largest whoami answer read; real ones are under 200 bytes. */
 #define MR_WHOAMI_MAX 65536
@@ -62,5 +64,43 @@ int mr_auth_check_homeserver_as(struct mr_hc **hc, struct mr_store *st,
  * NULL, else the SHA-256 of that hash, a newline and as_user (hex). */
 void mr_auth_whoami_cache_key(const char *token, const char *as_user,
     char out[65]);
+
+/*
+ * GET path (beginning with '/') of homeserver_url with token as Bearer,
+ * within timeout_ms, the body capped at body->max. 0 with the answer in
+ * *rs and a 2xx body in *body (the caller frees body->data); -1 with 502
+ * (unreachable) or 503 (no answer in time). The URL is the operator's: no
+ * address list applies, redirects are not followed.
+ */
+int mr_auth_homeserver_get(struct mr_hc *hc, const struct mr_config *cfg,
+    const char *path, const char *token, int64_t timeout_ms,
+    struct mr_hc_buffer *body, struct mr_hc_response *rs, struct mr_err *err);
+/* s percent-encoded for one path segment (RFC 3986 unreserved kept). */
+void mr_auth_path_escape(const char *s, char *out, size_t outsz);
+
+/* --- who may use Synapse's admin API (admin.fcgi, quarantine bypass) --- */
+
+/* 1 when user_id is one of the comma-separated ids of list (exactly). */
+int mr_auth_user_listed(const char *list, const char *user_id);
+/*
+ * Reads the homeserver's answer to GET /_synapse/admin/v1/users/{id}/admin:
+ * 200 {"admin": true} is an admin; 200 otherwise, 401, 403 and 404 are not
+ * (a non-admin asking gets 403 from Synapse). 0 and *is_admin, or -1 as
+ * mr_auth_whoami_parse fails (503 for 5xx and 429, 502 for the rest).
+ */
+int mr_auth_admin_parse(long status, const char *body, size_t len,
+    int *is_admin, struct mr_err *err);
+/*
+ * Whether user_id, whose token is token, may use the admin API: listed in
+ * admin_users, or, with auth = homeserver, an admin by the homeserver's
+ * GET /_synapse/admin/v1/users/{user_id}/admin asked with the token itself.
+ * Those answers are cached like whoami's (keyed by a hash of the token
+ * apart from whoami's), admins homeserver_auth_cache_ttl, others
+ * homeserver_auth_negative_ttl. 0 for an admin; -1 with 403 M_FORBIDDEN for
+ * anyone else, or 502/503 when the homeserver fails (never cached).
+ */
+int mr_auth_check_admin(struct mr_hc **hc, struct mr_store *st,
+    const struct mr_config *cfg, const char *token, const char *user_id,
+    struct mr_err *err);
 
 #endif

@@ -349,6 +349,29 @@ config_check_processes(const char *value)
 	return 0;
 }
 
+/* admin_users: Matrix user ids, comma-separated. */
+static int
+config_check_user_list(const char *value)
+{
+	char id[256];
+
+	while (*value != '\0') {
+		size_t n;
+
+		value += strspn(value, " ,");
+		if ((n = strcspn(value, " ,")) == 0)
+			break;
+		if (n >= sizeof(id))
+			return -1;
+		memcpy(id, value, n);
+		id[n] = '\0';
+		if (!mr_mxc_valid_user_id(id))
+			return -1;
+		value += n;
+	}
+	return 0;
+}
+
 /* A plain system user name: the shell script passes it on. */
 static int
 config_check_user(const char *value)
@@ -536,7 +559,7 @@ static const struct config_key config_keys[] = {
 	{ "processes", CFG_STRING, F(processes),
 	  "download:16, thumbnail:8, upload:8, federation_download:4, "
 	  "federation_thumbnail:4, preview_url:4, create:2, config:2, keys:2, "
-	  "unrecognized:2", 0, 0, NULL,
+	  "unrecognized:2, admin:2", 0, 0, NULL,
 	  "FastCGI processes per program (mediarepo-run, mediarepo-spawn); "
 	  "a quarter of each, at least one, never waits", config_check_processes },
 	{ "runtime_dir", CFG_PATH, F(runtime_dir), "run", 0, 0, NULL,
@@ -583,6 +606,20 @@ static const struct config_key config_keys[] = {
 	  "127.0.0.1/32, ::1/128", 0, 0, NULL,
 	  "clients (CIDR list) that may read GET /metrics; others get 403",
 	  config_check_net_list },
+	{ "admin_users", CFG_STRING, F(admin_users), "", 0, 0, NULL,
+	  "user ids allowed Synapse's media admin API (comma-separated); with "
+	  "auth = homeserver the homeserver's admins are allowed too",
+	  config_check_user_list },
+	{ "media_retention_local_media_lifetime", CFG_DURATION,
+	  F(media_retention_local_media_lifetime), "0", 0,
+	  INT64_C(100) * 366 * 86400000, NULL,
+	  "local media not read for this long is deleted by mediarepo-admin "
+	  "purge-expired (0: kept forever)" },
+	{ "media_retention_remote_media_lifetime", CFG_DURATION,
+	  F(media_retention_remote_media_lifetime), "0", 0,
+	  INT64_C(100) * 366 * 86400000, NULL,
+	  "cached remote media not read for this long is deleted by "
+	  "mediarepo-admin purge-expired (0: kept forever)" },
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))

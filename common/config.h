@@ -114,6 +114,9 @@ struct mr_config {
 	char database_url[1024];	/* postgresql://...; empty: SQLite */
 	char metrics_allowed_ips[1024];
 	struct mr_net_list metrics_allowed;	/* parsed at load */
+	char admin_users[4096];			/* user ids of the admin API */
+	int64_t media_retention_local_media_lifetime;	/* ms; 0: keep */
+	int64_t media_retention_remote_media_lifetime;	/* ms; 0: keep */
 };
 
 #define MR_UPLOAD_LIMITS_MAX 8

@@ -46,6 +46,7 @@ enum mr_endpoint {
 	MR_EP_KEYS,		/* GET /_matrix/key/v2/server */
 	MR_EP_HEALTH,		/* GET /health (load balancers) */
 	MR_EP_METRICS,		/* GET /metrics (Prometheus) */
+	MR_EP_ADMIN,		/* Synapse's media admin API (serve_admin.h) */
 	MR_EP__MAX
 };
 
@@ -60,12 +61,14 @@ enum mr_api {
 	MR_API_FED_V1,		/* /_matrix/federation/v1/media (multipart) */
 	MR_API_KEYS,		/* /_matrix/key/v2 */
 	MR_API_HEALTH,		/* / (outside /_matrix: /health, /metrics) */
+	MR_API_ADMIN,		/* /_synapse/admin/v1 (media admin API) */
 };
 
 #define MR_METHOD_GET	0x01u
 #define MR_METHOD_HEAD	0x02u
 #define MR_METHOD_POST	0x04u
 #define MR_METHOD_PUT	0x08u
+#define MR_METHOD_DELETE	0x10u
 
 #define MR_URI_MAX 8192
 #define MR_QUERY_MAX_PARAMS 64

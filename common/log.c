@@ -107,3 +107,49 @@ mr_log_format_line(const struct mr_log_fields *f, enum mr_log_format format,
 		return 0;
 	return (size_t)n < outsz ? (size_t)n : outsz - 1;
 }
+
+size_t
+mr_log_format_admin(const struct mr_log_admin *a, enum mr_log_format format,
+    char *out, size_t outsz)
+{
+	char time[32], prog[64], id[40], user[300], action[64], target[600];
+	cJSON *o;
+	char *s = NULL;
+	int n;
+
+	if (outsz == 0)
+		return 0;
+	mr_log_time(a->time_ms, time, sizeof(time));
+	log_field(a->program, prog, sizeof(prog));
+	log_field(a->id, id, sizeof(id));
+	log_field(a->user, user, sizeof(user));
+	log_field(a->action, action, sizeof(action));
+	log_field(a->target, target, sizeof(target));
+	if (format != MR_LOG_JSON) {
+		n = snprintf(out, outsz, "mediarepo %s %s: admin %s %s %s "
+		    "count=%lld time=%s", prog, id, user, action, target,
+		    (long long)a->count, time);
+		if (n < 0)
+			return 0;
+		return (size_t)n < outsz ? (size_t)n : outsz - 1;
+	}
+	if ((o = cJSON_CreateObject()) != NULL &&
+	    cJSON_AddStringToObject(o, "time", time) != NULL &&
+	    cJSON_AddStringToObject(o, "program", prog) != NULL &&
+	    cJSON_AddStringToObject(o, "id", id) != NULL &&
+	    cJSON_AddStringToObject(o, "admin", user) != NULL &&
+	    cJSON_AddStringToObject(o, "action", action) != NULL &&
+	    cJSON_AddStringToObject(o, "target", target) != NULL &&
+	    cJSON_AddNumberToObject(o, "count", (double)a->count) != NULL)
+		s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	if (s == NULL || strlen(s) >= outsz)
+		n = snprintf(out, outsz, "{\"program\":\"%s\",\"error\":"
+		    "\"log line too long\"}", prog);
+	else
+		n = snprintf(out, outsz, "%s", s);
+	free(s);
+	if (n < 0)
+		return 0;
+	return (size_t)n < outsz ? (size_t)n : outsz - 1;
+}

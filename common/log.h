@@ -42,4 +42,25 @@ size_t mr_log_format_line(const struct mr_log_fields *f,
 /* time_ms as 2026-01-02T03:04:05.678Z into out (at least 25 bytes). */
 void mr_log_time(int64_t time_ms, char *out, size_t outsz);
 
+/* What one admin action did, for its log line. */
+struct mr_log_admin {
+	int64_t time_ms;
+	const char *program;
+	const char *id;		/* request id */
+	const char *user;	/* the admin */
+	const char *action;	/* "quarantine", "delete_media", ... */
+	const char *target;	/* mxc URI, user or room id, "-" for none */
+	int64_t count;		/* media it changed (or listed) */
+};
+
+/*
+ * The line an admin action leaves besides the request line, so who did
+ * what to which media is on record: text "mediarepo PROGRAM ID: admin
+ * USER ACTION TARGET count=N time=..." or a JSON object with the keys
+ * time program id admin action target count. Escaped as request lines
+ * are; returns the length written (without a newline).
+ */
+size_t mr_log_format_admin(const struct mr_log_admin *a,
+    enum mr_log_format format, char *out, size_t outsz);
+
 #endif

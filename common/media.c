@@ -76,7 +76,8 @@ media_wait_pending(struct mr_ctx *ctx, const struct mr_mxc *mxc,
 			return -1;
 		/* Frozen media is absent from unauthenticated routes (spec
 		 * 2.10), for as long as the freeze is on. */
-		if (out->quarantined || (out->authenticated &&
+		if ((out->quarantined && !want->bypass_quarantine) ||
+		    (out->authenticated &&
 		    !want->authenticated && ctx->cfg.enable_authenticated_media))
 			return mr_err_set(err, 404, "M_NOT_FOUND", "media not found");
 		if (out->sha256[0] != '\0')
@@ -922,4 +923,19 @@ mr_media_thumbnail(struct mr_ctx *ctx, const struct mr_media *m,
 	}
 	mr_blob_unmap(ctx->blob, &map);
 	return rc;
+}
+
+/* --- last access --- */
+
+void
+mr_media_touch(struct mr_store *st, const struct mr_media *m)
+{
+	int64_t now = mr_now_ms();
+	struct mr_err err;
+
+	if (m->last_access_ts > now - MR_STORE_ACCESS_GRANULARITY)
+		return;
+	if (mr_store_media_touch(st, &m->mxc, now, &err) < 0)
+		fprintf(stderr, "mediarepo: cannot record a read of '%s': %s\n",
+		    m->mxc.id, err.msg);
 }

@@ -22,6 +22,7 @@ struct mr_media_want {
 	int allow_remote;	/* 0: never fetch from another server */
 	int authenticated;	/* asked on a route that checked a token */
 	char requester[256];	/* user id or client address; "" = no limit */
+	int bypass_quarantine;	/* an admin asked for quarantined media */
 };
 
 /*
@@ -128,5 +129,13 @@ struct mr_media_freed {
 int mr_media_delete(struct mr_store *st, struct mr_blob *blob,
     const struct mr_mxc *mxc, struct mr_media_freed *freed,
     struct mr_err *err);
+
+/*
+ * Records that m was read now (last_access_ts, which retention and the
+ * admin API's before_ts go by), at most once per
+ * MR_STORE_ACCESS_GRANULARITY: a read of a recently read media writes
+ * nothing. A failure is logged and otherwise ignored: serving goes on.
+ */
+void mr_media_touch(struct mr_store *st, const struct mr_media *m);
 
 #endif

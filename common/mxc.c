@@ -279,3 +279,18 @@ mr_mxc_format(const struct mr_mxc *m, char *buf, size_t bufsz)
 
 	return (n < 0 || (size_t)n >= bufsz) ? -1 : 0;
 }
+
+int
+mr_mxc_valid_user_id(const char *s)
+{
+	const char *colon;
+
+	if (s == NULL || s[0] != '@' || strlen(s) > 255)
+		return 0;
+	if ((colon = strchr(s, ':')) == NULL || colon == s + 1)
+		return 0;
+	for (const char *p = s + 1; p < colon; p++)
+		if (*p < 0x21 || *p > 0x7E)
+			return 0;
+	return mr_mxc_valid_server_name(colon + 1);
+}

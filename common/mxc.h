@@ -54,4 +54,11 @@ void mr_mxc_generate(const char *server, struct mr_mxc *out);
 /* "mxc://server/id" into buf; returns 0, or -1 if it does not fit. */
 int mr_mxc_format(const struct mr_mxc *m, char *buf, size_t bufsz);
 
+/*
+ * 1 when s is a Matrix user id, "@localpart:server_name" of at most 255
+ * bytes (historical localparts: any printable ASCII). Pure, for parsers
+ * and the config; auth has the same rule beside the token table.
+ */
+int mr_mxc_valid_user_id(const char *s);
+
 #endif

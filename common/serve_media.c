@@ -124,6 +124,9 @@ const struct mr_param mr_serve_media_download_params[MR_DL__MAX] = {
 	[MR_DL_ALLOW_REMOTE] = { "allow_remote", mr_valid_bool },
 	/* Accepted and ignored: we always answer with the bytes. */
 	[MR_DL_ALLOW_REDIRECT] = { "allow_redirect", mr_valid_bool },
+	/* Honoured for admins only (http.c checks who asks). */
+	[MR_DL_BYPASS_QUARANTINE] = { "admin_unsafely_bypass_quarantine",
+	    mr_valid_bool },
 };
 
 const struct mr_param mr_serve_media_thumbnail_params[MR_TH__MAX] = {
@@ -134,6 +137,8 @@ const struct mr_param mr_serve_media_thumbnail_params[MR_TH__MAX] = {
 	[MR_TH_TIMEOUT_MS] = { "timeout_ms", mr_valid_uint },
 	[MR_TH_ALLOW_REMOTE] = { "allow_remote", mr_valid_bool },
 	[MR_TH_ALLOW_REDIRECT] = { "allow_redirect", mr_valid_bool },
+	[MR_TH_BYPASS_QUARANTINE] = { "admin_unsafely_bypass_quarantine",
+	    mr_valid_bool },
 };
 
 /*
@@ -144,7 +149,8 @@ const struct mr_param mr_serve_media_thumbnail_params[MR_TH__MAX] = {
 static int
 serve_media_want(const struct mr_req *req, const struct mr_ctx *ctx,
     const struct mr_pval *timeout, const struct mr_pval *allow_remote,
-    struct mr_media_want *want, struct mr_err *err)
+    const struct mr_pval *bypass, struct mr_media_want *want,
+    struct mr_err *err)
 {
 	int federation = req->route.api == MR_API_FED_MSC1902 ||
 	    req->route.api == MR_API_FED_V1;
@@ -156,6 +162,8 @@ serve_media_want(const struct mr_req *req, const struct mr_ctx *ctx,
 	want->allow_remote = !federation &&
 	    (!allow_remote->present || allow_remote->n);
 	want->authenticated = req->authenticated;
+	want->bypass_quarantine = bypass != NULL && bypass->present &&
+	    bypass->n && req->user.is_admin;
 	/* Whose bucket remote bytes fill: the user when there is one. */
 	if (req->authenticated && req->user.user_id[0] != '\0')
 		snprintf(want->requester, sizeof(want->requester), "%s",
@@ -176,9 +184,11 @@ mr_serve_media_download(struct mr_req *req, struct mr_ctx *ctx,
 	struct mr_media m;
 
 	if (serve_media_want(req, ctx, &req->param[MR_DL_TIMEOUT_MS],
-	    &req->param[MR_DL_ALLOW_REMOTE], &want, err) < 0 ||
+	    &req->param[MR_DL_ALLOW_REMOTE],
+	    &req->param[MR_DL_BYPASS_QUARANTINE], &want, err) < 0 ||
 	    mr_media_lookup(ctx, &req->mxc, &want, &m, err) < 0)
 		return -1;
+	mr_media_touch(ctx->store, &m);
 	/* Only the client route has a {fileName} segment. */
 	name = req->route.endpoint == MR_EP_DOWNLOAD && req->n_path_params > 2 ?
 	    req->path_param[2] : m.upload_name;
@@ -229,9 +239,10 @@ mr_serve_media_thumbnail(struct mr_req *req, struct mr_ctx *ctx,
 	spec.method = p[MR_TH_METHOD].present ?
 	    (enum mr_thumb_method)p[MR_TH_METHOD].n : MR_THUMB_SCALE;
 	if (serve_media_want(req, ctx, &p[MR_TH_TIMEOUT_MS], &p[MR_TH_ALLOW_REMOTE],
-	    &want, err) < 0 ||
+	    &p[MR_TH_BYPASS_QUARANTINE], &want, err) < 0 ||
 	    mr_media_lookup(ctx, &req->mxc, &want, &m, err) < 0)
 		return -1;
+	mr_media_touch(ctx->store, &m);
 	if (mr_media_thumbnail(ctx, &m, &spec, p[MR_TH_ANIMATED].present &&
 	    p[MR_TH_ANIMATED].n, &t, err) < 0) {
 		/* Spec: remote content too large to thumbnail is 502. */

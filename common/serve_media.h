@@ -26,14 +26,16 @@ int mr_serve_media_ingest(struct mr_req *req, const struct mr_config *cfg,
     struct mr_blob *blob, struct mr_media *m, struct mr_err *err);
 /* Query parameters of download routes (client and federation). */
 enum {
-	MR_DL_TIMEOUT_MS, MR_DL_ALLOW_REMOTE, MR_DL_ALLOW_REDIRECT, MR_DL__MAX
+	MR_DL_TIMEOUT_MS, MR_DL_ALLOW_REMOTE, MR_DL_ALLOW_REDIRECT,
+	MR_DL_BYPASS_QUARANTINE, MR_DL__MAX
 };
 extern const struct mr_param mr_serve_media_download_params[MR_DL__MAX];
 
 /* Query parameters of thumbnail routes (client and federation). */
 enum {
 	MR_TH_WIDTH, MR_TH_HEIGHT, MR_TH_METHOD, MR_TH_ANIMATED,
-	MR_TH_TIMEOUT_MS, MR_TH_ALLOW_REMOTE, MR_TH_ALLOW_REDIRECT, MR_TH__MAX
+	MR_TH_TIMEOUT_MS, MR_TH_ALLOW_REMOTE, MR_TH_ALLOW_REDIRECT,
+	MR_TH_BYPASS_QUARANTINE, MR_TH__MAX
 };
 extern const struct mr_param mr_serve_media_thumbnail_params[MR_TH__MAX];
 

@@ -382,3 +382,43 @@ mr_store_errcode(const char *code)
 			return known[i];
 	return "M_UNKNOWN";
 }
+
+enum mr_store_rc
+mr_store_media_touch(struct mr_store *st, const struct mr_mxc *mxc,
+    int64_t now_ms, struct mr_err *err)
+{
+	return st->ops->media_touch(st->impl, mxc, now_ms, err);
+}
+
+enum mr_store_rc
+mr_store_quarantine_as(struct mr_store *st, const struct mr_store_sel *sel,
+    int on, const char *by, int64_t now_ms, int64_t *count,
+    struct mr_err *err)
+{
+	return st->ops->quarantine_as(st->impl, sel, on, by, now_ms, count,
+	    err);
+}
+
+enum mr_store_rc
+mr_store_media_protect(struct mr_store *st, const struct mr_mxc *mxc, int on,
+    struct mr_err *err)
+{
+	return st->ops->media_protect(st->impl, mxc, on, err);
+}
+
+enum mr_store_rc
+mr_store_media_query(struct mr_store *st, const struct mr_store_media_query *q,
+    void (*fn)(const struct mr_media *, void *), void *arg, int64_t *total,
+    struct mr_err *err)
+{
+	return st->ops->media_query(st->impl, q, fn, arg, total, err);
+}
+
+enum mr_store_rc
+mr_store_user_media_usage(struct mr_store *st,
+    const struct mr_store_usage_query *q,
+    void (*fn)(const char *user_id, const struct mr_store_count *, void *),
+    void *arg, int64_t *total, struct mr_err *err)
+{
+	return st->ops->user_media_usage(st->impl, q, fn, arg, total, err);
+}

@@ -47,6 +47,9 @@ struct mr_media {
 	int64_t expires_ts;		/* pending only; 0 otherwise */
 	int quarantined;
 	int authenticated;		/* frozen out of unauthenticated routes */
+	int64_t last_access_ts;		/* last served; 0: not since it came */
+	char quarantined_by[MR_USER_ID_MAX + 1];	/* "" when not known */
+	int safe_from_quarantine;	/* protected from quarantine, retention */
 };
 
 struct mr_thumb_row {
@@ -325,6 +328,111 @@ enum mr_store_rc mr_store_quarantined_hash_each(struct mr_store *st,
 /* Records a quarantined hash without touching media rows. */
 enum mr_store_rc mr_store_quarantined_hash_add(struct mr_store *st,
     const char *sha256, int64_t created_ts, struct mr_err *err);
+/* --- Synapse's admin API and retention (admin.fcgi, mediarepo-admin) --- */
+
+/* How often last_access_ts is written per media (ms): at most hourly. */
+#define MR_STORE_ACCESS_GRANULARITY (3600 * 1000)
+
+/*
+ * Records a read of mxc at now_ms unless its row already says it was read
+ * less than MR_STORE_ACCESS_GRANULARITY before (callers check the row they
+ * hold first, so most reads never get here). OK whether or not a row was
+ * written (a missing row is no error: the read raced a delete).
+ */
+enum mr_store_rc mr_store_media_touch(struct mr_store *st,
+    const struct mr_mxc *mxc, int64_t now_ms, struct mr_err *err);
+/*
+ * Quarantines (on = 1) or releases media on behalf of by (recorded as
+ * quarantined_by) and sets *count to the rows changed. Unlike
+ * mr_store_quarantine, both ways cover every row holding the same bytes
+ * as the selected ones, and quarantine skips protected media
+ * (safe_from_quarantine), as Synapse does. The hashes are recorded or
+ * dropped as mr_store_quarantine does; a --hash selection is recorded even
+ * with no media. An unknown media item is OK with *count 0 (Synapse
+ * answers a quarantine of media it lacks with success).
+ */
+enum mr_store_rc mr_store_quarantine_as(struct mr_store *st,
+    const struct mr_store_sel *sel, int on, const char *by, int64_t now_ms,
+    int64_t *count, struct mr_err *err);
+/* Sets or clears safe_from_quarantine of mxc; NOT_FOUND without a row. */
+enum mr_store_rc mr_store_media_protect(struct mr_store *st,
+    const struct mr_mxc *mxc, int on, struct mr_err *err);
+
+/* Orders of mr_store_media_query: Synapse's order_by values. */
+enum mr_store_media_order {
+	MR_STORE_ORDER_CREATED_TS,
+	MR_STORE_ORDER_MEDIA_ID,
+	MR_STORE_ORDER_UPLOAD_NAME,
+	MR_STORE_ORDER_LAST_ACCESS_TS,
+	MR_STORE_ORDER_MEDIA_LENGTH,
+	MR_STORE_ORDER_MEDIA_TYPE,
+	MR_STORE_ORDER_QUARANTINED_BY,
+	MR_STORE_ORDER_SAFE_FROM_QUARANTINE,
+	MR_STORE_ORDER__MAX
+};
+
+enum mr_store_origin {
+	MR_STORE_ORIGIN_ANY,
+	MR_STORE_ORIGIN_LOCAL,		/* server_name = local_server */
+	MR_STORE_ORIGIN_REMOTE,		/* cached media of other servers */
+};
+
+/*
+ * A page of complete media rows (pending ids are never listed). Zero
+ * values mean "no condition"; the order is order (descending when asked)
+ * then media_id ascending, so pages are stable.
+ */
+struct mr_store_media_query {
+	enum mr_store_origin origin;
+	const char *local_server;	/* with an origin other than ANY */
+	const char *user_id;		/* NULL: anyone's */
+	int64_t accessed_before;	/* > 0: last read (or, never read,
+					 * created) before this, in ms */
+	int64_t size_gt;		/* > 0: only larger media */
+	int skip_quarantined;
+	int skip_protected;
+	enum mr_store_media_order order;
+	int descending;
+	int64_t offset;
+	int64_t limit;			/* < 0: every row */
+};
+
+/*
+ * Calls fn for each row of the page and sets *total (when not NULL) to the
+ * number of rows matching q without offset and limit.
+ */
+enum mr_store_rc mr_store_media_query(struct mr_store *st,
+    const struct mr_store_media_query *q,
+    void (*fn)(const struct mr_media *, void *), void *arg, int64_t *total,
+    struct mr_err *err);
+
+/* Orders of mr_store_usage_query (statistics/users/media). */
+enum mr_store_usage_order {
+	MR_STORE_USAGE_USER_ID,
+	MR_STORE_USAGE_MEDIA_LENGTH,
+	MR_STORE_USAGE_MEDIA_COUNT,
+};
+
+/*
+ * Local media per uploading user: complete media of local_server created
+ * in [from_ts, until_ts] (until_ts 0: no bound), of users whose id's
+ * localpart contains search (NULL: all). Ordered by order (descending when
+ * asked), then user id ascending.
+ */
+struct mr_store_usage_query {
+	const char *local_server;
+	int64_t from_ts, until_ts;
+	const char *search;
+	enum mr_store_usage_order order;
+	int descending;
+	int64_t offset, limit;
+};
+
+/* Calls fn for each user of the page; *total counts the users matching. */
+enum mr_store_rc mr_store_user_media_usage(struct mr_store *st,
+    const struct mr_store_usage_query *q,
+    void (*fn)(const char *user_id, const struct mr_store_count *, void *),
+    void *arg, int64_t *total, struct mr_err *err);
 
 /*
  * A backend: the calls above, with the backend's own state for st. open
@@ -440,6 +548,22 @@ struct mr_store_ops {
 	    void *arg, struct mr_err *err);
 	enum mr_store_rc (*quarantined_hash_add)(void *impl, const char *sha256,
 	    int64_t created_ts, struct mr_err *err);
+	/* Synapse's admin API and retention (migration 007). */
+	enum mr_store_rc (*media_touch)(void *impl, const struct mr_mxc *mxc,
+	    int64_t now_ms, struct mr_err *err);
+	enum mr_store_rc (*quarantine_as)(void *impl,
+	    const struct mr_store_sel *sel, int on, const char *by,
+	    int64_t now_ms, int64_t *count, struct mr_err *err);
+	enum mr_store_rc (*media_protect)(void *impl, const struct mr_mxc *mxc,
+	    int on, struct mr_err *err);
+	enum mr_store_rc (*media_query)(void *impl,
+	    const struct mr_store_media_query *q,
+	    void (*fn)(const struct mr_media *, void *), void *arg,
+	    int64_t *total, struct mr_err *err);
+	enum mr_store_rc (*user_media_usage)(void *impl,
+	    const struct mr_store_usage_query *q,
+	    void (*fn)(const char *user_id, const struct mr_store_count *, void *),
+	    void *arg, int64_t *total, struct mr_err *err);
 };
 
 /* For backends: the same answers whichever keeps the rows. */

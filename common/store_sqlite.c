@@ -55,7 +55,8 @@ enum store_stmt {
 static const char *const store_sql[ST__MAX] = {
 	[ST_MEDIA_GET] =
 	    "SELECT sha256, size, content_type, upload_name, user_id, "
-	    "created_ts, expires_ts, quarantined, authenticated FROM media "
+	    "created_ts, expires_ts, quarantined, authenticated, "
+	    "last_access_ts, quarantined_by, safe_from_quarantine FROM media "
 	    "WHERE server_name = ?1 AND media_id = ?2",
 	[ST_MEDIA_INSERT] =
 	    "INSERT INTO media (server_name, media_id, sha256, size, "
@@ -351,6 +352,9 @@ sqlite_media_get(void *impl, const struct mr_mxc *mxc,
 	out->expires_ts = sqlite3_column_int64(s, 6);
 	out->quarantined = sqlite3_column_int(s, 7);
 	out->authenticated = sqlite3_column_int(s, 8);
+	out->last_access_ts = sqlite3_column_int64(s, 9);
+	store_copy_col(s, 10, out->quarantined_by, sizeof(out->quarantined_by));
+	out->safe_from_quarantine = sqlite3_column_int(s, 11);
 	sqlite3_reset(s);
 	return 0;
 }
@@ -945,7 +949,8 @@ store_step_done(struct sqlite_store *st, sqlite3_stmt *s, const char *what,
 
 #define STORE_MEDIA_COLS \
 	"server_name, media_id, sha256, size, content_type, upload_name, " \
-	"user_id, created_ts, expires_ts, quarantined, authenticated"
+	"user_id, created_ts, expires_ts, quarantined, authenticated, " \
+	"last_access_ts, quarantined_by, safe_from_quarantine"
 
 static void
 store_read_media(sqlite3_stmt *s, struct mr_media *m)
@@ -962,6 +967,9 @@ store_read_media(sqlite3_stmt *s, struct mr_media *m)
 	m->expires_ts = sqlite3_column_int64(s, 8);
 	m->quarantined = sqlite3_column_int(s, 9);
 	m->authenticated = sqlite3_column_int(s, 10);
+	m->last_access_ts = sqlite3_column_int64(s, 11);
+	store_copy_col(s, 12, m->quarantined_by, sizeof(m->quarantined_by));
+	m->safe_from_quarantine = sqlite3_column_int(s, 13);
 }
 
 /* Steps s to its end, calling fn on each media row. */
@@ -1589,6 +1597,315 @@ sqlite_quarantined_hash_add(void *impl, const char *sha256,
 	return store_insert_new(st, s, "quarantine import", err);
 }
 
+/* --- Synapse's admin API and retention --- */
+
+static enum mr_store_rc
+sqlite_media_touch(void *impl, const struct mr_mxc *mxc, int64_t now_ms,
+    struct mr_err *err)
+{
+	struct sqlite_store *st = impl;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (store_prepare(st, "UPDATE media SET last_access_ts = ?3 "
+	    "WHERE server_name = ?1 AND media_id = ?2 AND "
+	    "(last_access_ts IS NULL OR last_access_ts <= ?4)", &s, err) < 0)
+		return -1;
+	sqlite3_bind_text(s, 1, mxc->server, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, mxc->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, now_ms);
+	sqlite3_bind_int64(s, 4, now_ms - MR_STORE_ACCESS_GRANULARITY);
+	rc = store_step_done(st, s, "media access", err);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/*
+ * One statement of quarantine_as: fmt holds the selection's WHERE clause
+ * twice (%1$s), ?1..?3 as store_bind_sel binds them, ?4 the time, ?5 who.
+ */
+static int
+store_sel_exec_as(struct sqlite_store *st, const char *fmt,
+    const struct mr_store_sel *sel, int64_t now_ms, const char *by,
+    struct mr_err *err)
+{
+	const char *where = store_sel_where(sel);
+	char sql[1024];
+	sqlite3_stmt *s;
+	int rc;
+
+	snprintf(sql, sizeof(sql), fmt, where);
+	if (store_prepare(st, sql, &s, err) < 0)
+		return -1;
+	store_bind_sel(s, sel);
+	if (sqlite3_bind_parameter_index(s, "?4") > 0)
+		sqlite3_bind_int64(s, 4, now_ms);
+	if (sqlite3_bind_parameter_index(s, "?5") > 0)
+		store_bind_text_or_null(s, 5, by);
+	rc = store_step_done(st, s, "quarantine", err);
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/*
+ * The rows a selection reaches: its own and every row with the same
+ * bytes; quarantining leaves protected rows (and their bytes) alone.
+ */
+#define STORE_REACH_ON \
+	"(%1$s OR sha256 IN (SELECT sha256 FROM media WHERE %1$s AND " \
+	"sha256 IS NOT NULL AND safe_from_quarantine = 0))"
+#define STORE_REACH_OFF \
+	"(%1$s OR sha256 IN (SELECT sha256 FROM media WHERE %1$s AND " \
+	"sha256 IS NOT NULL))"
+
+static enum mr_store_rc
+sqlite_quarantine_as(void *impl, const struct mr_store_sel *sel, int on,
+    const char *by, int64_t now_ms, int64_t *count, struct mr_err *err)
+{
+	struct sqlite_store *st = impl;
+
+	*count = 0;
+	if (store_begin(st, err, "quarantine") < 0)
+		return -1;
+	if (on) {
+		if (store_sel_exec_as(st, "UPDATE media SET quarantined = 1, "
+		    "quarantined_by = ?5 WHERE quarantined = 0 AND "
+		    "safe_from_quarantine = 0 AND " STORE_REACH_ON, sel, now_ms,
+		    by, err) < 0)
+			goto rollback;
+		*count = sqlite3_changes(st->db);
+		if (store_sel_exec_as(st, sel->sha256 != NULL ?
+		    "INSERT OR IGNORE INTO quarantined_hashes (sha256, "
+		    "created_ts) VALUES (?3, ?4)" :
+		    "INSERT OR IGNORE INTO quarantined_hashes (sha256, "
+		    "created_ts) SELECT DISTINCT sha256, ?4 FROM media WHERE "
+		    "quarantined = 1 AND sha256 IS NOT NULL AND " STORE_REACH_ON,
+		    sel, now_ms, by, err) < 0)
+			goto rollback;
+	} else {
+		/* The hashes first, while the rows still name them. */
+		if (store_sel_exec_as(st, sel->sha256 != NULL ?
+		    "DELETE FROM quarantined_hashes WHERE sha256 = ?3" :
+		    "DELETE FROM quarantined_hashes WHERE sha256 IN (SELECT "
+		    "sha256 FROM media WHERE %1$s)", sel, now_ms, by, err) < 0)
+			goto rollback;
+		if (store_sel_exec_as(st, "UPDATE media SET quarantined = 0, "
+		    "quarantined_by = NULL WHERE quarantined = 1 AND "
+		    STORE_REACH_OFF, sel, now_ms, by, err) < 0)
+			goto rollback;
+		*count = sqlite3_changes(st->db);
+	}
+	return store_commit(st, err, "quarantine");
+rollback:
+	store_rollback(st);
+	return MR_STORE_UNAVAILABLE;
+}
+
+static enum mr_store_rc
+sqlite_media_protect(void *impl, const struct mr_mxc *mxc, int on,
+    struct mr_err *err)
+{
+	struct sqlite_store *st = impl;
+	sqlite3_stmt *s;
+	int rc;
+
+	if (store_prepare(st, "UPDATE media SET safe_from_quarantine = ?3 "
+	    "WHERE server_name = ?1 AND media_id = ?2", &s, err) < 0)
+		return -1;
+	sqlite3_bind_text(s, 1, mxc->server, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, mxc->id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 3, on ? 1 : 0);
+	rc = store_step_done(st, s, "protect", err);
+	sqlite3_finalize(s);
+	if (rc < 0)
+		return -1;
+	return sqlite3_changes(st->db) > 0 ? MR_STORE_OK : MR_STORE_NOT_FOUND;
+}
+
+/* Columns of enum mr_store_media_order; only these reach the SQL text. */
+static const char *const store_media_order_cols[MR_STORE_ORDER__MAX] = {
+	[MR_STORE_ORDER_CREATED_TS] = "created_ts",
+	[MR_STORE_ORDER_MEDIA_ID] = "media_id",
+	[MR_STORE_ORDER_UPLOAD_NAME] = "upload_name",
+	[MR_STORE_ORDER_LAST_ACCESS_TS] = "last_access_ts",
+	[MR_STORE_ORDER_MEDIA_LENGTH] = "size",
+	[MR_STORE_ORDER_MEDIA_TYPE] = "content_type",
+	[MR_STORE_ORDER_QUARANTINED_BY] = "quarantined_by",
+	[MR_STORE_ORDER_SAFE_FROM_QUARANTINE] = "safe_from_quarantine",
+};
+
+/* The WHERE clause of q, whose values are bound by store_bind_query. */
+static void
+store_query_where(const struct mr_store_media_query *q, char *out,
+    size_t outsz)
+{
+	snprintf(out, outsz, "sha256 IS NOT NULL%s%s%s%s%s%s",
+	    q->origin == MR_STORE_ORIGIN_LOCAL ? " AND server_name = ?1" :
+	    q->origin == MR_STORE_ORIGIN_REMOTE ? " AND server_name != ?1" : "",
+	    q->user_id != NULL ? " AND user_id = ?2" : "",
+	    q->accessed_before > 0 ?
+	    " AND coalesce(last_access_ts, created_ts) < ?3" : "",
+	    q->size_gt > 0 ? " AND size > ?4" : "",
+	    q->skip_quarantined ? " AND quarantined = 0" : "",
+	    q->skip_protected ? " AND safe_from_quarantine = 0" : "");
+}
+
+static void
+store_bind_query(sqlite3_stmt *s, const struct mr_store_media_query *q)
+{
+	if (q->origin != MR_STORE_ORIGIN_ANY)
+		sqlite3_bind_text(s, 1, q->local_server ? q->local_server : "",
+		    -1, SQLITE_STATIC);
+	if (q->user_id != NULL)
+		sqlite3_bind_text(s, 2, q->user_id, -1, SQLITE_STATIC);
+	if (q->accessed_before > 0)
+		sqlite3_bind_int64(s, 3, q->accessed_before);
+	if (q->size_gt > 0)
+		sqlite3_bind_int64(s, 4, q->size_gt);
+}
+
+/* "SELECT count(*) ..." of a query whose values store_bind_query binds. */
+static int
+store_query_count(struct sqlite_store *st, const char *sql,
+    const struct mr_store_media_query *mq, int64_t *total, struct mr_err *err)
+{
+	sqlite3_stmt *s;
+	int rc;
+
+	if (store_prepare(st, sql, &s, err) < 0)
+		return -1;
+	if (mq != NULL)
+		store_bind_query(s, mq);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*total = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? 0 : store_fail(st, err, "count");
+}
+
+static enum mr_store_rc
+sqlite_media_query(void *impl, const struct mr_store_media_query *q,
+    void (*fn)(const struct mr_media *, void *), void *arg, int64_t *total,
+    struct mr_err *err)
+{
+	struct sqlite_store *st = impl;
+	char where[512], sql[1024];
+	sqlite3_stmt *s;
+
+	if ((unsigned)q->order >= MR_STORE_ORDER__MAX)
+		return mr_err_set(err, 500, "M_UNKNOWN", "unknown media order");
+	store_query_where(q, where, sizeof(where));
+	if (total != NULL) {
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM media WHERE %s",
+		    where);
+		if (store_query_count(st, sql, q, total, err) < 0)
+			return -1;
+	}
+	snprintf(sql, sizeof(sql), "SELECT " STORE_MEDIA_COLS " FROM media "
+	    "WHERE %s ORDER BY %s %s, media_id ASC LIMIT ?5 OFFSET ?6", where,
+	    store_media_order_cols[q->order], q->descending ? "DESC" : "ASC");
+	if (store_prepare(st, sql, &s, err) < 0)
+		return -1;
+	store_bind_query(s, q);
+	sqlite3_bind_int64(s, 5, q->limit < 0 ? -1 : q->limit);
+	sqlite3_bind_int64(s, 6, q->offset > 0 ? q->offset : 0);
+	return store_each_media(st, s, fn, arg, err);
+}
+
+/* "%term%" for LIKE, with LIKE's own characters escaped by backslash. */
+static char *
+store_like_pattern(const char *term)
+{
+	size_t n = strlen(term);
+	char *p = malloc(2 * n + 3), *o = p;
+
+	if (p == NULL)
+		return NULL;
+	*o++ = '%';
+	for (size_t i = 0; i < n; i++) {
+		if (term[i] == '%' || term[i] == '_' || term[i] == '\\')
+			*o++ = '\\';
+		*o++ = term[i];
+	}
+	*o++ = '%';
+	*o = '\0';
+	return p;
+}
+
+static void
+store_bind_usage(sqlite3_stmt *s, const struct mr_store_usage_query *q,
+    const char *like)
+{
+	sqlite3_bind_text(s, 1, q->local_server ? q->local_server : "", -1,
+	    SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, q->from_ts);
+	if (q->until_ts > 0)
+		sqlite3_bind_int64(s, 3, q->until_ts);
+	if (like != NULL)
+		sqlite3_bind_text(s, 4, like, -1, SQLITE_STATIC);
+}
+
+static enum mr_store_rc
+sqlite_user_media_usage(void *impl, const struct mr_store_usage_query *q,
+    void (*fn)(const char *user_id, const struct mr_store_count *, void *),
+    void *arg, int64_t *total, struct mr_err *err)
+{
+	static const char *const order_cols[] = {
+		[MR_STORE_USAGE_USER_ID] = "user_id",
+		[MR_STORE_USAGE_MEDIA_LENGTH] = "total(size)",
+		[MR_STORE_USAGE_MEDIA_COUNT] = "count(*)",
+	};
+	struct sqlite_store *st = impl;
+	char where[512], sql[1024], *like = NULL;
+	struct mr_store_count c;
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	if ((unsigned)q->order > MR_STORE_USAGE_MEDIA_COUNT)
+		return mr_err_set(err, 500, "M_UNKNOWN", "unknown usage order");
+	if (q->search != NULL && (like = store_like_pattern(q->search)) == NULL)
+		return mr_err_set(err, 500, "M_UNKNOWN", "out of memory");
+	/* The localpart: between the sigil and the first colon. */
+	snprintf(where, sizeof(where), "sha256 IS NOT NULL AND "
+	    "server_name = ?1 AND user_id IS NOT NULL AND created_ts >= ?2%s%s",
+	    q->until_ts > 0 ? " AND created_ts <= ?3" : "",
+	    like != NULL ? " AND substr(user_id, 2, instr(user_id, ':') - 2) "
+	    "LIKE ?4 ESCAPE '\\'" : "");
+	snprintf(sql, sizeof(sql), "SELECT count(DISTINCT user_id) FROM media "
+	    "WHERE %s", where);
+	if (store_prepare(st, sql, &s, err) < 0)
+		goto done;
+	store_bind_usage(s, q, like);
+	if ((rc = sqlite3_step(s)) != SQLITE_ROW) {
+		rc = store_fail(st, err, "usage count");
+		goto done;
+	}
+	if (total != NULL)
+		*total = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	snprintf(sql, sizeof(sql), "SELECT user_id, count(*), total(size) "
+	    "FROM media WHERE %s GROUP BY user_id ORDER BY %s %s, user_id ASC "
+	    "LIMIT ?5 OFFSET ?6", where, order_cols[q->order],
+	    q->descending ? "DESC" : "ASC");
+	if ((rc = store_prepare(st, sql, &s, err)) < 0) {
+		s = NULL;
+		goto done;
+	}
+	store_bind_usage(s, q, like);
+	sqlite3_bind_int64(s, 5, q->limit < 0 ? -1 : q->limit);
+	sqlite3_bind_int64(s, 6, q->offset > 0 ? q->offset : 0);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		c.count = sqlite3_column_int64(s, 1);
+		c.bytes = (int64_t)sqlite3_column_double(s, 2);
+		fn((const char *)sqlite3_column_text(s, 0), &c, arg);
+	}
+	rc = rc == SQLITE_DONE ? 0 : store_fail(st, err, "usage");
+done:
+	sqlite3_finalize(s);
+	free(like);
+	return rc;
+}
+
 /* Every backend: asked last, it takes any database path. */
 static int
 sqlite_wanted(const char *path)
@@ -1642,4 +1959,9 @@ const struct mr_store_ops mr_store_sqlite_ops = {
 	.token_import = sqlite_token_import,
 	.quarantined_hash_each = sqlite_quarantined_hash_each,
 	.quarantined_hash_add = sqlite_quarantined_hash_add,
+	.media_touch = sqlite_media_touch,
+	.quarantine_as = sqlite_quarantine_as,
+	.media_protect = sqlite_media_protect,
+	.media_query = sqlite_media_query,
+	.user_media_usage = sqlite_user_media_usage,
 };

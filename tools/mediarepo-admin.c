@@ -21,6 +21,7 @@
 
 #include <sodium.h>
 
+#include "../common/admin.h"
 #include "../common/auth.h"
 #include "../common/blob.h"
 #include "../common/config.h"
@@ -622,6 +623,16 @@ admin_media_info(const struct mr_mxc *mxc, struct mr_config *cfg,
 	}
 	printf("%-15s %s\n", "quarantined", m.quarantined ? "yes" :
 	    banned ? "no (but its bytes are)" : "no");
+	if (m.quarantined)
+		printf("%-15s %s\n", "quarantined_by", m.quarantined_by[0] ?
+		    m.quarantined_by : "-");
+	printf("%-15s %s\n", "protected", m.safe_from_quarantine ? "yes "
+	    "(skipped by quarantines of users and rooms, and by retention)" :
+	    "no");
+	if (m.last_access_ts > 0)
+		admin_print_time("last_access", m.last_access_ts);
+	else
+		printf("%-15s %s\n", "last_access", "never");
 	printf("%-15s %s\n", "authenticated", m.authenticated ? "yes (frozen "
 	    "out of unauthenticated routes)" : "no");
 	if (m.sha256[0])
@@ -736,17 +747,22 @@ admin_quarantine(int argc, char **argv, struct mr_store *st, int on)
 	struct mr_err err;
 	int64_t n;
 
+	struct mr_media m;
+	enum mr_store_rc rc;
+
 	if (admin_parse_sel(argc, argv, &sel, &mxc, hash) < 0)
 		return 2;
-	switch (mr_store_quarantine(st, &sel, on, &n, &err)) {
-	case MR_STORE_OK:
-		break;
-	case MR_STORE_NOT_FOUND:
-		mr_err_set(&err, 404, "M_NOT_FOUND", "media not found");
-		return admin_fail(&err);
-	default:
+	/* The API answers an unknown id with success; an operator who typed
+	 * it wants to hear. */
+	if (sel.mxc != NULL &&
+	    (rc = mr_store_media_get(st, sel.mxc, &m, &err)) != MR_STORE_OK) {
+		if (rc == MR_STORE_NOT_FOUND)
+			mr_err_set(&err, 404, "M_NOT_FOUND", "media not found");
 		return admin_fail(&err);
 	}
+	/* The same code as the admin API's, the operator as who did it. */
+	if (mr_admin_quarantine(st, &sel, on, MR_ADMIN_CLI_ID, &n, &err) < 0)
+		return admin_fail(&err);
 	printf("%squarantined %lld media%s\n", on ? "" : "un", (long long)n,
 	    sel.sha256 == NULL ? "" : on ? "; these bytes cannot be uploaded "
 	    "again" : "; these bytes may be uploaded again");
@@ -771,77 +787,126 @@ cmd_unquarantine(int argc, char **argv, struct mr_config *cfg,
 
 /* --- purges --- */
 
-/* Media ids collected before deleting, so no listing runs under a delete. */
-struct admin_mxcs {
-	struct mr_mxc *v;
-	size_t n, cap;
-	int oom;
-};
+static struct mr_maint_report admin_report(struct admin_progress *p,
+    const char *label);
+
+/* Shared by purge-remote and purge-expired: what a delete did. */
+static void
+admin_print_deleted(const char *what, const struct mr_admin_deleted *d,
+    int dry_run)
+{
+	if (dry_run)
+		printf("%s: would delete %lld media\n", what, (long long)d->media);
+	else
+		printf("%s: deleted %lld media; removed %lld file%s (%lld "
+		    "bytes)\n", what, (long long)d->media,
+		    (long long)d->freed.blobs, d->freed.blobs == 1 ? "" : "s",
+		    (long long)d->freed.bytes);
+	if (d->failed > 0)
+		printf("%s: %lld media could not be deleted\n", what,
+		    (long long)d->failed);
+}
 
 static void
-admin_collect_mxc(const struct mr_media *m, void *arg)
+admin_print_would_delete(const struct mr_media *m, void *arg)
 {
-	struct admin_mxcs *l = arg;
-
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		void *p = realloc(l->v, cap * sizeof(*l->v));
-
-		if (p == NULL) {
-			l->oom = 1;
-			return;
-		}
-		l->v = p;
-		l->cap = cap;
-	}
-	l->v[l->n++] = m->mxc;
+	(void)arg;
+	printf("would delete mxc://%s/%s\n", m->mxc.server, m->mxc.id);
 }
 
 static int
 cmd_purge_remote(int argc, char **argv, struct mr_config *cfg,
     struct mr_store *st)
 {
-	struct mr_media_freed freed = { 0, 0 };
-	struct admin_mxcs l = { NULL, 0, 0, 0 };
+	struct mr_store_media_query q;
+	struct mr_admin_deleted d;
+	struct mr_maint_report r;
 	struct admin_progress p;
 	struct mr_err err;
-	int64_t age, purged = 0;
-	int rc = 0;
+	int64_t age;
 
 	if (argc != 3 || strcmp(argv[1], "--before") != 0 ||
 	    mr_parse_duration_ms(argv[2], &age) < 0)
 		return 2;
 	if (admin_blob(cfg) == NULL)
 		return 1;
-	if (mr_store_media_list_remote(st, cfg->server_name, mr_now_ms() - age,
-	    admin_collect_mxc, &l, &err) < 0) {
-		free(l.v);
+	memset(&d, 0, sizeof(d));
+	/* purge_media_cache's query: not read for age, not quarantined. */
+	mr_admin_query_old_remote(cfg, mr_now_ms() - age, &q);
+	r = admin_report(&p, "purge-remote");
+	if (mr_admin_delete_matching(st, admin_blob(cfg), &q, 0, NULL, NULL, &r,
+	    &d, &err) < 0)
 		return admin_fail(&err);
-	}
-	if (l.oom) {
-		free(l.v);
-		fprintf(stderr, "mediarepo-admin: out of memory\n");
-		return 1;
-	}
-	admin_progress_start(&p, "purge-remote", (int64_t)l.n);
-	for (size_t i = 0; i < l.n; i++) {
-		/* Gone already (another purge, or a refetch race): fine. */
-		if (mr_media_delete(st, admin_blob(cfg), &l.v[i], &freed,
-		    &err) == 0)
-			purged++;
-		else if (err.status != 404) {
-			fprintf(stderr, "mediarepo-admin: mxc://%s/%s: %s\n",
-			    l.v[i].server, l.v[i].id, err.msg);
-			rc = 1;
-		}
-		admin_progress_step(&p, 0);
-	}
-	admin_progress_end(&p);
-	free(l.v);
 	printf("purged %lld remote media; removed %lld file%s (%lld bytes)\n",
-	    (long long)purged, (long long)freed.blobs,
-	    freed.blobs == 1 ? "" : "s", (long long)freed.bytes);
-	return rc;
+	    (long long)d.media, (long long)d.freed.blobs,
+	    d.freed.blobs == 1 ? "" : "s", (long long)d.freed.bytes);
+	return d.failed > 0 ? 1 : 0;
+}
+
+/* Retention: what the systemd timer runs. */
+static int
+cmd_purge_expired(int argc, char **argv, struct mr_config *cfg,
+    struct mr_store *st)
+{
+	struct mr_admin_expired x;
+	struct mr_maint_report r;
+	struct admin_progress p;
+	struct mr_err err;
+	int dry_run = 0;
+
+	if (argc == 2 && strcmp(argv[1], "--dry-run") == 0)
+		dry_run = 1;
+	else if (argc != 1)
+		return 2;
+	if (admin_blob(cfg) == NULL)
+		return 1;
+	r = admin_report(&p, dry_run ? "purge-expired (dry run)" :
+	    "purge-expired");
+	if (mr_admin_purge_expired(cfg, st, admin_blob(cfg), mr_now_ms(),
+	    dry_run, dry_run ? admin_print_would_delete : NULL, NULL, &r, &x,
+	    &err) < 0)
+		return admin_fail(&err);
+	if (x.local_kept)
+		printf("local media: kept (media_retention_local_media_lifetime "
+		    "is not set)\n");
+	else
+		admin_print_deleted("local media", &x.local, dry_run);
+	if (x.remote_kept)
+		printf("remote media: kept (media_retention_remote_media_"
+		    "lifetime is not set)\n");
+	else
+		admin_print_deleted("remote media", &x.remote, dry_run);
+	return x.local.failed + x.remote.failed > 0 ? 1 : 0;
+}
+
+static int
+admin_protect(int argc, char **argv, struct mr_store *st, int on)
+{
+	struct mr_mxc mxc;
+	struct mr_err err;
+
+	if (argc != 2 || admin_parse_mxc(argv[1], &mxc) < 0)
+		return 2;
+	if (mr_admin_protect(st, &mxc, on, &err) < 0)
+		return admin_fail(&err);
+	printf("%sprotected mxc://%s/%s\n", on ? "" : "un", mxc.server, mxc.id);
+	return 0;
+}
+
+static int
+cmd_media_protect(int argc, char **argv, struct mr_config *cfg,
+    struct mr_store *st)
+{
+	(void)cfg;
+	return admin_protect(argc, argv, st, 1);
+}
+
+static int
+cmd_media_unprotect(int argc, char **argv, struct mr_config *cfg,
+    struct mr_store *st)
+{
+	(void)cfg;
+	return admin_protect(argc, argv, st, 0);
 }
 
 static int
@@ -1161,19 +1226,31 @@ static const struct admin_cmd admin_cmds[] = {
 	{ "media list", "media list --user USER",
 	  "one line per media of USER: mxc, size, type, created, flags, name",
 	  1, cmd_media_list },
+	{ "media protect", "media protect MXC",
+	  "protect media from quarantines of users and rooms (and by hash "
+	  "elsewhere) and from retention, as Synapse's safe_from_quarantine",
+	  1, cmd_media_protect },
+	{ "media unprotect", "media unprotect MXC",
+	  "undo media protect", 1, cmd_media_unprotect },
 	{ "quarantine", "quarantine MXC | --hash SHA256 | --user USER",
 	  "make media answer 404 on every route (download, thumbnail, "
-	  "federation) and refuse new uploads of its bytes (403); --hash "
-	  "takes every media with those bytes, --user all of a user's", 1,
-	  cmd_quarantine },
+	  "federation) and refuse new uploads of its bytes (403); every media "
+	  "with the same bytes goes too, protected media stays; --user takes "
+	  "all of a user's", 1, cmd_quarantine },
 	{ "unquarantine", "unquarantine MXC | --hash SHA256 | --user USER",
 	  "serve quarantined media again; its bytes may be uploaded again "
 	  "once no quarantined media has them", 1, cmd_unquarantine },
 	{ "purge-remote", "purge-remote --before DURATION",
-	  "delete cached remote media fetched more than DURATION ago (e.g. "
-	  "30d) and their thumbnails; files go when nothing else has the same "
-	  "bytes, and the media is fetched again when asked for", 1,
-	  cmd_purge_remote },
+	  "delete cached remote media not read for DURATION (e.g. 30d; "
+	  "quarantined and protected media stay) and their thumbnails; files "
+	  "go when nothing else has the same bytes, and the media is fetched "
+	  "again when asked for", 1, cmd_purge_remote },
+	{ "purge-expired", "purge-expired [--dry-run]",
+	  "retention: delete local and cached remote media not read for "
+	  "media_retention_local_media_lifetime and "
+	  "media_retention_remote_media_lifetime (each only when set), never "
+	  "quarantined or protected media; --dry-run lists what would go", 1,
+	  cmd_purge_expired },
 	{ "purge-previews", "purge-previews",
 	  "empty the URL preview cache (preview images are media of the user "
 	  "who asked; 'media delete' removes them)", 1, cmd_purge_previews },

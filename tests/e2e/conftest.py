@@ -282,6 +282,7 @@ class Stack:
         "/_matrix/federation/v1/media/download/warm",
         "/_matrix/federation/v1/media/thumbnail/warm",
         "/_matrix/key/v2/server", "/_matrix/media/v3/warm",
+        "/_synapse/admin/v1/purge_media_cache",
     ]
 
     def _start_every_apache_program(self):

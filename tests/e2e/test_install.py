@@ -8,7 +8,7 @@ import requests
 
 from conftest import TOP, Stack
 
-PROGRAMS = ["config", "create", "download", "federation_download",
+PROGRAMS = ["admin", "config", "create", "download", "federation_download",
             "federation_thumbnail", "keys", "preview_url", "thumbnail",
             "unrecognized", "upload"]
 
