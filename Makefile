@@ -72,6 +72,7 @@ LIB_OBJS += common/preview_resolve.o
 LIB_OBJS += common/preview_url.o
 LIB_OBJS += common/resample.o
 LIB_OBJS += common/s3_sign.o
+LIB_OBJS += common/s3_xml.o
 LIB_OBJS += common/serve_media.o
 LIB_OBJS += common/slot.o
 LIB_OBJS += common/store.o
@@ -113,6 +114,7 @@ UNIT_TESTS += tests/unit/test_preview_url
 UNIT_TESTS += tests/unit/test_mxc
 UNIT_TESTS += tests/unit/test_resample
 UNIT_TESTS += tests/unit/test_s3_sign
+UNIT_TESTS += tests/unit/test_s3_xml
 UNIT_TESTS += tests/unit/test_slot
 UNIT_TESTS += tests/unit/test_store
 UNIT_TESTS += tests/unit/test_thumb
@@ -349,6 +351,7 @@ FUZZERS += multipart
 FUZZERS += preview_html
 FUZZERS += preview_url
 FUZZERS += route
+FUZZERS += s3_xml
 FUZZERS += server_name
 FUZZERS += xmatrix
 
@@ -376,6 +379,7 @@ FUZZ_preview_html = common/preview_charset.c common/preview_html.c \
 FUZZ_preview_url = common/preview_url.c common/net.c common/util.c
 # fuzz_route.c includes common/http.c to reach its query and path parsers.
 FUZZ_route = $(FUZZ_HTTP_DEPS)
+FUZZ_s3_xml = common/s3_xml.c common/util.c
 FUZZ_server_name = common/mxc.c common/util.c
 FUZZ_xmatrix = common/auth_xmatrix.c common/json.c common/keys.c \
 	common/mxc.c common/util.c
