@@ -49,6 +49,7 @@ LIB_OBJS += common/auth_whoami.o
 LIB_OBJS += common/auth_xmatrix.o
 LIB_OBJS += common/blob.o
 LIB_OBJS += common/blob_fs.o
+LIB_OBJS += common/blob_s3.o
 LIB_OBJS += common/config.o
 LIB_OBJS += common/ctx.o
 LIB_OBJS += common/fed.o
@@ -71,6 +72,7 @@ LIB_OBJS += common/preview_html.o
 LIB_OBJS += common/preview_resolve.o
 LIB_OBJS += common/preview_url.o
 LIB_OBJS += common/resample.o
+LIB_OBJS += common/s3.o
 LIB_OBJS += common/s3_sign.o
 LIB_OBJS += common/s3_xml.o
 LIB_OBJS += common/serve_media.o
@@ -357,7 +359,8 @@ FUZZERS += xmatrix
 
 # What common/http.c needs besides itself.
 FUZZ_HTTP_DEPS = common/auth.c common/auth_whoami.c common/auth_xmatrix.c \
-	common/blob.c common/blob_fs.c \
+	common/blob.c common/blob_fs.c common/blob_s3.c \
+	common/s3.c common/s3_sign.c common/s3_xml.c \
 	common/config.c common/ctx.c common/fed.c common/fed_discover.c \
 	common/header.c common/http_client.c common/image.c common/json.c \
 	common/keys.c common/log.c common/multipart.c common/mxc.c common/net.c \
