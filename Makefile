@@ -24,7 +24,8 @@ PKGS = libfcgi-dev libsodium-dev libsqlite3-dev libcjson-dev libcmocka-dev \
        python3-matrix-nio python3-pil wrk bc hyperfine libvips-tools \
        libjpeg-turbo-progs libavif-bin libheif-examples \
        apache2 libapache2-mod-fcgid libapache2-mod-xsendfile nginx \
-       clang lintian
+       clang lintian \
+       radosgw ceph-mon ceph-osd ceph-base ceph-common
 # libgd is opened with dlopen by common/thumb.c (see there); only its
 # headers are needed at build time.
 PKG_LIBS = libsodium libcrypto sqlite3 libcjson libcurl libxml-2.0 libjpeg libpng libwebp \
@@ -134,7 +135,7 @@ HEADERS = $(wildcard common/*.h) common/migrations.h
 MIGRATIONS = $(sort $(wildcard sql/sqlite/[0-9][0-9][0-9]_*.sql))
 
 .PHONY: all deps run test unit-test asan-test e2e-test cgi-test bench clean fuzz \
-	e2e-test-servers e2e-test-all install deb
+	e2e-test-servers e2e-test-all install deb e2e-test-s3
 .DELETE_ON_ERROR:
 # Keep objects of programs, so a rebuild relinks only what changed.
 .SECONDARY:
@@ -225,6 +226,14 @@ e2e-test-servers: all
 	cd tests/e2e && MR_WEBSERVERS=apache,nginx /usr/bin/python3 -m pytest \
 	  -q -p no:cacheprovider $(E2E_SERVER_SUBSET)
 
+# The storage-relevant modules with blobs in S3: a one-node Ceph RADOS
+# Gateway started by the tests (tests/e2e/cephrgw.py), behind lighttpd.
+E2E_S3_SUBSET = test_upload.py test_download.py test_thumbnail.py \
+	test_async.py test_admin.py test_crash.py test_s3.py
+e2e-test-s3: all
+	cd tests/e2e && MR_BLOB=s3 /usr/bin/python3 -m pytest -q \
+	  -p no:cacheprovider $(E2E_S3_SUBSET)
+
 # The whole suite under each web server in turn, one pytest run each:
 # session-wide fixtures (test_federation's peers) then start fresh per server.
 e2e-test-all: all $(JS_SDK)
@@ -245,6 +254,7 @@ test: deps
 	$(MAKE) cgi-test
 	$(MAKE) e2e-test
 	$(MAKE) e2e-test-servers
+	$(MAKE) e2e-test-s3
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: programs, tools, schema,
 # web server configs and systemd units; an example config in /etc/mediarepo

@@ -261,6 +261,55 @@ class CephRGW:
         return re.findall(r"<Key>([^<]*)</Key>", body.decode())
 
 
+# --- one cluster per test session -------------------------------------------
+
+_session = None
+_buckets = 0
+
+
+def session_rgw():
+    """The session's cluster, started on first use (stop_session_rgw at the
+    end of the session stops it; so does the interpreter's exit)."""
+    global _session
+    if _session is None:
+        import atexit
+        import tempfile
+        base = os.environ.get("MR_CEPH_DIR") or tempfile.mkdtemp(
+            prefix="mediarepo-ceph-")
+        _session = CephRGW(base).start()
+        atexit.register(stop_session_rgw)
+    return _session
+
+
+def stop_session_rgw():
+    global _session
+    if _session is not None:
+        _session.stop()
+        if not os.environ.get("MR_CEPH_DIR"):
+            import shutil
+            shutil.rmtree(_session.dir, ignore_errors=True)
+        _session = None
+
+
+def config_lines(rgw, bucket, secret=SECRET_KEY, timeout="5s"):
+    """mediarepo.conf lines for a bucket of rgw."""
+    return ["s3_endpoint = " + rgw.endpoint, "s3_bucket = " + bucket,
+            "s3_region = " + REGION, "s3_access_key_id = " + ACCESS_KEY,
+            "s3_secret_access_key = " + secret,
+            # Outage tests wait for these: keep them short.
+            "s3_connect_timeout = 1s", "s3_timeout = " + timeout]
+
+
+def session_bucket():
+    """(name, config lines) of a new bucket on the session's cluster."""
+    global _buckets
+    rgw = session_rgw()
+    _buckets += 1
+    name = "stack%d" % _buckets
+    rgw.make_bucket(name)
+    return name, config_lines(rgw, name)
+
+
 if __name__ == "__main__":
     import tempfile
     d = tempfile.mkdtemp(prefix="cephrgw-")
