@@ -811,7 +811,8 @@ blob_s3_walk_one(const struct mr_s3_object *o, void *arg)
 	e.name = o->key;
 	e.valid = strlen(o->key) == 64 && mr_is_lower_hex(o->key, 64);
 	e.size = o->size;
-	e.mtime_ms = o->mtime_ms;
+	/* Whole seconds, as files have: the gc compares with time(NULL). */
+	e.mtime_ms = o->mtime_ms / 1000 * 1000;
 	return w->fn(&e, w->arg);
 }
 

@@ -310,7 +310,32 @@ def session_bucket():
     return name, config_lines(rgw, name)
 
 
+def serve(directory, ready_file, buckets):
+    """Starts a cluster with these buckets, writes its endpoint to
+    ready_file, and runs until SIGTERM or SIGINT (then stops it)."""
+    rgw = CephRGW(directory).start()
+    try:
+        for b in buckets:
+            rgw.make_bucket(b)
+        with open(ready_file + ".tmp", "w") as f:
+            f.write(rgw.endpoint + "\n")
+        os.rename(ready_file + ".tmp", ready_file)
+        signal.signal(signal.SIGTERM, lambda *a: (_ for _ in ()).throw(
+            KeyboardInterrupt()))
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        rgw.stop()
+
+
 if __name__ == "__main__":
+    import sys
+    if len(sys.argv) > 3 and sys.argv[1] == "serve":
+        # cephrgw.py serve DIR READY_FILE [BUCKET...] (bench/s3 uses it)
+        serve(sys.argv[2], sys.argv[3], sys.argv[4:])
+        sys.exit(0)
     import tempfile
     d = tempfile.mkdtemp(prefix="cephrgw-")
     t0 = time.time()
