@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -733,28 +732,7 @@ blob_s3_map(void *impl, const char *hex, struct mr_blob_map *m,
 		close(fd);
 		return mr_err_set(err, 500, "M_UNKNOWN", "cannot stat blob copy");
 	}
-	if (sb.st_size > 0) {
-		void *p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE,
-		    fd, 0);
-
-		if (p == MAP_FAILED) {
-			close(fd);
-			return mr_err_set(err, 500, "M_UNKNOWN", "cannot map media");
-		}
-		m->data = p;
-		m->len = (size_t)sb.st_size;
-	}
-	close(fd);
-	return 0;
-}
-
-static void
-blob_s3_unmap(struct mr_blob_map *m)
-{
-	if (m->data != NULL)
-		munmap((void *)m->data, m->len);
-	m->data = NULL;
-	m->len = 0;
+	return mr_blob_fs_map_fd(fd, (int64_t)sb.st_size, m, err);
 }
 
 static int
@@ -909,7 +887,7 @@ const struct mr_blob_ops mr_blob_s3_ops = {
 	.read_at = blob_s3_read_at,
 	.close_read = blob_s3_close_read,
 	.map = blob_s3_map,
-	.unmap = blob_s3_unmap,
+	.unmap = mr_blob_fs_unmap,
 	.stat = blob_s3_stat,
 	.remove = blob_s3_remove,
 	.walk = blob_s3_walk,

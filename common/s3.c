@@ -406,21 +406,39 @@ s3_call_init(struct s3_call *c, const char *method, const char *key)
 	c->last = -1;
 }
 
-int
-mr_s3_put_fd(struct mr_s3 *s, const char *key, int fd, int64_t off,
-    int64_t len, const char *sha256_hex, struct mr_err *err)
+/* PUT of a file range, with a query (a part) or none; the ETag kept. */
+static int
+s3_put_file(struct mr_s3 *s, const char *key, const struct mr_s3_param *q,
+    size_t nq, int fd, int64_t off, int64_t len, const char *sha256_hex,
+    char *etag, size_t etagsz, struct mr_err *err)
 {
 	struct s3_call c;
 	int rc;
 
 	s3_call_init(&c, "PUT", key);
+	c.query = q;
+	c.nquery = nq;
 	c.fd = fd;
 	c.off = off;
 	c.len = len;
 	c.sha256_hex = sha256_hex;
 	rc = s3_perform(s, &c, err);
 	free(c.xml.data);
+	if (rc == 0 && etag != NULL) {
+		if (c.etag[0] == '\0' || strlen(c.etag) >= etagsz)
+			return mr_err_set(err, 502, "M_UNKNOWN",
+			    "S3 gave no ETag for '%s'", key);
+		snprintf(etag, etagsz, "%s", c.etag);
+	}
 	return rc;
+}
+
+int
+mr_s3_put_fd(struct mr_s3 *s, const char *key, int fd, int64_t off,
+    int64_t len, const char *sha256_hex, struct mr_err *err)
+{
+	return s3_put_file(s, key, NULL, 0, fd, off, len, sha256_hex, NULL, 0,
+	    err);
 }
 
 int
@@ -527,25 +545,10 @@ mr_s3_multipart_part(struct mr_s3 *s, const char *key, const char *upload_id,
 	struct mr_s3_param q[2] = {
 		{ "partNumber", num }, { "uploadId", upload_id },
 	};
-	struct s3_call c;
-	int rc;
 
 	snprintf(num, sizeof(num), "%d", part);
-	s3_call_init(&c, "PUT", key);
-	c.query = q;
-	c.nquery = 2;
-	c.fd = fd;
-	c.off = off;
-	c.len = len;
-	c.sha256_hex = sha256_hex;
-	rc = s3_perform(s, &c, err);
-	free(c.xml.data);
-	if (rc == 0 && (c.etag[0] == '\0' || strlen(c.etag) >= etagsz))
-		return mr_err_set(err, 502, "M_UNKNOWN",
-		    "S3 gave no ETag for part %d", part);
-	if (rc == 0)
-		snprintf(etag, etagsz, "%s", c.etag);
-	return rc;
+	return s3_put_file(s, key, q, 2, fd, off, len, sha256_hex, etag, etagsz,
+	    err);
 }
 
 /* The <CompleteMultipartUpload> body, malloc'ed. */

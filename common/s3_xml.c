@@ -199,22 +199,32 @@ done:
 	return rc;
 }
 
-int
-mr_s3_xml_upload_id(const char *xml, size_t len, char *out, size_t outsz)
+/* The text of root's child element, when the document's root is root. */
+static int
+s3_xml_root_child(const char *xml, size_t len, const char *root,
+    const char *child, char *out, size_t outsz)
 {
 	xmlDocPtr doc = s3_xml_read(xml, len);
-	xmlNodePtr root;
+	xmlNodePtr r;
 	int rc = -1;
 
 	if (doc == NULL)
 		return -1;
-	root = xmlDocGetRootElement(doc);
-	if (root != NULL && s3_xml_is(root, "InitiateMultipartUploadResult") &&
-	    s3_xml_child_text(root, "UploadId", out, outsz) == 0 &&
-	    out[0] != '\0')
+	r = xmlDocGetRootElement(doc);
+	if (r != NULL && s3_xml_is(r, root) &&
+	    s3_xml_child_text(r, child, out, outsz) == 0)
 		rc = 0;
 	xmlFreeDoc(doc);
 	return rc;
+}
+
+int
+mr_s3_xml_upload_id(const char *xml, size_t len, char *out, size_t outsz)
+{
+	if (s3_xml_root_child(xml, len, "InitiateMultipartUploadResult",
+	    "UploadId", out, outsz) < 0 || out[0] == '\0')
+		return -1;
+	return 0;
 }
 
 int
@@ -235,16 +245,5 @@ mr_s3_xml_root_is(const char *xml, size_t len, const char *name)
 int
 mr_s3_xml_error_code(const char *xml, size_t len, char *out, size_t outsz)
 {
-	xmlDocPtr doc = s3_xml_read(xml, len);
-	xmlNodePtr root;
-	int rc = -1;
-
-	if (doc == NULL)
-		return -1;
-	root = xmlDocGetRootElement(doc);
-	if (root != NULL && s3_xml_is(root, "Error") &&
-	    s3_xml_child_text(root, "Code", out, outsz) == 0)
-		rc = 0;
-	xmlFreeDoc(doc);
-	return rc;
+	return s3_xml_root_child(xml, len, "Error", "Code", out, outsz);
 }
