@@ -25,7 +25,8 @@ PKGS = libfcgi-dev libsodium-dev libsqlite3-dev libcjson-dev libcmocka-dev \
        libjpeg-turbo-progs libavif-bin libheif-examples \
        apache2 libapache2-mod-fcgid libapache2-mod-xsendfile nginx \
        clang lintian libpq-dev postgresql-15 \
-       prometheus
+       prometheus \
+       radosgw ceph-mon ceph-osd ceph-base ceph-common
 # libgd is opened with dlopen by common/thumb.c (see there); only its
 # headers are needed at build time.
 PKG_LIBS = libsodium libcrypto sqlite3 libcjson libcurl libxml-2.0 libjpeg libpng libwebp \
@@ -55,6 +56,7 @@ LIB_OBJS += common/auth_whoami.o
 LIB_OBJS += common/auth_xmatrix.o
 LIB_OBJS += common/blob.o
 LIB_OBJS += common/blob_fs.o
+LIB_OBJS += common/blob_s3.o
 LIB_OBJS += common/config.o
 LIB_OBJS += common/ctx.o
 LIB_OBJS += common/fed.o
@@ -80,6 +82,9 @@ LIB_OBJS += common/preview_resolve.o
 LIB_OBJS += common/preview_url.o
 LIB_OBJS += common/resample.o
 LIB_OBJS += common/serve_admin.o
+LIB_OBJS += common/s3.o
+LIB_OBJS += common/s3_sign.o
+LIB_OBJS += common/s3_xml.o
 LIB_OBJS += common/serve_media.o
 LIB_OBJS += common/slot.o
 LIB_OBJS += common/store.o
@@ -124,6 +129,8 @@ UNIT_TESTS += tests/unit/test_preview_resolve
 UNIT_TESTS += tests/unit/test_preview_url
 UNIT_TESTS += tests/unit/test_mxc
 UNIT_TESTS += tests/unit/test_resample
+UNIT_TESTS += tests/unit/test_s3_sign
+UNIT_TESTS += tests/unit/test_s3_xml
 UNIT_TESTS += tests/unit/test_slot
 UNIT_TESTS += tests/unit/test_store
 UNIT_TESTS += tests/unit/test_thumb
@@ -142,7 +149,7 @@ MIGRATIONS = $(sort $(wildcard sql/sqlite/[0-9][0-9][0-9]_*.sql))
 PG_MIGRATIONS = $(sort $(wildcard sql/postgres/[0-9][0-9][0-9]_*.sql))
 
 .PHONY: all deps run test unit-test asan-test e2e-test cgi-test bench clean fuzz \
-	e2e-test-servers e2e-test-all install deb e2e-test-pg
+	e2e-test-servers e2e-test-all install deb e2e-test-pg e2e-test-s3
 .DELETE_ON_ERROR:
 # Keep objects of programs, so a rebuild relinks only what changed.
 .SECONDARY:
@@ -243,6 +250,14 @@ e2e-test-servers: all
 	cd tests/e2e && MR_WEBSERVERS=apache,nginx /usr/bin/python3 -m pytest \
 	  -q -p no:cacheprovider $(E2E_SERVER_SUBSET)
 
+# The storage-relevant modules with blobs in S3: a one-node Ceph RADOS
+# Gateway started by the tests (tests/e2e/cephrgw.py), behind lighttpd.
+E2E_S3_SUBSET = test_upload.py test_download.py test_thumbnail.py \
+	test_async.py test_admin.py test_crash.py test_s3.py
+e2e-test-s3: all
+	cd tests/e2e && MR_BLOB=s3 /usr/bin/python3 -m pytest -q \
+	  -p no:cacheprovider $(E2E_S3_SUBSET)
+
 # The whole suite under each web server in turn, one pytest run each:
 # session-wide fixtures (test_federation's peers) then start fresh per server.
 e2e-test-all: all $(JS_SDK)
@@ -274,6 +289,7 @@ test: deps
 	$(MAKE) e2e-test
 	$(MAKE) e2e-test-servers
 	$(MAKE) e2e-test-pg
+	$(MAKE) e2e-test-s3
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: programs, tools, schema,
 # web server configs and systemd units; an example config in /etc/mediarepo
@@ -393,12 +409,14 @@ FUZZERS += net
 FUZZERS += preview_html
 FUZZERS += preview_url
 FUZZERS += route
+FUZZERS += s3_xml
 FUZZERS += server_name
 FUZZERS += xmatrix
 
 # What common/http.c needs besides itself.
 FUZZ_HTTP_DEPS = common/auth.c common/auth_whoami.c common/auth_xmatrix.c \
-	common/blob.c common/blob_fs.c \
+	common/blob.c common/blob_fs.c common/blob_s3.c \
+	common/s3.c common/s3_sign.c common/s3_xml.c \
 	common/config.c common/ctx.c common/fed.c common/fed_discover.c \
 	common/header.c common/http_client.c common/image.c common/json.c \
 	common/keys.c common/log.c common/multipart.c common/mxc.c common/net.c \
@@ -424,6 +442,7 @@ FUZZ_preview_html = common/preview_charset.c common/preview_html.c \
 FUZZ_preview_url = common/preview_url.c common/net.c common/util.c
 # fuzz_route.c includes common/http.c to reach its query and path parsers.
 FUZZ_route = $(FUZZ_HTTP_DEPS)
+FUZZ_s3_xml = common/s3_xml.c common/util.c
 FUZZ_server_name = common/mxc.c common/util.c
 FUZZ_xmatrix = common/auth_xmatrix.c common/json.c common/keys.c \
 	common/mxc.c common/util.c

@@ -21,10 +21,11 @@ free_port() {
 }
 
 # start_stack [CONFIG_LINE...]: sets base, token, server_name, data_dir
+# (in $work/$STACK_DIR, default "stack")
 start_stack() {
 	port=$(free_port)
 	server_name="localhost:$port"
-	data_dir=$work/stack
+	data_dir=$work/${STACK_DIR:-stack}
 	base=http://127.0.0.1:$port
 	mkdir -p "$data_dir"
 	"$top/tools/mediarepo-admin" init-config "$data_dir/mediarepo.conf" \
@@ -32,16 +33,16 @@ start_stack() {
 	{ echo "xsendfile = x-sendfile"; printf '%s\n' "$@"; } \
 	    >> "$data_dir/mediarepo.conf"
 	DATA_DIR=$data_dir PORT=$port SERVER_NAME=$server_name PROCS=${PROCS:-4} \
-	    "$top/tools/mediarepo-run" > "$work/stack.log" 2>&1 &
+	    "$top/tools/mediarepo-run" > "$data_dir.log" 2>&1 &
 	stack_pid=$!
 	for _ in $(seq 100); do
-		token=$(sed -n 's/^token for [^ ]*: //p' "$work/stack.log")
+		token=$(sed -n 's/^token for [^ ]*: //p' "$data_dir.log")
 		[ -n "$token" ] && curl -sf -o /dev/null "$base/_matrix/media/v3/config" \
 		    -H "Authorization: Bearer $token" && return 0
 		sleep 0.1
 	done
 	echo "stack did not start:" >&2
-	cat "$work/stack.log" >&2
+	cat "$data_dir.log" >&2
 	exit 1
 }
 

@@ -10,9 +10,11 @@
 #include <sodium.h>
 
 #include "blob_fs.h"
+#include "blob_s3.h"
 
 /* Asked in order; the first that the config wants is used. */
 static const struct mr_blob_ops *const blob_backends[] = {
+	&mr_blob_s3_ops,
 	&mr_blob_fs_ops,
 };
 
@@ -209,4 +211,13 @@ mr_blob_sweep(struct mr_blob *b, int64_t grace_ms, int64_t max_age_ms,
     struct mr_err *err)
 {
 	return b->ops->sweep(b->impl, grace_ms, max_age_ms, err);
+}
+
+int
+mr_blob_redirect_url(struct mr_blob *b, const char *sha256_hex, char *url,
+    size_t urlsz, struct mr_err *err)
+{
+	if (b->ops->redirect_url == NULL)
+		return 0;
+	return b->ops->redirect_url(b->impl, sha256_hex, url, urlsz, err);
 }

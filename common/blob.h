@@ -4,7 +4,8 @@
  * identical bytes are stored once. Callers hold an opaque store handle
  * and never see where or how bytes are kept: a writer streams and hashes,
  * commit makes the blob visible whole or not at all, and `locate` says
- * how the web server may send it itself. Backends: blob_fs (local files).
+ * how the web server may send it itself. Backends: blob_fs (local files),
+ * blob_s3 (an S3 bucket, when s3_bucket is set).
  */
 #ifndef MR_BLOB_H
 #define MR_BLOB_H
@@ -90,6 +91,9 @@ struct mr_blob_ops {
 	    struct mr_blob_loc *loc, struct mr_err *err);
 	int (*sweep)(void *impl, int64_t grace_ms, int64_t max_age_ms,
 	    struct mr_err *err);
+	/* A URL clients may fetch the blob from: 1 made, 0 none (NULL: none). */
+	int (*redirect_url)(void *impl, const char *sha256_hex, char *url,
+	    size_t urlsz, struct mr_err *err);
 };
 
 /*
@@ -161,5 +165,13 @@ int mr_blob_locate(struct mr_blob *b, const char *sha256_hex,
  */
 int mr_blob_sweep(struct mr_blob *b, int64_t grace_ms, int64_t max_age_ms,
     struct mr_err *err);
+
+/*
+ * A URL the client may be redirected to for the blob (blob_s3's presigned
+ * GET with s3_presigned_redirect): 1 and url, 0 when the store gives none
+ * (then send the blob as usual), -1 on error.
+ */
+int mr_blob_redirect_url(struct mr_blob *b, const char *sha256_hex,
+    char *url, size_t urlsz, struct mr_err *err);
 
 #endif

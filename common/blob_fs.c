@@ -430,6 +430,13 @@ blob_fs_map(void *impl, const char *sha256_hex, struct mr_blob_map *m,
 	m->impl = NULL;
 	if (mr_blob_fs_open(fs->root, sha256_hex, &fd, &size, err) < 0)
 		return -1;
+	return mr_blob_fs_map_fd(fd, size, m, err);
+}
+
+int
+mr_blob_fs_map_fd(int fd, int64_t size, struct mr_blob_map *m,
+    struct mr_err *err)
+{
 	if (size > 0) {
 		void *p = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
 
@@ -444,8 +451,8 @@ blob_fs_map(void *impl, const char *sha256_hex, struct mr_blob_map *m,
 	return 0;
 }
 
-static void
-blob_fs_unmap(struct mr_blob_map *m)
+void
+mr_blob_fs_unmap(struct mr_blob_map *m)
 {
 	if (m->data != NULL)
 		munmap((void *)m->data, m->len);
@@ -600,7 +607,7 @@ const struct mr_blob_ops mr_blob_fs_ops = {
 	.read_at = blob_fs_read_at,
 	.close_read = blob_fs_close_read,
 	.map = blob_fs_map,
-	.unmap = blob_fs_unmap,
+	.unmap = mr_blob_fs_unmap,
 	.stat = blob_fs_stat,
 	.remove = blob_fs_remove,
 	.walk = blob_fs_walk,

@@ -41,6 +41,11 @@ int mr_blob_fs_path(const char *root, const char *sha256_hex, char *out,
 /* Opens a blob for reading; *size from fstat. */
 int mr_blob_fs_open(const char *root, const char *sha256_hex, int *fd,
     int64_t *size, struct mr_err *err);
+/* Maps size bytes of fd into m and closes fd (also on failure). */
+int mr_blob_fs_map_fd(int fd, int64_t size, struct mr_blob_map *m,
+    struct mr_err *err);
+/* Undoes mr_blob_fs_map_fd. */
+void mr_blob_fs_unmap(struct mr_blob_map *m);
 /*
  * Removes temp files whose writer is gone: the pid in the name no longer
  * runs and the file has been idle for MR_BLOB_SWEEP_GRACE_MS, or the file

@@ -75,6 +75,50 @@ config_check_homeserver_url(const char *value)
 	return 0;
 }
 
+/*
+ * s3_endpoint: http(s)://host[:port] and nothing after (path-style URLs
+ * put the bucket there). Empty: AWS's endpoint of s3_region.
+ */
+static int
+config_check_s3_endpoint(const char *value)
+{
+	const char *rest = mr_skip_prefix_ci(value, "http://");
+
+	if (value[0] == '\0')
+		return 0;
+	if (rest == NULL)
+		rest = mr_skip_prefix_ci(value, "https://");
+	if (rest == NULL || rest[0] == '\0')
+		return -1;
+	for (const char *p = rest; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && strchr(".-:[]", *p) == NULL)
+			return -1;
+	return 0;
+}
+
+/* S3's bucket names: 3 to 63 of a-z 0-9 . - (so no encoding needed). */
+static int
+config_check_s3_bucket(const char *value)
+{
+	size_t n = strlen(value);
+
+	if (n == 0)
+		return 0;
+	return n >= 3 && n <= 63 &&
+	    strspn(value, "abcdefghijklmnopqrstuvwxyz0123456789.-") == n &&
+	    value[0] != '.' && value[0] != '-' ? 0 : -1;
+}
+
+/* Region and key id go into the signed scope as they are: plain text. */
+static int
+config_check_s3_word(const char *value)
+{
+	for (const char *p = value; *p != '\0'; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_')
+			return -1;
+	return 0;
+}
+
 static int
 config_check_cidrs(const char *value)
 {
@@ -620,6 +664,35 @@ static const struct config_key config_keys[] = {
 	  INT64_C(100) * 366 * 86400000, NULL,
 	  "cached remote media not read for this long is deleted by "
 	  "mediarepo-admin purge-expired (0: kept forever)" },
+	{ "s3_endpoint", CFG_STRING, F(s3_endpoint), "", 0, 0, NULL,
+	  "S3 server, http(s)://host[:port] (empty: AWS for s3_region)",
+	  config_check_s3_endpoint },
+	{ "s3_bucket", CFG_STRING, F(s3_bucket), "", 0, 0, NULL,
+	  "when set, blobs live in this (existing) bucket, not in "
+	  "media_store_path", config_check_s3_bucket },
+	{ "s3_region", CFG_STRING, F(s3_region), "us-east-1", 0, 0, NULL,
+	  "region the requests are signed for", config_check_s3_word },
+	{ "s3_access_key_id", CFG_STRING, F(s3_access_key_id), "", 0, 0, NULL,
+	  "S3 access key id", config_check_s3_word },
+	{ "s3_secret_access_key", CFG_STRING, F(s3_secret_access_key), "", 0,
+	  0, NULL, "S3 secret access key" },
+	{ "s3_presigned_redirect", CFG_BOOL, F(s3_presigned_redirect), "false",
+	  0, 0, NULL,
+	  "answer downloads with a 307 to a presigned S3 URL where the spec "
+	  "allows (false: send from the local cache)" },
+	{ "s3_presigned_expiry", CFG_DURATION, F(s3_presigned_expiry), "15m",
+	  1000, 3600000, NULL, "how long a presigned URL stays valid" },
+	{ "s3_cache_max_bytes", CFG_SIZE, F(s3_cache_max_bytes), "1G", 0,
+	  INT64_C(1) << 50, NULL,
+	  "local copies of S3 blobs under media_store_path/s3cache, which the "
+	  "web server sends (0: none, the programs stream from S3)" },
+	{ "s3_part_size", CFG_SIZE, F(s3_part_size), "8M", INT64_C(5) << 20,
+	  INT64_C(1) << 30, NULL,
+	  "larger blobs go up as multipart uploads of parts this size" },
+	{ "s3_connect_timeout", CFG_DURATION, F(s3_connect_timeout), "5s", 100,
+	  60000, NULL, "connect timeout of S3 requests" },
+	{ "s3_timeout", CFG_DURATION, F(s3_timeout), "30s", 1000, 600000, NULL,
+	  "an S3 request making no progress this long fails (503)" },
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
@@ -919,6 +992,10 @@ mr_config_load(const char *path, struct mr_config *cfg, struct mr_err *err)
 	if (cfg->auth == MR_AUTH_HOMESERVER && cfg->homeserver_url[0] == '\0')
 		return mr_err_set(err, 500, "M_UNKNOWN",
 		    "%s: 'auth = homeserver' needs 'homeserver_url'", path);
+	if (cfg->s3_bucket[0] != '\0' && (cfg->s3_access_key_id[0] == '\0' ||
+	    cfg->s3_secret_access_key[0] == '\0'))
+		return mr_err_set(err, 500, "M_UNKNOWN", "%s: 's3_bucket' needs "
+		    "'s3_access_key_id' and 's3_secret_access_key'", path);
 	return 0;
 }
 

@@ -117,6 +117,18 @@ struct mr_config {
 	char admin_users[4096];			/* user ids of the admin API */
 	int64_t media_retention_local_media_lifetime;	/* ms; 0: keep */
 	int64_t media_retention_remote_media_lifetime;	/* ms; 0: keep */
+	/* Blobs in an S3 bucket (README, "Objects in S3"). */
+	char s3_endpoint[512];		/* http(s)://host[:port] */
+	char s3_bucket[64];		/* set: the S3 blob backend */
+	char s3_region[64];
+	char s3_access_key_id[256];
+	char s3_secret_access_key[256];
+	int s3_presigned_redirect;
+	int64_t s3_presigned_expiry;	/* ms */
+	int64_t s3_cache_max_bytes;	/* 0: no local cache */
+	int64_t s3_part_size;
+	int64_t s3_connect_timeout;	/* ms */
+	int64_t s3_timeout;		/* ms without progress */
 };
 
 #define MR_UPLOAD_LIMITS_MAX 8

@@ -67,6 +67,40 @@ mr_serve_media_ingest(struct mr_req *req, const struct mr_config *cfg,
 	return mr_blob_commit(w, m->sha256, &m->size, err);
 }
 
+/*
+ * Whether the client follows a redirect to the bytes: always on the
+ * authenticated client routes (the spec lets them answer 307), on the
+ * legacy ones only when asked with allow_redirect=true. Federation
+ * answers carry the bytes, and so do routes that did not ask.
+ */
+static int
+serve_media_may_redirect(const struct mr_req *req)
+{
+	const struct mr_pval *allow;
+
+	if (req->route.api == MR_API_CLIENT_V1)
+		return 1;
+	if (req->route.api != MR_API_LEGACY)
+		return 0;
+	allow = req->route.endpoint == MR_EP_THUMBNAIL ?
+	    &req->param[MR_TH_ALLOW_REDIRECT] : &req->param[MR_DL_ALLOW_REDIRECT];
+	return allow->present && allow->n;
+}
+
+/*
+ * 307 to a URL valid for a while only (s3_presigned_expiry): never
+ * cached, so a client asks again rather than follow a dead URL.
+ */
+static int
+serve_media_redirect(struct mr_req *req, const char *url, struct mr_err *err)
+{
+	mr_resp_header(req, "Location", "%s", url);
+	mr_resp_header(req, "Cache-Control", "no-store");
+	mr_resp_header(req, "Content-Length", "0");
+	return mr_resp_begin(req, 307) < 0 ?
+	    mr_err_set(err, 499, "M_UNKNOWN", "client went away") : 0;
+}
+
 int
 mr_serve_media_blob(struct mr_req *req, struct mr_ctx *ctx, const char *sha256,
     const char *content_type, const char *disposition, struct mr_err *err)
@@ -82,6 +116,15 @@ mr_serve_media_blob(struct mr_req *req, struct mr_ctx *ctx, const char *sha256,
 	struct mr_blob_loc loc;
 	int rc;
 
+	if (serve_media_may_redirect(req)) {
+		char url[4096];
+
+		if ((rc = mr_blob_redirect_url(ctx->blob, sha256, url, sizeof(url),
+		    err)) < 0)
+			return -1;
+		if (rc == 1)
+			return serve_media_redirect(req, url, err);
+	}
 	if (ctx->cfg.xsendfile != MR_XSENDFILE_OFF && !f.multipart) {
 		if (mr_blob_locate(ctx->blob, sha256, &loc, err) < 0)
 			return -1;
@@ -122,7 +165,7 @@ serve_media_valid_method(const char *raw, struct mr_pval *out)
 const struct mr_param mr_serve_media_download_params[MR_DL__MAX] = {
 	[MR_DL_TIMEOUT_MS] = { "timeout_ms", mr_valid_uint },
 	[MR_DL_ALLOW_REMOTE] = { "allow_remote", mr_valid_bool },
-	/* Accepted and ignored: we always answer with the bytes. */
+	/* true: a 307 to the S3 object is fine (s3_presigned_redirect). */
 	[MR_DL_ALLOW_REDIRECT] = { "allow_redirect", mr_valid_bool },
 	/* Honoured for admins only (http.c checks who asks). */
 	[MR_DL_BYPASS_QUARANTINE] = { "admin_unsafely_bypass_quarantine",

@@ -5,6 +5,10 @@ in a temp directory on a free loopback port. It is stopped by its PID when
 the module ends, also on failure, and the test checks that none of the
 processes it started survive.
 
+MR_BLOB=s3 keeps every stack's blobs in a bucket of its own on one Ceph
+RADOS Gateway the session starts (cephrgw.py), served from the local cache
+(README, "Objects in S3"); the default, files, keeps them in the data dir.
+
 MR_WEBSERVERS (comma-separated; default "lighttpd") chooses the web servers
 the suite runs on: lighttpd, apache (mod_fcgid), nginx. With more than one,
 every test runs once per server (its id ends in [lighttpd], [apache], ...),
@@ -29,6 +33,8 @@ import time
 import pytest
 import requests
 
+import cephrgw
+
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 ADMIN = os.path.join(TOP, "tools", "mediarepo-admin")
 RUN = os.path.join(TOP, "tools", "mediarepo-run")
@@ -36,6 +42,10 @@ PG_SERVER = os.path.join(TOP, "tests", "pg-server")
 STORE = os.environ.get("MR_STORE", "sqlite")
 if STORE not in ("sqlite", "pg"):
     raise ValueError("MR_STORE: sqlite or pg, not %r" % STORE)
+
+MR_BLOB = os.environ.get("MR_BLOB", "files")
+if MR_BLOB not in ("files", "s3"):
+    raise ValueError("MR_BLOB: files or s3, not %r" % MR_BLOB)
 
 WEBSERVERS = [w.strip() for w in
               os.environ.get("MR_WEBSERVERS", "lighttpd").split(",")
@@ -72,6 +82,23 @@ SQLITE_FILE_TESTS = [
     "test_gc_removes_orphans_and_crash_leftovers_keeps_referenced",
     "test_stats_numbers_match",
     "test_cache_is_keyed_by_hash_not_token",
+]
+
+
+# Tests that read or plant files in media_store_path, skipped with
+# MR_BLOB=s3; test_s3.py checks the same on the bucket's side.
+FILES_ONLY = [
+    "test_same_bytes_stored_once", "test_20_mib_upload",
+    "test_media_info_shows_metadata_file_and_thumbnails",
+    "test_media_delete_removes_row_thumbnails_and_unshared_files",
+    "test_media_delete_keeps_bytes_another_row_has",
+    "test_quarantine_hides_media_everywhere_and_refuses_reupload",
+    "test_cached_remote_row_with_a_bad_type_is_served_as_bytes",
+    "test_purge_remote_before",
+    "test_gc_removes_orphans_and_crash_leftovers_keeps_referenced",
+    "test_verify_reports_corrupt_and_missing_files",
+    "test_progress_on_a_terminal_shows_percent_count_and_rate",
+    "test_import_synapse_then_download",
 ]
 
 
@@ -144,6 +171,7 @@ def pg_server():
 def pytest_sessionfinish(session, exitstatus):
     if _pg_server is not None:
         _pg_server.remove()
+    cephrgw.stop_session_rgw()
     own = getattr(session.config, "mediarepo_own_basetemp", None)
     if own and exitstatus == 0:
         shutil.rmtree(own, ignore_errors=True)
@@ -163,6 +191,9 @@ def pytest_collection_modifyitems(config, items):
         if STORE == "pg" and item.originalname in SQLITE_FILE_TESTS:
             item.add_marker(pytest.mark.skip(
                 reason="reads or writes the SQLite file itself"))
+        if MR_BLOB == "s3" and item.originalname in FILES_ONLY:
+            item.add_marker(pytest.mark.skip(
+                reason="looks at media_store_path's files, not the bucket"))
             continue
         ws = _item_webserver(item)
         callspec = getattr(item, "callspec", None)
@@ -217,6 +248,11 @@ class Stack:
                                      for l in extra_config):
             extra_config.append("database_url = " +
                                 pg_server().new_database())
+        self.s3_bucket = None
+        if MR_BLOB == "s3" and not any(l.startswith("s3_bucket")
+                                       for l in extra_config):
+            self.s3_bucket, lines = cephrgw.session_bucket()
+            extra_config = lines + extra_config
         with open(self.config, "a") as f:
             # X-Sendfile as make run has it, unless the test chooses
             # (nginx: its X-Accel-Redirect, the same for the tests).
