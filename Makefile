@@ -149,7 +149,8 @@ MIGRATIONS = $(sort $(wildcard sql/sqlite/[0-9][0-9][0-9]_*.sql))
 PG_MIGRATIONS = $(sort $(wildcard sql/postgres/[0-9][0-9][0-9]_*.sql))
 
 .PHONY: all deps run test unit-test asan-test e2e-test cgi-test bench clean fuzz \
-	e2e-test-servers e2e-test-all install deb e2e-test-pg e2e-test-s3
+	e2e-test-servers e2e-test-all install deb e2e-test-pg e2e-test-s3 \
+	e2e-test-scale
 .DELETE_ON_ERROR:
 # Keep objects of programs, so a rebuild relinks only what changed.
 .SECONDARY:
@@ -275,6 +276,19 @@ e2e-test-pg: all
 	cd tests/e2e && MR_STORE=pg MR_WEBSERVERS=lighttpd /usr/bin/python3 \
 	  -m pytest -q -p no:cacheprovider $(E2E_PG_SUBSET)
 
+# What many hosts run: every stack on PostgreSQL and S3 at once
+# (MR_STORE=pg MR_BLOB=s3), the modules that exercise the store and the
+# blobs, behind lighttpd. make test runs this one; e2e-test-pg and
+# e2e-test-s3 try one backend alone. test_scale_pg, test_s3 and
+# test_scale_out (two hosts on one database and one bucket) run in every
+# e2e run anyway.
+E2E_SCALE_SUBSET = test_upload.py test_download.py test_thumbnail.py \
+	test_async.py test_admin.py test_synapse_admin.py test_freeze.py \
+	test_crash.py test_abuse.py
+e2e-test-scale: all
+	cd tests/e2e && MR_STORE=pg MR_BLOB=s3 MR_WEBSERVERS=lighttpd \
+	  /usr/bin/python3 -m pytest -q -p no:cacheprovider $(E2E_SCALE_SUBSET)
+
 $(JS_SDK): tests/e2e/js/package-lock.json
 	@if command -v npm >/dev/null; then \
 	  cd tests/e2e/js && npm ci --no-audit --no-fund; \
@@ -288,8 +302,7 @@ test: deps
 	$(MAKE) cgi-test
 	$(MAKE) e2e-test
 	$(MAKE) e2e-test-servers
-	$(MAKE) e2e-test-pg
-	$(MAKE) e2e-test-s3
+	$(MAKE) e2e-test-scale
 
 # make install [PREFIX=/usr/local] [DESTDIR=]: programs, tools, schema,
 # web server configs and systemd units; an example config in /etc/mediarepo

@@ -1,0 +1,209 @@
+"""Two hosts of one deployment with no shared disk: one server name, one
+signing key, one PostgreSQL database and one S3 bucket (a Ceph RADOS
+Gateway), each host its own port and data directory (README, "Scaling
+out"). What one host does, the other sees; a host's data directory holds
+nothing the other needs; a remote media item is fetched once for both.
+
+The PostgreSQL server is this module's own (tests/pg-server), the Ceph
+cluster the session's (cephrgw.py), the federation peer a loopback server
+(fedpeer.py); all are stopped by the fixtures, also on failure.
+"""
+import concurrent.futures
+import os
+import shutil
+import threading
+import time
+
+import pytest
+import requests
+
+import cephrgw
+from conftest import PgServer, Stack, free_port
+from fedpeer import CertAuthority, FedPeer, Media
+from imgfixtures import src_jpeg
+
+
+@pytest.fixture(scope="module")
+def pg():
+    server = PgServer()
+    yield server
+    server.remove()
+
+
+@pytest.fixture(scope="module")
+def ca(tmp_path_factory):
+    ca = CertAuthority(tmp_path_factory.mktemp("ca"))
+    # The programs (not root when the suite is) read the CA file.
+    os.chmod(ca.dir, 0o755)
+    os.chmod(ca.pem, 0o644)
+    return ca
+
+
+class Deployment:
+    """Hosts a and b, the peer they fetch remote media from."""
+
+    def __init__(self, pg, ca, tmp):
+        self.stacks = []
+        self.peer = FedPeer(ca, free_port())
+        try:
+            self._start(pg, ca, tmp)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, pg, ca, tmp):
+        port_a, port_b = free_port(), free_port()
+        self.server_name = "hs.test:%d" % port_a
+        self.peer.resolve = {self.server_name: ("127.0.0.1", port_a)}
+        bucket, s3_lines = cephrgw.session_bucket()
+        self.bucket = bucket
+        shared = ["database_url = " + pg.new_database(),
+                  "federation_ca_file = " + ca.pem,
+                  "federation_resolve = %s=127.0.0.1:%d"
+                  % (self.peer.server_name, self.peer.port)] + s3_lines
+        tls = ca.issue("hs%d" % port_a, dns=["hs.test"])
+        self.a = self._host(tmp / "a", shared, tls, port_a)
+        # One deployment, one signing key: b starts with a's.
+        os.makedirs(tmp / "b")
+        key_b = tmp / "b" / "signing.key"
+        shutil.copy2(os.path.join(self.a.data_dir, "signing.key"), key_b)
+        st = os.stat(os.path.join(self.a.data_dir, "signing.key"))
+        os.chown(key_b, st.st_uid, st.st_gid)
+        self.b = self._host(tmp / "b", shared, tls, port_b)
+
+    def _host(self, data_dir, shared, tls, port):
+        s = Stack(data_dir, shared, procs=4, webserver="lighttpd", tls=tls,
+                  server_name=self.server_name, port=port)
+        self.stacks.append(s)
+        return s
+
+    def stop(self):
+        for s in self.stacks:
+            s.stop()
+        self.peer.stop()
+
+
+@pytest.fixture
+def hosts(pg, ca, tmp_path):
+    d = Deployment(pg, ca, tmp_path)
+    yield d
+    d.stop()
+
+
+def get(stack, path, token=None, **kw):
+    return requests.get(stack.url(path), verify=False, timeout=30,
+                        headers=stack.auth(token or stack.token), **kw)
+
+
+def download_path(server_name, media_id):
+    return "/_matrix/client/v1/media/download/%s/%s" % (server_name, media_id)
+
+
+def upload(stack, data, content_type, token):
+    r = requests.post(stack.url("/_matrix/media/v3/upload"), data=data,
+                      headers=dict(stack.auth(token),
+                                   **{"Content-Type": content_type}),
+                      verify=False, timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()["content_uri"].rsplit("/", 1)[1]
+
+
+def test_the_hosts_share_one_key(hosts):
+    a_key = open(os.path.join(hosts.a.data_dir, "signing.key")).read()
+    b_key = open(os.path.join(hosts.b.data_dir, "signing.key")).read()
+    assert a_key == b_key
+    ka = requests.get(hosts.a.url("/_matrix/key/v2/server"), verify=False,
+                      timeout=10).json()
+    kb = requests.get(hosts.b.url("/_matrix/key/v2/server"), verify=False,
+                      timeout=10).json()
+    assert ka["verify_keys"] == kb["verify_keys"]
+
+
+def test_upload_on_a_is_served_by_b_after_a_is_gone(hosts):
+    a, b = hosts.a, hosts.b
+    token = a.new_token()
+    jpeg = src_jpeg(640, 480, 7)[0]
+    media_id = upload(a, jpeg, "image/jpeg", token)
+    assert get(a, download_path(hosts.server_name, media_id)).content == jpeg
+
+    a.stop()
+    hosts.stacks.remove(a)
+    # Nothing of a's data directory is needed by b.
+    for name in os.listdir(a.data_dir):
+        p = os.path.join(a.data_dir, name)
+        if os.path.isdir(p) and not os.path.islink(p):
+            shutil.rmtree(p)
+        else:
+            os.unlink(p)
+
+    r = get(b, download_path(hosts.server_name, media_id))
+    assert r.status_code == 200, r.text
+    assert r.content == jpeg
+    r = get(b, "/_matrix/client/v1/media/thumbnail/%s/%s"
+            "?width=96&height=96&method=crop" % (hosts.server_name, media_id))
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"].startswith("image/")
+    assert r.content[:2] == b"\xff\xd8" or r.content[:8] == \
+        b"\x89PNG\r\n\x1a\n"
+    # The bytes came from the bucket: b stores them there too (a
+    # thumbnail it made) and keeps no blob of its own outside the cache.
+    keys = cephrgw.session_rgw().list_keys(hosts.bucket)
+    assert len(keys) >= 2, keys
+
+
+def test_create_on_b_put_on_a_wakes_a_wait_on_b(hosts):
+    a, b = hosts.a, hosts.b
+    token = a.new_token()
+    r = requests.post(b.url("/_matrix/media/v1/create"),
+                      headers=b.auth(token), verify=False, timeout=30)
+    assert r.status_code == 200, r.text
+    media_id = r.json()["content_uri"].rsplit("/", 1)[1]
+    got = {}
+
+    def wait():
+        got["r"] = get(b, download_path(hosts.server_name, media_id) +
+                       "?timeout_ms=20000", token)
+        got["t"] = time.monotonic()
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    time.sleep(1)
+    assert "r" not in got
+    r = requests.put(a.url("/_matrix/media/v3/upload/%s/%s"
+                           % (hosts.server_name, media_id)),
+                     data=b"put on A", headers=a.auth(token), verify=False,
+                     timeout=30)
+    put_done = time.monotonic()
+    assert r.status_code == 200, r.text
+    waiter.join(30)
+    assert got["r"].status_code == 200, got["r"].text
+    assert got["r"].content == b"put on A"
+    assert got["t"] - put_done < 1.5
+
+
+def test_quarantine_on_a_is_seen_on_b(hosts):
+    a, b = hosts.a, hosts.b
+    token = a.new_token()
+    media_id = upload(b, os.urandom(4096), "application/octet-stream", token)
+    assert get(b, download_path(hosts.server_name, media_id)).status_code \
+        == 200
+    a.admin("quarantine", "mxc://%s/%s" % (hosts.server_name, media_id))
+    for s in (a, b):
+        r = get(s, download_path(hosts.server_name, media_id))
+        assert r.status_code == 404, r.text
+
+
+def test_one_remote_fetch_for_both_hosts(hosts):
+    data = os.urandom(64 * 1024)
+    # Slow enough that every request below arrives while it is fetched.
+    hosts.peer.media["shared"] = Media(data, "application/x-shared",
+                                       "shared.bin", delay=1.5)
+    path = download_path(hosts.peer.server_name, "shared")
+    targets = [hosts.a, hosts.b] * 3
+    with concurrent.futures.ThreadPoolExecutor(len(targets)) as pool:
+        rs = list(pool.map(lambda s: get(s, path), targets))
+    assert [r.status_code for r in rs] == [200] * len(rs), \
+        [r.text for r in rs]
+    assert all(r.content == data for r in rs)
+    assert len(hosts.peer.downloads("shared")) == 1, \
+        hosts.peer.downloads("shared")
