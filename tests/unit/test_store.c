@@ -19,7 +19,7 @@
 #include <cmocka.h>
 
 #include "fixture_store.h"
-#include <libpq-fe.h>
+#include "fixture_pg.h"
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -152,6 +152,22 @@ test_media_insert_get(void **state)
 	assert_int_equal(got.expires_ts, 0);
 	assert_int_equal(got.quarantined, 0);
 	assert_int_equal(got.authenticated, 1);
+	assert_int_equal(got.last_access_ts, 0);
+	assert_string_equal(got.quarantined_by, "");
+	assert_int_equal(got.safe_from_quarantine, 0);
+
+	/* The admin API's fields go in as given (migrate-store keeps them). */
+	media_fill(&m, "example.org", "def");
+	m.quarantined = 1;
+	m.last_access_ts = INT64_C(1700000005000);
+	snprintf(m.quarantined_by, sizeof(m.quarantined_by), "@mod:example.org");
+	m.safe_from_quarantine = 1;
+	assert_int_equal(mr_store_media_insert(fx->st, &m, &err), 0);
+	assert_int_equal(mr_store_media_get(fx->st, &m.mxc, &got, &err), 0);
+	assert_int_equal(got.quarantined, 1);
+	assert_int_equal(got.last_access_ts, INT64_C(1700000005000));
+	assert_string_equal(got.quarantined_by, "@mod:example.org");
+	assert_int_equal(got.safe_from_quarantine, 1);
 }
 
 /* Empty strings stay empty; odd bytes are data, never SQL. */
@@ -1029,122 +1045,6 @@ test_lease_new_kind(void **state)
 
 /* --- PostgreSQL --- */
 
-/* The group's server: its directory, and the URL of its postgres db. */
-static char pg_dir[FIXTURE_DIR_MAX];
-static char pg_url[FIXTURE_DIR_MAX + 64];
-static int pg_count;
-
-static int
-pg_group_setup(void **state)
-{
-	char cmd[FIXTURE_DIR_MAX + 64];
-	FILE *p;
-
-	(void)state;
-	if (fixture_dir_make(pg_dir, "pg") < 0)
-		return -1;
-	snprintf(cmd, sizeof(cmd), "tests/pg-server start %s", pg_dir);
-	if ((p = popen(cmd, "r")) == NULL)
-		return -1;
-	if (fgets(pg_url, sizeof(pg_url), p) == NULL)
-		pg_url[0] = '\0';
-	if (pclose(p) != 0 || strncmp(pg_url, "postgresql://", 13) != 0) {
-		fprintf(stderr, "test_store: cannot start PostgreSQL with "
-		    "'%s' (run from the top of the tree; make deps)\n", cmd);
-		return -1;
-	}
-	pg_url[strcspn(pg_url, "\n")] = '\0';
-	return 0;
-}
-
-static int
-pg_group_teardown(void **state)
-{
-	char cmd[FIXTURE_DIR_MAX + 64];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "tests/pg-server stop %s", pg_dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "test_store: '%s' failed\n", cmd);
-	fixture_dir_remove(pg_dir);
-	return 0;
-}
-
-/* Runs one statement on the server's postgres database. */
-static int
-pg_admin(const char *sql)
-{
-	PGconn *c = PQconnectdb(pg_url);
-	PGresult *r = c ? PQexec(c, sql) : NULL;
-	int ok = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK;
-
-	if (!ok)
-		fprintf(stderr, "test_store: %s: %s\n", sql,
-		    c ? PQerrorMessage(c) : "no connection");
-	PQclear(r);
-	PQfinish(c);
-	return ok ? 0 : -1;
-}
-
-/* The URL of database name on the group's server. */
-static void
-pg_db_url(char *out, size_t outsz, const char *name)
-{
-	const char *q = strchr(pg_url, '?');
-
-	snprintf(out, outsz, "postgresql://postgres@/%s%s", name, q ? q : "");
-}
-
-/*
- * cmocka setup: a struct fixture_store on database "t" of the group's
- * server, emptied (the schema stays: making a database and migrating it
- * per test would cost more than all the tests), db its URL.
- */
-static int
-pg_store_setup(void **state)
-{
-	struct fixture_store *fx = calloc(1, sizeof(*fx));
-	char url[sizeof(fx->db)];
-	struct mr_err err;
-
-	if (fx == NULL || fixture_dir_make(fx->dir, "pgstore") < 0 ||
-	    (pg_count++ == 0 && pg_admin("CREATE DATABASE t") < 0)) {
-		free(fx);
-		return -1;
-	}
-	pg_db_url(fx->db, sizeof(fx->db), "t");
-	if (mr_store_open(&fx->st, fx->db, &err) < 0) {
-		fprintf(stderr, "store open '%s': %s\n", fx->db, err.msg);
-		fixture_dir_remove(fx->dir);
-		free(fx);
-		return -1;
-	}
-	snprintf(url, sizeof(url), "%s", pg_url);
-	snprintf(pg_url, sizeof(pg_url), "%s", fx->db);
-	if (pg_admin("DO $$ DECLARE r record; BEGIN FOR r IN SELECT tablename "
-	    "FROM pg_tables WHERE schemaname = 'public' AND tablename != "
-	    "'mediarepo_schema' LOOP EXECUTE 'TRUNCATE ' || "
-	    "quote_ident(r.tablename); END LOOP; END $$") < 0)
-		fx->dir[0] = '\0';
-	snprintf(pg_url, sizeof(pg_url), "%s", url);
-	*state = fx;
-	return fx->dir[0] != '\0' ? 0 : -1;
-}
-
-static int
-pg_store_teardown(void **state)
-{
-	struct fixture_store *fx = *state;
-
-	mr_store_free(fx->st);
-	fixture_dir_remove(fx->dir);
-	free(fx);
-	return 0;
-}
-
-#define PG_STORE_TEST(f) \
-	cmocka_unit_test_setup_teardown(f, pg_store_setup, pg_store_teardown)
-
 static void
 test_pg_open_newer_schema_refused(void **state)
 {
@@ -1244,33 +1144,34 @@ main(void)
 	};
 	/* The same cases, but those about SQLite's file, on PostgreSQL. */
 	const struct CMUnitTest pg_tests[] = {
-		PG_STORE_TEST(test_open_twice),
-		PG_STORE_TEST(test_bucket_burst_and_drain),
-		PG_STORE_TEST(test_user_upload_bytes),
-		PG_STORE_TEST(test_origin_breaker),
-		PG_STORE_TEST(test_lease_remote_media),
-		PG_STORE_TEST(test_lease_preview),
-		PG_STORE_TEST(test_lease_new_kind),
-		PG_STORE_TEST(test_pg_open_newer_schema_refused),
-		PG_STORE_TEST(test_pg_bad_url),
-		PG_STORE_TEST(test_pg_unreachable_is_503),
-		PG_STORE_TEST(test_media_insert_get),
-		PG_STORE_TEST(test_media_strings),
-		PG_STORE_TEST(test_media_not_found),
-		PG_STORE_TEST(test_media_duplicate),
-		PG_STORE_TEST(test_create_pending_cap),
-		PG_STORE_TEST(test_create_pending_expired_do_not_count),
-		PG_STORE_TEST(test_create_pending_completed_do_not_count),
-		PG_STORE_TEST(test_complete_once),
-		PG_STORE_TEST(test_tokens),
-		PG_STORE_TEST(test_token_unknown),
-		PG_STORE_TEST(test_quarantine_forms),
-		PG_STORE_TEST(test_media_delete_and_references),
-		PG_STORE_TEST(test_stats_and_lists),
-		PG_STORE_TEST(test_each_and_import),
+		FIXTURE_PG_STORE_TEST(test_open_twice),
+		FIXTURE_PG_STORE_TEST(test_bucket_burst_and_drain),
+		FIXTURE_PG_STORE_TEST(test_user_upload_bytes),
+		FIXTURE_PG_STORE_TEST(test_origin_breaker),
+		FIXTURE_PG_STORE_TEST(test_lease_remote_media),
+		FIXTURE_PG_STORE_TEST(test_lease_preview),
+		FIXTURE_PG_STORE_TEST(test_lease_thumbnail),
+		FIXTURE_PG_STORE_TEST(test_lease_new_kind),
+		FIXTURE_PG_STORE_TEST(test_pg_open_newer_schema_refused),
+		FIXTURE_PG_STORE_TEST(test_pg_bad_url),
+		FIXTURE_PG_STORE_TEST(test_pg_unreachable_is_503),
+		FIXTURE_PG_STORE_TEST(test_media_insert_get),
+		FIXTURE_PG_STORE_TEST(test_media_strings),
+		FIXTURE_PG_STORE_TEST(test_media_not_found),
+		FIXTURE_PG_STORE_TEST(test_media_duplicate),
+		FIXTURE_PG_STORE_TEST(test_create_pending_cap),
+		FIXTURE_PG_STORE_TEST(test_create_pending_expired_do_not_count),
+		FIXTURE_PG_STORE_TEST(test_create_pending_completed_do_not_count),
+		FIXTURE_PG_STORE_TEST(test_complete_once),
+		FIXTURE_PG_STORE_TEST(test_tokens),
+		FIXTURE_PG_STORE_TEST(test_token_unknown),
+		FIXTURE_PG_STORE_TEST(test_quarantine_forms),
+		FIXTURE_PG_STORE_TEST(test_media_delete_and_references),
+		FIXTURE_PG_STORE_TEST(test_stats_and_lists),
+		FIXTURE_PG_STORE_TEST(test_each_and_import),
 	};
 	int failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
 
 	return failed + cmocka_run_group_tests_name("postgresql", pg_tests,
-	    pg_group_setup, pg_group_teardown);
+	    fixture_pg_group_setup, fixture_pg_group_teardown);
 }
