@@ -253,9 +253,13 @@ e2e-test-all: all $(JS_SDK)
 # The modules that exercise the store, with every stack on PostgreSQL
 # (MR_STORE=pg: one server started by the tests, a database per stack),
 # behind lighttpd; test_scale_pg (outage, migrate-store, two hosts) runs
-# in every e2e run anyway.
+# in every e2e run anyway. Of test_abuse (the slots, mostly) only the
+# shared limits: a rate limit and the upload quota.
 E2E_PG_SUBSET = test_upload.py test_download.py test_async.py \
-	test_admin.py test_abuse.py test_freeze.py test_scale_pg.py
+	test_admin.py test_freeze.py test_scale_pg.py \
+	test_synapse_admin.py test_metrics.py \
+	test_abuse.py::test_create_rate_limit_per_user \
+	test_abuse.py::test_upload_quota_refuses_and_keeps_nothing
 e2e-test-pg: all
 	cd tests/e2e && MR_STORE=pg MR_WEBSERVERS=lighttpd /usr/bin/python3 \
 	  -m pytest -q -p no:cacheprovider $(E2E_PG_SUBSET)
