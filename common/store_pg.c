@@ -42,6 +42,14 @@
 
 #define PG_MAX_ARGS 16
 
+/*
+ * Rows per query of the calls that walk a whole table (lists, each calls,
+ * blob references): each page starts after the last key of the one
+ * before, so a big table never sits in memory whole, and fn may use the
+ * store meanwhile.
+ */
+#define PG_PAGE 1000
+
 enum pg_stmt {
 	PS_MEDIA_GET,
 	PS_MEDIA_INSERT,
@@ -1098,22 +1106,47 @@ pg_lease_end(void *impl, enum mr_store_lease_kind kind, const char *key,
 
 /* --- operator tool --- */
 
-/* Runs sql and calls fn on each media row it gives. */
+/*
+ * Calls fn on each media row matching where (whose parameters, $1 to
+ * $n, fixed holds), oldest first, by pages keyed on (created_ts,
+ * server_name, media_id).
+ */
 static enum mr_store_rc
-pg_each_media(struct pg_store *st, const char *sql, const struct pg_args *a,
-    void (*fn)(const struct mr_media *, void *), void *arg,
-    struct mr_err *err)
+pg_media_pages(struct pg_store *st, const char *where,
+    const struct pg_args *fixed, void (*fn)(const struct mr_media *, void *),
+    void *arg, struct mr_err *err)
 {
 	struct mr_media m;
+	struct pg_args a;
+	char sql[1024], server[MR_SERVER_NAME_MAX + 1] = "",
+	    id[MR_MEDIA_ID_MAX + 1] = "";
+	int64_t created = INT64_MIN;	/* below every row */
 	PGresult *res;
+	int n;
 
-	if ((res = pg_run(st, -1, sql, a, err, "media list")) == NULL)
-		return MR_STORE_UNAVAILABLE;
-	for (int i = 0; i < PQntuples(res); i++) {
-		pg_read_media(res, i, &m);
-		fn(&m, arg);
-	}
-	PQclear(res);
+	snprintf(sql, sizeof(sql), "SELECT " PG_MEDIA_COLS " FROM media "
+	    "WHERE %s AND (created_ts, server_name, media_id) > "
+	    "($%d::bigint, $%d, $%d) ORDER BY created_ts, server_name, "
+	    "media_id LIMIT %d", where, fixed->n + 1, fixed->n + 2,
+	    fixed->n + 3, PG_PAGE);
+	do {
+		/* The fixed numbers are printed in fixed, which outlives a. */
+		a = *fixed;
+		arg_i(&a, created);
+		arg_s(&a, server);
+		arg_s(&a, id);
+		if ((res = pg_run(st, -1, sql, &a, err, "media list")) == NULL)
+			return MR_STORE_UNAVAILABLE;
+		n = PQntuples(res);
+		for (int i = 0; i < n; i++) {
+			pg_read_media(res, i, &m);
+			fn(&m, arg);
+			created = m.created_ts;
+			snprintf(server, sizeof(server), "%s", m.mxc.server);
+			snprintf(id, sizeof(id), "%s", m.mxc.id);
+		}
+		PQclear(res);
+	} while (n == PG_PAGE);
 	return MR_STORE_OK;
 }
 
@@ -1125,9 +1158,8 @@ pg_media_list_user(void *impl, const char *user_id,
 	struct pg_args a = { 0 };
 
 	arg_s(&a, user_id);
-	return pg_each_media(impl, "SELECT " PG_MEDIA_COLS " FROM media "
-	    "WHERE user_id = $1 AND sha256 IS NOT NULL "
-	    "ORDER BY created_ts, media_id", &a, fn, arg, err);
+	return pg_media_pages(impl, "user_id = $1 AND sha256 IS NOT NULL", &a,
+	    fn, arg, err);
 }
 
 static enum mr_store_rc
@@ -1139,9 +1171,8 @@ pg_media_list_remote(void *impl, const char *local_server, int64_t before_ts,
 
 	arg_s(&a, local_server);
 	arg_i(&a, before_ts);
-	return pg_each_media(impl, "SELECT " PG_MEDIA_COLS " FROM media "
-	    "WHERE server_name != $1 AND created_ts < $2 "
-	    "ORDER BY created_ts", &a, fn, arg, err);
+	return pg_media_pages(impl, "server_name != $1 AND "
+	    "created_ts < $2::bigint", &a, fn, arg, err);
 }
 
 #define PG_THUMB_COLS \
@@ -1260,13 +1291,48 @@ pg_blob_referenced(void *impl, const char *sha256, struct mr_err *err)
 	return rc;
 }
 
+/*
+ * Calls fn for each hash the first column of sql gives: a page of at most
+ * $2 (PG_PAGE) distinct hashes in ascending order after $1, page after
+ * page.
+ */
+static enum mr_store_rc
+pg_hash_pages(struct pg_store *st, const char *sql,
+    void (*fn)(const char *, void *), void *arg, struct mr_err *err,
+    const char *what)
+{
+	char last[65] = "";	/* below every hash */
+	struct pg_args a;
+	PGresult *res;
+	int n;
+
+	do {
+		memset(&a, 0, sizeof(a));
+		arg_s(&a, last);
+		arg_i(&a, PG_PAGE);
+		if ((res = pg_run(st, -1, sql, &a, err, what)) == NULL)
+			return MR_STORE_UNAVAILABLE;
+		n = PQntuples(res);
+		for (int i = 0; i < n; i++) {
+			fn(PQgetvalue(res, i, 0), arg);
+			pg_copy(res, i, 0, last, sizeof(last));
+		}
+		PQclear(res);
+	} while (n == PG_PAGE);
+	return MR_STORE_OK;
+}
+
+/* Each branch is cut to a page first: the union's page lies in them. */
 static enum mr_store_rc
 pg_blob_refs(void *impl, void (*fn)(const char *sha256, void *), void *arg,
     struct mr_err *err)
 {
-	return pg_each_text(impl, "SELECT sha256 FROM media WHERE sha256 IS NOT "
-	    "NULL UNION SELECT sha256 FROM thumbnails", NULL, fn, arg, err,
-	    "blob references") < 0 ? MR_STORE_UNAVAILABLE : MR_STORE_OK;
+	return pg_hash_pages(impl, "SELECT sha256 FROM ("
+	    "(SELECT DISTINCT sha256 FROM media WHERE sha256 > $1 "
+	    "ORDER BY sha256 LIMIT $2) UNION "
+	    "(SELECT DISTINCT sha256 FROM thumbnails WHERE sha256 > $1 "
+	    "ORDER BY sha256 LIMIT $2)) x ORDER BY sha256 LIMIT $2", fn, arg,
+	    err, "blob references");
 }
 
 /*
@@ -1479,25 +1545,37 @@ pg_token_revoke(void *impl, const char *token_hash, struct mr_err *err)
 	return n > 0 ? MR_STORE_OK : MR_STORE_NOT_FOUND;
 }
 
+/* Oldest first, by pages keyed on (created_ts, token_hash). */
 static enum mr_store_rc
 pg_token_list(void *impl, void (*fn)(const struct mr_token_info *, void *),
     void *arg, struct mr_err *err)
 {
-	struct mr_token_info t;
+	struct mr_token_info t = { .created_ts = INT64_MIN };
+	struct pg_args a;
 	PGresult *res;
+	int n;
 
-	if ((res = pg_run(impl, -1, "SELECT token_hash, user_id, is_guest, "
-	    "created_ts FROM access_tokens ORDER BY created_ts, token_hash",
-	    NULL, err, "token list")) == NULL)
-		return MR_STORE_UNAVAILABLE;
-	for (int i = 0; i < PQntuples(res); i++) {
-		pg_copy(res, i, 0, t.token_hash, sizeof(t.token_hash));
-		pg_copy(res, i, 1, t.user_id, sizeof(t.user_id));
-		t.is_guest = (int)pg_i64(res, i, 2);
-		t.created_ts = pg_i64(res, i, 3);
-		fn(&t, arg);
-	}
-	PQclear(res);
+	do {
+		memset(&a, 0, sizeof(a));
+		arg_i(&a, t.created_ts);
+		arg_s(&a, t.token_hash);
+		arg_i(&a, PG_PAGE);
+		if ((res = pg_run(impl, -1, "SELECT token_hash, user_id, "
+		    "is_guest, created_ts FROM access_tokens WHERE "
+		    "(created_ts, token_hash) > ($1::bigint, $2) "
+		    "ORDER BY created_ts, token_hash LIMIT $3", &a, err,
+		    "token list")) == NULL)
+			return MR_STORE_UNAVAILABLE;
+		n = PQntuples(res);
+		for (int i = 0; i < n; i++) {
+			pg_copy(res, i, 0, t.token_hash, sizeof(t.token_hash));
+			pg_copy(res, i, 1, t.user_id, sizeof(t.user_id));
+			t.is_guest = (int)pg_i64(res, i, 2);
+			t.created_ts = pg_i64(res, i, 3);
+			fn(&t, arg);
+		}
+		PQclear(res);
+	} while (n == PG_PAGE);
 	return MR_STORE_OK;
 }
 
@@ -1649,9 +1727,6 @@ pg_origin_result(void *impl, const char *origin, int ok, int64_t now_ms,
 
 /* --- migrate-store --- */
 
-/* Rows per page of the each calls: memory stays bounded however many. */
-#define PG_PAGE 1000
-
 /*
  * Every media row by keyset pages (after the last key seen), so a big
  * table never sits in memory whole and fn may use the store meanwhile.
@@ -1741,15 +1816,26 @@ pg_quarantined_hash_each(void *impl,
     void (*fn)(const char *sha256, int64_t created_ts, void *), void *arg,
     struct mr_err *err)
 {
+	char last[65] = "";	/* below every hash */
+	struct pg_args a;
 	PGresult *res;
+	int n;
 
-	if ((res = pg_run(impl, -1, "SELECT sha256, created_ts FROM "
-	    "quarantined_hashes ORDER BY sha256", NULL, err,
-	    "quarantined hashes")) == NULL)
-		return MR_STORE_UNAVAILABLE;
-	for (int i = 0; i < PQntuples(res); i++)
-		fn(PQgetvalue(res, i, 0), pg_i64(res, i, 1), arg);
-	PQclear(res);
+	do {
+		memset(&a, 0, sizeof(a));
+		arg_s(&a, last);
+		arg_i(&a, PG_PAGE);
+		if ((res = pg_run(impl, -1, "SELECT sha256, created_ts FROM "
+		    "quarantined_hashes WHERE sha256 > $1 ORDER BY sha256 "
+		    "LIMIT $2", &a, err, "quarantined hashes")) == NULL)
+			return MR_STORE_UNAVAILABLE;
+		n = PQntuples(res);
+		for (int i = 0; i < n; i++) {
+			fn(PQgetvalue(res, i, 0), pg_i64(res, i, 1), arg);
+			pg_copy(res, i, 0, last, sizeof(last));
+		}
+		PQclear(res);
+	} while (n == PG_PAGE);
 	return MR_STORE_OK;
 }
 

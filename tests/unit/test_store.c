@@ -1043,6 +1043,155 @@ test_lease_new_kind(void **state)
 	    &done, &err), MR_STORE_OK);
 }
 
+/* --- walking big tables --- */
+
+/* More rows than a page of store_pg (1000), ties on the first key. */
+#define WALK_MEDIA 2345
+#define WALK_TOKENS 1500
+#define WALK_HASHES 1200
+
+/* The hash of row i: i in hex, zero-padded to 64 digits. */
+static void
+walk_hash(char out[65], unsigned i)
+{
+	snprintf(out, 65, "%064x", i);
+}
+
+/* Row number of a walk_hash, and whether it was seen before. */
+static unsigned
+walk_index(const char *sha256)
+{
+	unsigned long long i = strtoull(sha256 + 48, NULL, 16);
+
+	assert_true(i < WALK_MEDIA + 20);
+	return (unsigned)i;
+}
+
+struct walk {
+	unsigned char seen[WALK_MEDIA + 20];
+	int n;
+	int64_t last_ts;
+	char last_key[80];
+};
+
+/* Each row once, oldest first. */
+static void
+walk_media(const struct mr_media *m, void *arg)
+{
+	struct walk *w = arg;
+	unsigned i = walk_index(m->sha256);
+
+	assert_false(w->seen[i]);
+	w->seen[i] = 1;
+	assert_true(m->created_ts >= w->last_ts);
+	w->last_ts = m->created_ts;
+	w->n++;
+}
+
+static void
+walk_blob(const char *sha256, void *arg)
+{
+	struct walk *w = arg;
+	unsigned i = walk_index(sha256);
+
+	assert_false(w->seen[i]);
+	w->seen[i] = 1;
+	w->n++;
+}
+
+static void
+walk_token(const struct mr_token_info *t, void *arg)
+{
+	struct walk *w = arg;
+
+	assert_true(t->created_ts >= w->last_ts);
+	if (t->created_ts == w->last_ts)
+		assert_true(strcmp(t->token_hash, w->last_key) > 0);
+	w->last_ts = t->created_ts;
+	snprintf(w->last_key, sizeof(w->last_key), "%s", t->token_hash);
+	w->n++;
+}
+
+static void
+walk_qhash(const char *sha256, int64_t created_ts, void *arg)
+{
+	struct walk *w = arg;
+
+	assert_true(strcmp(sha256, w->last_key) > 0);
+	assert_int_equal(created_ts, 77);
+	snprintf(w->last_key, sizeof(w->last_key), "%s", sha256);
+	w->n++;
+}
+
+/*
+ * The calls that walk a whole table give every row once, in order, past
+ * the pages store_pg reads them in.
+ */
+static void
+test_lists_walk_every_row(void **state)
+{
+	struct fixture_store *fx = *state;
+	struct mr_token_info t = { .user_id = "@bulk:example.org" };
+	struct mr_thumb_row th;
+	struct mr_media m;
+	struct mr_err err;
+	struct walk w;
+	char id[16];
+
+	for (unsigned i = 0; i < WALK_MEDIA; i++) {
+		snprintf(id, sizeof(id), "w%u", i);
+		media_fill(&m, i % 2 ? "example.org" : "far.test", id);
+		walk_hash(m.sha256, i);
+		snprintf(m.user_id, sizeof(m.user_id), "@bulk:example.org");
+		m.created_ts = 1000 + i / 7;
+		assert_int_equal(mr_store_media_insert(fx->st, &m, &err), 0);
+	}
+	/* Thumbnails: 10 of their media's bytes, 10 of bytes of their own. */
+	for (unsigned i = 0; i < 20; i++) {
+		memset(&th, 0, sizeof(th));
+		snprintf(id, sizeof(id), "w%u", i);
+		assert_int_equal(mr_mxc_from_parts("far.test", id, &th.mxc,
+		    &err), 0);
+		th.width = th.height = 32;
+		walk_hash(th.sha256, i < 10 ? i : WALK_MEDIA + i);
+		th.size = 1;
+		snprintf(th.content_type, sizeof(th.content_type), "image/png");
+		assert_int_equal(mr_store_thumb_put(fx->st, &th, &err), 0);
+	}
+	for (unsigned i = 0; i < WALK_TOKENS; i++) {
+		walk_hash(t.token_hash, WALK_TOKENS - i);
+		t.created_ts = i / 3;
+		assert_int_equal(mr_store_token_import(fx->st, &t, &err), 0);
+	}
+	for (unsigned i = 0; i < WALK_HASHES; i++) {
+		char h[65];
+
+		walk_hash(h, i * 7919 % 100003);
+		assert_int_equal(mr_store_quarantined_hash_add(fx->st, h, 77,
+		    &err), 0);
+	}
+
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(mr_store_media_list_user(fx->st, "@bulk:example.org",
+	    walk_media, &w, &err), 0);
+	assert_int_equal(w.n, WALK_MEDIA);
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(mr_store_media_list_remote(fx->st, "example.org",
+	    1000 + WALK_MEDIA, walk_media, &w, &err), 0);
+	assert_int_equal(w.n, (WALK_MEDIA + 1) / 2);
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(mr_store_blob_refs(fx->st, walk_blob, &w, &err), 0);
+	assert_int_equal(w.n, WALK_MEDIA + 10);
+	memset(&w, 0, sizeof(w));
+	w.last_ts = -1;
+	assert_int_equal(mr_store_token_list(fx->st, walk_token, &w, &err), 0);
+	assert_int_equal(w.n, WALK_TOKENS);
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(mr_store_quarantined_hash_each(fx->st, walk_qhash, &w,
+	    &err), 0);
+	assert_int_equal(w.n, WALK_HASHES);
+}
+
 /*
  * Every backend fills every slot of the ops table: an op appended to
  * struct mr_store_ops but left out of one backend would crash there at
@@ -1174,6 +1323,7 @@ main(void)
 		FIXTURE_STORE_TEST(test_media_delete_and_references),
 		FIXTURE_STORE_TEST(test_stats_and_lists),
 		FIXTURE_STORE_TEST(test_each_and_import),
+		FIXTURE_STORE_TEST(test_lists_walk_every_row),
 	};
 	/* The same cases, but those about SQLite's file, on PostgreSQL. */
 	const struct CMUnitTest pg_tests[] = {
@@ -1202,6 +1352,7 @@ main(void)
 		FIXTURE_PG_STORE_TEST(test_media_delete_and_references),
 		FIXTURE_PG_STORE_TEST(test_stats_and_lists),
 		FIXTURE_PG_STORE_TEST(test_each_and_import),
+		FIXTURE_PG_STORE_TEST(test_lists_walk_every_row),
 	};
 	int failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
 
