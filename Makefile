@@ -269,9 +269,17 @@ e2e-test-all: all $(JS_SDK)
 # The modules that exercise the store, with every stack on PostgreSQL
 # (MR_STORE=pg: one server started by the tests, a database per stack),
 # behind lighttpd; test_scale_pg (outage, migrate-store, two hosts) runs
-# in every e2e run anyway.
+# in every e2e run anyway. Of test_abuse (the slots, mostly) only the
+# shared limits: a rate limit and the upload quota; of test_thumbnail the
+# cases that race processes on one media (the thumbnail lease, the cap).
 E2E_PG_SUBSET = test_upload.py test_download.py test_async.py \
-	test_admin.py test_abuse.py test_freeze.py test_scale_pg.py
+	test_admin.py test_freeze.py test_scale_pg.py \
+	test_synapse_admin.py test_metrics.py \
+	test_abuse.py::test_create_rate_limit_per_user \
+	test_abuse.py::test_upload_quota_refuses_and_keeps_nothing \
+	test_thumbnail.py::test_dynamic_same_new_size_in_parallel \
+	test_thumbnail.py::test_one_generation_for_32_identical_requests \
+	test_thumbnail.py::test_dynamic_cap_holds_under_parallel_requests
 e2e-test-pg: all
 	cd tests/e2e && MR_STORE=pg MR_WEBSERVERS=lighttpd /usr/bin/python3 \
 	  -m pytest -q -p no:cacheprovider $(E2E_PG_SUBSET)

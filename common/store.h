@@ -77,8 +77,9 @@ void mr_store_free(struct mr_store *st);
 /* OK and *out filled, or NOT_FOUND. */
 enum mr_store_rc mr_store_media_get(struct mr_store *st,
     const struct mr_mxc *mxc, struct mr_media *out, struct mr_err *err);
-/* Inserts a complete row (quarantined from birth when m says so); a
- * taken id gives CONFLICT. */
+/* Inserts a complete row as m says (quarantined from birth, and the
+ * admin API's fields, which migrate-store carries over); a taken id gives
+ * CONFLICT. */
 enum mr_store_rc mr_store_media_insert(struct mr_store *st,
     const struct mr_media *m, struct mr_err *err);
 /*

@@ -42,6 +42,14 @@
 
 #define PG_MAX_ARGS 16
 
+/*
+ * Rows per query of the calls that walk a whole table (lists, each calls,
+ * blob references): each page starts after the last key of the one
+ * before, so a big table never sits in memory whole, and fn may use the
+ * store meanwhile.
+ */
+#define PG_PAGE 1000
+
 enum pg_stmt {
 	PS_MEDIA_GET,
 	PS_MEDIA_INSERT,
@@ -74,13 +82,15 @@ enum pg_stmt {
 	PS_ORIGIN_GET,
 	PS_ORIGIN_FAIL,
 	PS_ORIGIN_DELETE,
+	PS_MEDIA_TOUCH,
 	PS__MAX
 };
 
 #define PG_MEDIA_COLS \
 	"server_name, media_id, sha256, size, content_type, upload_name, " \
 	"user_id, created_ts, coalesce(expires_ts, 0), quarantined, " \
-	"authenticated"
+	"authenticated, coalesce(last_access_ts, 0), " \
+	"coalesce(quarantined_by, ''), safe_from_quarantine"
 
 /* Numbers are cast where PostgreSQL could not infer their type. */
 static const char *const pg_sql[PS__MAX] = {
@@ -90,9 +100,10 @@ static const char *const pg_sql[PS__MAX] = {
 	[PS_MEDIA_INSERT] =
 	    "INSERT INTO media (server_name, media_id, sha256, size, "
 	    "content_type, upload_name, user_id, created_ts, expires_ts, "
-	    "authenticated, quarantined) "
-	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
-	    "ON CONFLICT DO NOTHING",
+	    "authenticated, quarantined, last_access_ts, quarantined_by, "
+	    "safe_from_quarantine) "
+	    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, "
+	    "$14) ON CONFLICT DO NOTHING",
 	[PS_MEDIA_COUNT_PENDING] =
 	    "SELECT count(*), coalesce(min(expires_ts), 0) FROM media "
 	    "WHERE user_id = $1 AND sha256 IS NULL AND expires_ts > $2",
@@ -209,6 +220,11 @@ static const char *const pg_sql[PS__MAX] = {
 	    "(1::bigint << least(origin_health.failures, 4)::int)",
 	[PS_ORIGIN_DELETE] =
 	    "DELETE FROM origin_health WHERE server_name = $1",
+	/* Serving programs call it (at most hourly per media): prepared. */
+	[PS_MEDIA_TOUCH] =
+	    "UPDATE media SET last_access_ts = $3 "
+	    "WHERE server_name = $1 AND media_id = $2 AND "
+	    "(last_access_ts IS NULL OR last_access_ts <= $4::bigint)",
 };
 
 struct pg_store {
@@ -706,6 +722,9 @@ pg_read_media(const PGresult *res, int row, struct mr_media *m)
 	m->expires_ts = pg_i64(res, row, 8);
 	m->quarantined = (int)pg_i64(res, row, 9);
 	m->authenticated = (int)pg_i64(res, row, 10);
+	m->last_access_ts = pg_i64(res, row, 11);
+	pg_copy(res, row, 12, m->quarantined_by, sizeof(m->quarantined_by));
+	m->safe_from_quarantine = (int)pg_i64(res, row, 13);
 }
 
 static void
@@ -762,6 +781,12 @@ pg_media_insert(void *impl, const struct mr_media *m, struct mr_err *err)
 		arg_s(&a, NULL);
 	arg_i(&a, m->authenticated ? 1 : 0);
 	arg_i(&a, m->quarantined ? 1 : 0);
+	if (m->last_access_ts > 0)
+		arg_i(&a, m->last_access_ts);
+	else
+		arg_s(&a, NULL);
+	arg_sn(&a, m->quarantined_by);
+	arg_i(&a, m->safe_from_quarantine ? 1 : 0);
 	if ((n = pg_cmd(impl, PS_MEDIA_INSERT, NULL, &a, err,
 	    "media insert")) < 0)
 		return MR_STORE_UNAVAILABLE;
@@ -1002,6 +1027,8 @@ pg_lease_kind(enum mr_store_lease_kind kind, char buf[24])
 		return "remote_media";
 	if (kind == MR_STORE_LEASE_PREVIEW)
 		return "preview";
+	if (kind == MR_STORE_LEASE_THUMBNAIL)
+		return "thumbnail";
 	snprintf(buf, 24, "kind%d", (int)kind);
 	return buf;
 }
@@ -1079,22 +1106,47 @@ pg_lease_end(void *impl, enum mr_store_lease_kind kind, const char *key,
 
 /* --- operator tool --- */
 
-/* Runs sql and calls fn on each media row it gives. */
+/*
+ * Calls fn on each media row matching where (whose parameters, $1 to
+ * $n, fixed holds), oldest first, by pages keyed on (created_ts,
+ * server_name, media_id).
+ */
 static enum mr_store_rc
-pg_each_media(struct pg_store *st, const char *sql, const struct pg_args *a,
-    void (*fn)(const struct mr_media *, void *), void *arg,
-    struct mr_err *err)
+pg_media_pages(struct pg_store *st, const char *where,
+    const struct pg_args *fixed, void (*fn)(const struct mr_media *, void *),
+    void *arg, struct mr_err *err)
 {
 	struct mr_media m;
+	struct pg_args a;
+	char sql[1024], server[MR_SERVER_NAME_MAX + 1] = "",
+	    id[MR_MEDIA_ID_MAX + 1] = "";
+	int64_t created = INT64_MIN;	/* below every row */
 	PGresult *res;
+	int n;
 
-	if ((res = pg_run(st, -1, sql, a, err, "media list")) == NULL)
-		return MR_STORE_UNAVAILABLE;
-	for (int i = 0; i < PQntuples(res); i++) {
-		pg_read_media(res, i, &m);
-		fn(&m, arg);
-	}
-	PQclear(res);
+	snprintf(sql, sizeof(sql), "SELECT " PG_MEDIA_COLS " FROM media "
+	    "WHERE %s AND (created_ts, server_name, media_id) > "
+	    "($%d::bigint, $%d, $%d) ORDER BY created_ts, server_name, "
+	    "media_id LIMIT %d", where, fixed->n + 1, fixed->n + 2,
+	    fixed->n + 3, PG_PAGE);
+	do {
+		/* The fixed numbers are printed in fixed, which outlives a. */
+		a = *fixed;
+		arg_i(&a, created);
+		arg_s(&a, server);
+		arg_s(&a, id);
+		if ((res = pg_run(st, -1, sql, &a, err, "media list")) == NULL)
+			return MR_STORE_UNAVAILABLE;
+		n = PQntuples(res);
+		for (int i = 0; i < n; i++) {
+			pg_read_media(res, i, &m);
+			fn(&m, arg);
+			created = m.created_ts;
+			snprintf(server, sizeof(server), "%s", m.mxc.server);
+			snprintf(id, sizeof(id), "%s", m.mxc.id);
+		}
+		PQclear(res);
+	} while (n == PG_PAGE);
 	return MR_STORE_OK;
 }
 
@@ -1106,9 +1158,8 @@ pg_media_list_user(void *impl, const char *user_id,
 	struct pg_args a = { 0 };
 
 	arg_s(&a, user_id);
-	return pg_each_media(impl, "SELECT " PG_MEDIA_COLS " FROM media "
-	    "WHERE user_id = $1 AND sha256 IS NOT NULL "
-	    "ORDER BY created_ts, media_id", &a, fn, arg, err);
+	return pg_media_pages(impl, "user_id = $1 AND sha256 IS NOT NULL", &a,
+	    fn, arg, err);
 }
 
 static enum mr_store_rc
@@ -1120,9 +1171,8 @@ pg_media_list_remote(void *impl, const char *local_server, int64_t before_ts,
 
 	arg_s(&a, local_server);
 	arg_i(&a, before_ts);
-	return pg_each_media(impl, "SELECT " PG_MEDIA_COLS " FROM media "
-	    "WHERE server_name != $1 AND created_ts < $2 "
-	    "ORDER BY created_ts", &a, fn, arg, err);
+	return pg_media_pages(impl, "server_name != $1 AND "
+	    "created_ts < $2::bigint", &a, fn, arg, err);
 }
 
 #define PG_THUMB_COLS \
@@ -1241,13 +1291,48 @@ pg_blob_referenced(void *impl, const char *sha256, struct mr_err *err)
 	return rc;
 }
 
+/*
+ * Calls fn for each hash the first column of sql gives: a page of at most
+ * $2 (PG_PAGE) distinct hashes in ascending order after $1, page after
+ * page.
+ */
+static enum mr_store_rc
+pg_hash_pages(struct pg_store *st, const char *sql,
+    void (*fn)(const char *, void *), void *arg, struct mr_err *err,
+    const char *what)
+{
+	char last[65] = "";	/* below every hash */
+	struct pg_args a;
+	PGresult *res;
+	int n;
+
+	do {
+		memset(&a, 0, sizeof(a));
+		arg_s(&a, last);
+		arg_i(&a, PG_PAGE);
+		if ((res = pg_run(st, -1, sql, &a, err, what)) == NULL)
+			return MR_STORE_UNAVAILABLE;
+		n = PQntuples(res);
+		for (int i = 0; i < n; i++) {
+			fn(PQgetvalue(res, i, 0), arg);
+			pg_copy(res, i, 0, last, sizeof(last));
+		}
+		PQclear(res);
+	} while (n == PG_PAGE);
+	return MR_STORE_OK;
+}
+
+/* Each branch is cut to a page first: the union's page lies in them. */
 static enum mr_store_rc
 pg_blob_refs(void *impl, void (*fn)(const char *sha256, void *), void *arg,
     struct mr_err *err)
 {
-	return pg_each_text(impl, "SELECT sha256 FROM media WHERE sha256 IS NOT "
-	    "NULL UNION SELECT sha256 FROM thumbnails", NULL, fn, arg, err,
-	    "blob references") < 0 ? MR_STORE_UNAVAILABLE : MR_STORE_OK;
+	return pg_hash_pages(impl, "SELECT sha256 FROM ("
+	    "(SELECT DISTINCT sha256 FROM media WHERE sha256 > $1 "
+	    "ORDER BY sha256 LIMIT $2) UNION "
+	    "(SELECT DISTINCT sha256 FROM thumbnails WHERE sha256 > $1 "
+	    "ORDER BY sha256 LIMIT $2)) x ORDER BY sha256 LIMIT $2", fn, arg,
+	    err, "blob references");
 }
 
 /*
@@ -1460,25 +1545,37 @@ pg_token_revoke(void *impl, const char *token_hash, struct mr_err *err)
 	return n > 0 ? MR_STORE_OK : MR_STORE_NOT_FOUND;
 }
 
+/* Oldest first, by pages keyed on (created_ts, token_hash). */
 static enum mr_store_rc
 pg_token_list(void *impl, void (*fn)(const struct mr_token_info *, void *),
     void *arg, struct mr_err *err)
 {
-	struct mr_token_info t;
+	struct mr_token_info t = { .created_ts = INT64_MIN };
+	struct pg_args a;
 	PGresult *res;
+	int n;
 
-	if ((res = pg_run(impl, -1, "SELECT token_hash, user_id, is_guest, "
-	    "created_ts FROM access_tokens ORDER BY created_ts, token_hash",
-	    NULL, err, "token list")) == NULL)
-		return MR_STORE_UNAVAILABLE;
-	for (int i = 0; i < PQntuples(res); i++) {
-		pg_copy(res, i, 0, t.token_hash, sizeof(t.token_hash));
-		pg_copy(res, i, 1, t.user_id, sizeof(t.user_id));
-		t.is_guest = (int)pg_i64(res, i, 2);
-		t.created_ts = pg_i64(res, i, 3);
-		fn(&t, arg);
-	}
-	PQclear(res);
+	do {
+		memset(&a, 0, sizeof(a));
+		arg_i(&a, t.created_ts);
+		arg_s(&a, t.token_hash);
+		arg_i(&a, PG_PAGE);
+		if ((res = pg_run(impl, -1, "SELECT token_hash, user_id, "
+		    "is_guest, created_ts FROM access_tokens WHERE "
+		    "(created_ts, token_hash) > ($1::bigint, $2) "
+		    "ORDER BY created_ts, token_hash LIMIT $3", &a, err,
+		    "token list")) == NULL)
+			return MR_STORE_UNAVAILABLE;
+		n = PQntuples(res);
+		for (int i = 0; i < n; i++) {
+			pg_copy(res, i, 0, t.token_hash, sizeof(t.token_hash));
+			pg_copy(res, i, 1, t.user_id, sizeof(t.user_id));
+			t.is_guest = (int)pg_i64(res, i, 2);
+			t.created_ts = pg_i64(res, i, 3);
+			fn(&t, arg);
+		}
+		PQclear(res);
+	} while (n == PG_PAGE);
 	return MR_STORE_OK;
 }
 
@@ -1630,9 +1727,6 @@ pg_origin_result(void *impl, const char *origin, int ok, int64_t now_ms,
 
 /* --- migrate-store --- */
 
-/* Rows per page of the each calls: memory stays bounded however many. */
-#define PG_PAGE 1000
-
 /*
  * Every media row by keyset pages (after the last key seen), so a big
  * table never sits in memory whole and fn may use the store meanwhile.
@@ -1722,15 +1816,26 @@ pg_quarantined_hash_each(void *impl,
     void (*fn)(const char *sha256, int64_t created_ts, void *), void *arg,
     struct mr_err *err)
 {
+	char last[65] = "";	/* below every hash */
+	struct pg_args a;
 	PGresult *res;
+	int n;
 
-	if ((res = pg_run(impl, -1, "SELECT sha256, created_ts FROM "
-	    "quarantined_hashes ORDER BY sha256", NULL, err,
-	    "quarantined hashes")) == NULL)
-		return MR_STORE_UNAVAILABLE;
-	for (int i = 0; i < PQntuples(res); i++)
-		fn(PQgetvalue(res, i, 0), pg_i64(res, i, 1), arg);
-	PQclear(res);
+	do {
+		memset(&a, 0, sizeof(a));
+		arg_s(&a, last);
+		arg_i(&a, PG_PAGE);
+		if ((res = pg_run(impl, -1, "SELECT sha256, created_ts FROM "
+		    "quarantined_hashes WHERE sha256 > $1 ORDER BY sha256 "
+		    "LIMIT $2", &a, err, "quarantined hashes")) == NULL)
+			return MR_STORE_UNAVAILABLE;
+		n = PQntuples(res);
+		for (int i = 0; i < n; i++) {
+			fn(PQgetvalue(res, i, 0), pg_i64(res, i, 1), arg);
+			pg_copy(res, i, 0, last, sizeof(last));
+		}
+		PQclear(res);
+	} while (n == PG_PAGE);
 	return MR_STORE_OK;
 }
 
@@ -1748,6 +1853,306 @@ pg_quarantined_hash_add(void *impl, const char *sha256, int64_t created_ts,
 	    "quarantine import")) < 0)
 		return MR_STORE_UNAVAILABLE;
 	return n > 0 ? MR_STORE_OK : MR_STORE_CONFLICT;
+}
+
+/* --- Synapse's admin API and retention --- */
+
+static enum mr_store_rc
+pg_media_touch(void *impl, const struct mr_mxc *mxc, int64_t now_ms,
+    struct mr_err *err)
+{
+	struct pg_args a = { 0 };
+
+	arg_mxc(&a, mxc);
+	arg_i(&a, now_ms);
+	arg_i(&a, now_ms - MR_STORE_ACCESS_GRANULARITY);
+	return pg_cmd(impl, PS_MEDIA_TOUCH, NULL, &a, err, "media access") < 0 ?
+	    MR_STORE_UNAVAILABLE : MR_STORE_OK;
+}
+
+/*
+ * One statement of quarantine_as: fmt holds the selection's WHERE clause
+ * as %1$s (once or more: $1, $2 for a media, $1 for a hash or a user) and
+ * reads the time and the admin from p (p.now_ts, p.by_id), a CTE put in
+ * front, so that every statement takes the same parameters and each has
+ * a type whether the statement uses it or not. Rows changed, or -1.
+ */
+static int64_t
+pg_sel_exec_as(struct pg_store *st, const char *fmt,
+    const struct mr_store_sel *sel, int64_t now_ms, const char *by,
+    struct mr_err *err)
+{
+	struct pg_args a = { 0 };
+	char body[1200], sql[1400];
+	const char *where;
+
+	if (sel->mxc != NULL) {
+		where = "server_name = $1 AND media_id = $2";
+		arg_mxc(&a, sel->mxc);
+	} else {
+		where = sel->sha256 ? "sha256 = $1" : "user_id = $1";
+		arg_s(&a, sel->sha256 ? sel->sha256 : sel->user_id);
+	}
+	arg_i(&a, now_ms);
+	arg_sn(&a, by);
+	snprintf(body, sizeof(body), fmt, where);
+	snprintf(sql, sizeof(sql), "WITH p (now_ts, by_id) AS (SELECT "
+	    "$%d::bigint, $%d::text) %s", a.n - 1, a.n, body);
+	return pg_cmd(st, -1, sql, &a, err, "quarantine");
+}
+
+/*
+ * The rows a selection reaches, as in store_sqlite.c: its own and every
+ * row with the same bytes; quarantining leaves protected rows (and their
+ * bytes) alone.
+ */
+#define PG_REACH_ON \
+	"(%1$s OR sha256 IN (SELECT sha256 FROM media WHERE %1$s AND " \
+	"sha256 IS NOT NULL AND safe_from_quarantine = 0))"
+#define PG_REACH_OFF \
+	"(%1$s OR sha256 IN (SELECT sha256 FROM media WHERE %1$s AND " \
+	"sha256 IS NOT NULL))"
+
+static enum mr_store_rc
+pg_quarantine_as(void *impl, const struct mr_store_sel *sel, int on,
+    const char *by, int64_t now_ms, int64_t *count, struct mr_err *err)
+{
+	struct pg_store *st = impl;
+	int64_t n;
+
+	*count = 0;
+	if (pg_begin(st, err, "quarantine") < 0)
+		return MR_STORE_UNAVAILABLE;
+	if (on) {
+		if ((n = pg_sel_exec_as(st, "UPDATE media SET quarantined = 1, "
+		    "quarantined_by = p.by_id FROM p WHERE quarantined = 0 AND "
+		    "safe_from_quarantine = 0 AND " PG_REACH_ON, sel, now_ms, by,
+		    err)) < 0)
+			goto fail;
+		*count = n;
+		if (pg_sel_exec_as(st, sel->sha256 != NULL ?
+		    "INSERT INTO quarantined_hashes (sha256, created_ts) "
+		    "SELECT $1::text, p.now_ts FROM p ON CONFLICT DO NOTHING" :
+		    "INSERT INTO quarantined_hashes (sha256, created_ts) "
+		    "SELECT DISTINCT sha256, p.now_ts FROM media, p WHERE "
+		    "quarantined = 1 AND sha256 IS NOT NULL AND " PG_REACH_ON
+		    " ON CONFLICT DO NOTHING", sel, now_ms, by, err) < 0)
+			goto fail;
+	} else {
+		/* The hashes first, while the rows still name them. */
+		if (pg_sel_exec_as(st, sel->sha256 != NULL ?
+		    "DELETE FROM quarantined_hashes WHERE sha256 = $1" :
+		    "DELETE FROM quarantined_hashes WHERE sha256 IN (SELECT "
+		    "sha256 FROM media WHERE %1$s)", sel, now_ms, by, err) < 0)
+			goto fail;
+		if ((n = pg_sel_exec_as(st, "UPDATE media SET quarantined = 0, "
+		    "quarantined_by = NULL WHERE quarantined = 1 AND "
+		    PG_REACH_OFF, sel, now_ms, by, err)) < 0)
+			goto fail;
+		*count = n;
+	}
+	return pg_end(st, MR_STORE_OK, err, "quarantine");
+fail:
+	*count = 0;
+	return pg_end(st, MR_STORE_UNAVAILABLE, err, "quarantine");
+}
+
+static enum mr_store_rc
+pg_media_protect(void *impl, const struct mr_mxc *mxc, int on,
+    struct mr_err *err)
+{
+	struct pg_args a = { 0 };
+	int64_t n;
+
+	arg_mxc(&a, mxc);
+	arg_i(&a, on ? 1 : 0);
+	if ((n = pg_cmd(impl, -1, "UPDATE media SET safe_from_quarantine = $3 "
+	    "WHERE server_name = $1 AND media_id = $2", &a, err,
+	    "protect")) < 0)
+		return MR_STORE_UNAVAILABLE;
+	return n > 0 ? MR_STORE_OK : MR_STORE_NOT_FOUND;
+}
+
+/*
+ * Columns of enum mr_store_media_order, text compared byte by byte as
+ * SQLite does, whatever the database's collation; only these reach the
+ * SQL text.
+ */
+static const char *const pg_media_order_cols[MR_STORE_ORDER__MAX] = {
+	[MR_STORE_ORDER_CREATED_TS] = "created_ts",
+	[MR_STORE_ORDER_MEDIA_ID] = "media_id COLLATE \"C\"",
+	[MR_STORE_ORDER_UPLOAD_NAME] = "upload_name COLLATE \"C\"",
+	[MR_STORE_ORDER_LAST_ACCESS_TS] = "last_access_ts",
+	[MR_STORE_ORDER_MEDIA_LENGTH] = "size",
+	[MR_STORE_ORDER_MEDIA_TYPE] = "content_type COLLATE \"C\"",
+	[MR_STORE_ORDER_QUARANTINED_BY] = "quarantined_by COLLATE \"C\"",
+	[MR_STORE_ORDER_SAFE_FROM_QUARANTINE] = "safe_from_quarantine",
+};
+
+/* SQLite's NULLs sort first ascending and last descending; here too. */
+#define PG_DIR(desc) ((desc) ? "DESC NULLS LAST" : "ASC NULLS FIRST")
+
+/* Appends " AND " cond, where cond names the parameter a is given next. */
+static void
+pg_cond(char *where, size_t wsz, const char *cond, const struct pg_args *a)
+{
+	size_t n = strlen(where);
+
+	snprintf(where + n, wsz - n, " AND ");
+	n = strlen(where);
+	snprintf(where + n, wsz - n, cond, a->n + 1);
+}
+
+static enum mr_store_rc
+pg_media_query(void *impl, const struct mr_store_media_query *q,
+    void (*fn)(const struct mr_media *, void *), void *arg, int64_t *total,
+    struct mr_err *err)
+{
+	struct pg_store *st = impl;
+	struct pg_args a = { 0 };
+	char where[512] = "sha256 IS NOT NULL", sql[1024];
+	struct mr_media m;
+	PGresult *res;
+
+	if ((unsigned)q->order >= MR_STORE_ORDER__MAX)
+		return mr_err_set(err, 500, "M_UNKNOWN", "unknown media order");
+	if (q->origin != MR_STORE_ORIGIN_ANY) {
+		pg_cond(where, sizeof(where), q->origin == MR_STORE_ORIGIN_LOCAL ?
+		    "server_name = $%d" : "server_name != $%d", &a);
+		arg_s(&a, q->local_server ? q->local_server : "");
+	}
+	if (q->user_id != NULL) {
+		pg_cond(where, sizeof(where), "user_id = $%d", &a);
+		arg_s(&a, q->user_id);
+	}
+	if (q->accessed_before > 0) {
+		pg_cond(where, sizeof(where),
+		    "coalesce(last_access_ts, created_ts) < $%d::bigint", &a);
+		arg_i(&a, q->accessed_before);
+	}
+	if (q->size_gt > 0) {
+		pg_cond(where, sizeof(where), "size > $%d::bigint", &a);
+		arg_i(&a, q->size_gt);
+	}
+	if (q->skip_quarantined)
+		pg_cond(where, sizeof(where), "quarantined = 0", &a);
+	if (q->skip_protected)
+		pg_cond(where, sizeof(where), "safe_from_quarantine = 0", &a);
+	if (total != NULL) {
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM media WHERE %s",
+		    where);
+		if ((res = pg_run(st, -1, sql, &a, err, "media count")) == NULL)
+			return MR_STORE_UNAVAILABLE;
+		*total = pg_i64(res, 0, 0);
+		PQclear(res);
+	}
+	/* LIMIT NULL is no limit. */
+	snprintf(sql, sizeof(sql), "SELECT " PG_MEDIA_COLS " FROM media "
+	    "WHERE %s ORDER BY %s %s, media_id COLLATE \"C\" ASC "
+	    "LIMIT $%d::bigint OFFSET $%d::bigint", where,
+	    pg_media_order_cols[q->order], PG_DIR(q->descending), a.n + 1,
+	    a.n + 2);
+	if (q->limit < 0)
+		arg_s(&a, NULL);
+	else
+		arg_i(&a, q->limit);
+	arg_i(&a, q->offset > 0 ? q->offset : 0);
+	if ((res = pg_run(st, -1, sql, &a, err, "media query")) == NULL)
+		return MR_STORE_UNAVAILABLE;
+	for (int i = 0; i < PQntuples(res); i++) {
+		pg_read_media(res, i, &m);
+		fn(&m, arg);
+	}
+	PQclear(res);
+	return MR_STORE_OK;
+}
+
+/* "%term%" for LIKE, with LIKE's own characters escaped by backslash. */
+static char *
+pg_like_pattern(const char *term)
+{
+	size_t n = strlen(term);
+	char *p = malloc(2 * n + 3), *o = p;
+
+	if (p == NULL)
+		return NULL;
+	*o++ = '%';
+	for (size_t i = 0; i < n; i++) {
+		if (term[i] == '%' || term[i] == '_' || term[i] == '\\')
+			*o++ = '\\';
+		*o++ = term[i];
+	}
+	*o++ = '%';
+	*o = '\0';
+	return p;
+}
+
+static enum mr_store_rc
+pg_user_media_usage(void *impl, const struct mr_store_usage_query *q,
+    void (*fn)(const char *user_id, const struct mr_store_count *, void *),
+    void *arg, int64_t *total, struct mr_err *err)
+{
+	static const char *const order_cols[] = {
+		[MR_STORE_USAGE_USER_ID] = "user_id COLLATE \"C\"",
+		[MR_STORE_USAGE_MEDIA_LENGTH] = "sum(size)",
+		[MR_STORE_USAGE_MEDIA_COUNT] = "count(*)",
+	};
+	struct pg_store *st = impl;
+	struct pg_args a = { 0 };
+	char where[512] = "sha256 IS NOT NULL AND user_id IS NOT NULL",
+	    sql[1024], *like = NULL;
+	enum mr_store_rc rc = MR_STORE_UNAVAILABLE;
+	struct mr_store_count c;
+	PGresult *res;
+
+	if ((unsigned)q->order > MR_STORE_USAGE_MEDIA_COUNT)
+		return mr_err_set(err, 500, "M_UNKNOWN", "unknown usage order");
+	if (q->search != NULL && (like = pg_like_pattern(q->search)) == NULL)
+		return mr_err_set(err, 500, "M_UNKNOWN", "out of memory");
+	pg_cond(where, sizeof(where), "server_name = $%d", &a);
+	arg_s(&a, q->local_server ? q->local_server : "");
+	pg_cond(where, sizeof(where), "created_ts >= $%d::bigint", &a);
+	arg_i(&a, q->from_ts);
+	if (q->until_ts > 0) {
+		pg_cond(where, sizeof(where), "created_ts <= $%d::bigint", &a);
+		arg_i(&a, q->until_ts);
+	}
+	/* The localpart, between the sigil and the first colon; ILIKE as
+	 * SQLite's LIKE ignores the case of ASCII letters. */
+	if (like != NULL) {
+		pg_cond(where, sizeof(where), "split_part(substr(user_id, 2), "
+		    "':', 1) ILIKE $%d ESCAPE '\\'", &a);
+		arg_s(&a, like);
+	}
+	snprintf(sql, sizeof(sql), "SELECT count(DISTINCT user_id) FROM media "
+	    "WHERE %s", where);
+	if ((res = pg_run(st, -1, sql, &a, err, "usage count")) == NULL)
+		goto done;
+	if (total != NULL)
+		*total = pg_i64(res, 0, 0);
+	PQclear(res);
+	snprintf(sql, sizeof(sql), "SELECT user_id, count(*), sum(size) "
+	    "FROM media WHERE %s GROUP BY user_id ORDER BY %s %s, "
+	    "user_id COLLATE \"C\" ASC LIMIT $%d::bigint OFFSET $%d::bigint",
+	    where, order_cols[q->order], q->descending ? "DESC" : "ASC",
+	    a.n + 1, a.n + 2);
+	if (q->limit < 0)
+		arg_s(&a, NULL);
+	else
+		arg_i(&a, q->limit);
+	arg_i(&a, q->offset > 0 ? q->offset : 0);
+	if ((res = pg_run(st, -1, sql, &a, err, "usage")) == NULL)
+		goto done;
+	for (int i = 0; i < PQntuples(res); i++) {
+		c.count = pg_i64(res, i, 1);
+		c.bytes = pg_i64(res, i, 2);
+		fn(PQgetvalue(res, i, 0), &c, arg);
+	}
+	PQclear(res);
+	rc = MR_STORE_OK;
+done:
+	free(like);
+	return rc;
 }
 
 const struct mr_store_ops mr_store_pg_ops = {
@@ -1795,4 +2200,9 @@ const struct mr_store_ops mr_store_pg_ops = {
 	.token_import = pg_token_import,
 	.quarantined_hash_each = pg_quarantined_hash_each,
 	.quarantined_hash_add = pg_quarantined_hash_add,
+	.media_touch = pg_media_touch,
+	.quarantine_as = pg_quarantine_as,
+	.media_protect = pg_media_protect,
+	.media_query = pg_media_query,
+	.user_media_usage = pg_user_media_usage,
 };

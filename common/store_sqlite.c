@@ -61,8 +61,10 @@ static const char *const store_sql[ST__MAX] = {
 	[ST_MEDIA_INSERT] =
 	    "INSERT INTO media (server_name, media_id, sha256, size, "
 	    "content_type, upload_name, user_id, created_ts, expires_ts, "
-	    "authenticated, quarantined) "
-	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	    "authenticated, quarantined, last_access_ts, quarantined_by, "
+	    "safe_from_quarantine) "
+	    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+	    "?14)",
 	[ST_MEDIA_COUNT_PENDING] =
 	    "SELECT count(*), min(expires_ts) FROM media "
 	    "WHERE user_id = ?1 AND sha256 IS NULL AND expires_ts > ?2",
@@ -385,6 +387,10 @@ sqlite_media_insert(void *impl, const struct mr_media *m,
 		sqlite3_bind_int64(s, 9, m->expires_ts);
 	sqlite3_bind_int(s, 10, m->authenticated ? 1 : 0);
 	sqlite3_bind_int(s, 11, m->quarantined ? 1 : 0);
+	if (m->last_access_ts > 0)
+		sqlite3_bind_int64(s, 12, m->last_access_ts);
+	store_bind_text_or_null(s, 13, m->quarantined_by);
+	sqlite3_bind_int(s, 14, m->safe_from_quarantine ? 1 : 0);
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	if (rc == SQLITE_CONSTRAINT)

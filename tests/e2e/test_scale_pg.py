@@ -109,6 +109,9 @@ def test_migrate_store_round_trip(pg, make_stack):
                     token=token)]
     banned = s.upload(b"banned bytes", token=token)
     s.admin("quarantine", "mxc://%s/%s" % (s.server_name, banned))
+    # The admin API's fields: protected, last read, who quarantined.
+    s.admin("media", "protect", "mxc://%s/%s" % (s.server_name, ids[0]))
+    assert download(s, ids[1]).status_code == 200
     r = requests.post(s.url("/_matrix/media/v1/create"),
                       headers=s.auth(token), timeout=30)
     pending = r.json()["content_uri"].rsplit("/", 1)[1]
@@ -141,10 +144,18 @@ def test_migrate_store_round_trip(pg, make_stack):
         assert admin_out(conf, "stats") == admin_out(s.config, "stats")
         assert admin_out(conf, "list-tokens") == \
             admin_out(s.config, "list-tokens")
+        info = {}
         for media_id in ids + [banned, pending]:
             mxc = "mxc://%s/%s" % (s.server_name, media_id)
-            assert strip_paths(admin_out(conf, "media", "info", mxc)) == \
+            info[media_id] = admin_out(conf, "media", "info", mxc)
+            assert strip_paths(info[media_id]) == \
                 strip_paths(admin_out(s.config, "media", "info", mxc))
+        assert re.search(r"^protected\s+yes", info[ids[0]], re.M)
+        assert re.search(r"^protected\s+no", info[ids[1]], re.M)
+        assert re.search(r"^last_access\s+\d{4}-", info[ids[1]], re.M)
+        assert re.search(r"^last_access\s+never", info[ids[0]], re.M)
+        assert re.search(r"^quarantined_by\s+mediarepo-admin", info[banned],
+                         re.M)
         assert admin_out(conf, "verify").startswith("%d ok, 0 corrupt" %
                                                     first["blobs"][0])
 

@@ -31,7 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 import requests
 
-from conftest import ADMIN, Stack, free_port
+from conftest import ADMIN, STORE, Stack, free_port
 
 HS = "hs.test"
 A = "/_synapse/admin/v1"
@@ -206,11 +206,36 @@ def db(s):
 
 
 def sql(s, query, args=()):
+    """query (with ? for each of args) on the stack's store: its SQLite
+    file, or under MR_STORE=pg its PostgreSQL database; the rows."""
+    if STORE == "pg":
+        return pg_sql(s, query, args)
     conn = db(s)
     try:
         return conn.execute(query, args).fetchall()
     finally:
         conn.close()
+
+
+def pg_sql(s, query, args):
+    """sql() through psql: the arguments go in as quoted literals (numbers
+    and strings only), the values come back as ints where they are."""
+    def literal(v):
+        if isinstance(v, int):
+            return str(v)
+        return "'" + str(v).replace("'", "''") + "'"
+
+    parts = query.split("?")
+    assert len(parts) == len(args) + 1, query
+    text = parts[0] + "".join(literal(v) + rest
+                              for v, rest in zip(args, parts[1:]))
+    url = s.admin("config-get", "database_url").stdout.strip()
+    out = subprocess.run(["psql", "-qAt", "-F", "\x1f", "-v",
+                          "ON_ERROR_STOP=1", url, "-c", text],
+                         check=True, capture_output=True, text=True).stdout
+    return [tuple(int(f) if re.fullmatch(r"-?\d+", f) else f
+                  for f in line.split("\x1f"))
+            for line in out.splitlines()]
 
 
 def plant_remote(s, server, mid, data, age_ms=0):

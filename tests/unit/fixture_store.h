@@ -122,18 +122,15 @@ struct fixture_media {
 	struct mr_blob *blob;
 };
 
-/* cmocka setup: *state becomes a struct fixture_media. */
+/*
+ * The rest of a struct fixture_media once dir and st are there: default
+ * config, blobs in dir/media. On failure st is freed.
+ */
 static inline int
-fixture_media_setup(void **state)
+fixture_media_finish(struct fixture_media *fx)
 {
-	struct fixture_media *fx = calloc(1, sizeof(*fx));
 	struct mr_err err;
 
-	if (fx == NULL || fixture_dir_make(fx->dir, "media") < 0 ||
-	    fixture_store_open(fx->dir, &fx->st) < 0) {
-		free(fx);
-		return -1;
-	}
 	mr_config_defaults(&fx->cfg);
 	snprintf(fx->cfg.server_name, sizeof(fx->cfg.server_name),
 	    "example.org");
@@ -142,6 +139,23 @@ fixture_media_setup(void **state)
 	    fx->dir) >= sizeof(fx->cfg.media_store_path) ||
 	    mr_blob_store_open(&fx->cfg, 1, &fx->blob, &err) < 0) {
 		mr_store_free(fx->st);
+		return -1;
+	}
+	return 0;
+}
+
+/* cmocka setup: *state becomes a struct fixture_media. */
+static inline int
+fixture_media_setup(void **state)
+{
+	struct fixture_media *fx = calloc(1, sizeof(*fx));
+
+	if (fx == NULL || fixture_dir_make(fx->dir, "media") < 0 ||
+	    fixture_store_open(fx->dir, &fx->st) < 0) {
+		free(fx);
+		return -1;
+	}
+	if (fixture_media_finish(fx) < 0) {
 		free(fx);
 		return -1;
 	}

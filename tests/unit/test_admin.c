@@ -3,7 +3,8 @@
  * parameters, valid and hostile tables) and the admin module over a temp
  * store: quarantine as an admin with copies and protected media, the media
  * query's filters, order and paging, per-user usage, last access and the
- * deletes retention runs, and the admin log line.
+ * deletes retention runs (those on SQLite, then on PostgreSQL), and the
+ * admin log line.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include <cmocka.h>
 
 #include "fixture_store.h"
+#include "fixture_pg.h"
 
 #include "../../common/admin.h"
 #include "../../common/admin_api.h"
@@ -307,6 +309,7 @@ test_quarantine_as_covers_copies_not_protected(void **state)
 	struct mr_store_sel sel = { NULL, NULL, "@alice:example.org" };
 	struct mr_mxc mxc;
 	struct mr_err err;
+	char hash[65];
 	int64_t n;
 
 	row(fx, LOCAL, "a1", "@alice:example.org", 'a', 1, 1);
@@ -343,6 +346,24 @@ test_quarantine_as_covers_copies_not_protected(void **state)
 	assert_int_equal(n, 0);
 	assert_int_equal(mr_admin_protect(fx->st, &mxc, 1, &err), -1);
 	assert_int_equal(err.status, 404);
+	/* By hash: its rows, and the hash even when no row has it. */
+	memset(&sel, 0, sizeof(sel));
+	snprintf(hash, sizeof(hash), "%s", get(fx, LOCAL, "b2").sha256);
+	sel.sha256 = hash;
+	assert_int_equal(mr_admin_quarantine(fx->st, &sel, 1, "@m:x", &n, &err),
+	    0);
+	assert_int_equal(n, 1);
+	assert_string_equal(get(fx, LOCAL, "b2").quarantined_by, "@m:x");
+	memset(hash, 'f', 64);
+	assert_int_equal(mr_admin_quarantine(fx->st, &sel, 1, "@m:x", &n, &err),
+	    0);
+	assert_int_equal(n, 0);
+	assert_int_equal(mr_store_hash_quarantined(fx->st, hash, &err),
+	    MR_STORE_OK);
+	assert_int_equal(mr_admin_quarantine(fx->st, &sel, 0, "@m:x", &n, &err),
+	    0);
+	assert_int_equal(mr_store_hash_quarantined(fx->st, hash, &err),
+	    MR_STORE_NOT_FOUND);
 }
 
 /* Media ids a query returned, comma-joined. */
@@ -462,6 +483,65 @@ test_user_media_usage(void **state)
 	assert_int_equal(mr_store_user_media_usage(fx->st, &q, join_usage, out,
 	    &total, &err), MR_STORE_OK);
 	assert_string_equal(out, "@ann:example.org:1:5;");
+}
+
+/* A row of user named name (NULL: no name), its bytes filled with fill. */
+static void
+named_row(struct fixture_media *fx, const char *id, const char *user,
+    const char *name, char fill)
+{
+	struct mr_media m;
+	struct mr_err err;
+	char sha[65];
+
+	memset(sha, fill, 64);
+	sha[64] = '\0';
+	fixture_media_row(&m, LOCAL, id, sha, 1);
+	snprintf(m.user_id, sizeof(m.user_id), "%s", user);
+	snprintf(m.upload_name, sizeof(m.upload_name), "%s", name ? name : "");
+	assert_int_equal(mr_store_media_insert(fx->st, &m, &err), MR_STORE_OK);
+}
+
+/*
+ * What could differ between the backends: a missing name sorts first
+ * ascending and last descending, names compare byte by byte, and a search
+ * ignores the case of ASCII letters.
+ */
+static void
+test_query_nulls_bytes_and_search_case(void **state)
+{
+	struct fixture_media *fx = *state;
+	struct mr_store_media_query q;
+	struct mr_store_usage_query u;
+	struct mr_err err;
+	char ids[256], out[256];
+	int64_t total;
+
+	named_row(fx, "n1", "@Ann:example.org", NULL, '1');
+	named_row(fx, "n2", "@bob:example.org", "b.txt", '2');
+	named_row(fx, "n3", "@bob:example.org", "B.txt", '3');
+	memset(&q, 0, sizeof(q));
+	q.order = MR_STORE_ORDER_UPLOAD_NAME;
+	q.limit = -1;
+	ids[0] = '\0';
+	assert_int_equal(mr_store_media_query(fx->st, &q, join_id, ids, &total,
+	    &err), MR_STORE_OK);
+	assert_string_equal(ids, "n1,n3,n2");
+	assert_int_equal(total, 3);
+	q.descending = 1;
+	ids[0] = '\0';
+	assert_int_equal(mr_store_media_query(fx->st, &q, join_id, ids, NULL,
+	    &err), MR_STORE_OK);
+	assert_string_equal(ids, "n2,n3,n1");
+	memset(&u, 0, sizeof(u));
+	u.local_server = LOCAL;
+	u.search = "aNN";
+	u.limit = 10;
+	out[0] = '\0';
+	assert_int_equal(mr_store_user_media_usage(fx->st, &u, join_usage, out,
+	    &total, &err), MR_STORE_OK);
+	assert_string_equal(out, "@Ann:example.org:1:1;");
+	assert_int_equal(total, 1);
 }
 
 static void
@@ -584,6 +664,14 @@ test_admin_log_line(void **state)
 	assert_int_equal(mr_log_format_admin(&a, MR_LOG_JSON, line, 10), 9);
 }
 
+/* The PostgreSQL group hashes blobs too. */
+static int
+pg_group_setup(void **state)
+{
+	return fixture_sodium_setup(state) < 0 ? -1 :
+	    fixture_pg_group_setup(state);
+}
+
 int
 main(void)
 {
@@ -595,10 +683,23 @@ main(void)
 		FIXTURE_MEDIA_TEST(test_quarantine_as_covers_copies_not_protected),
 		FIXTURE_MEDIA_TEST(test_media_query_filters_orders_pages),
 		FIXTURE_MEDIA_TEST(test_user_media_usage),
+		FIXTURE_MEDIA_TEST(test_query_nulls_bytes_and_search_case),
 		FIXTURE_MEDIA_TEST(test_purge_expired),
 		cmocka_unit_test(test_admin_list_and_answer),
 		cmocka_unit_test(test_admin_log_line),
 	};
 
-	return cmocka_run_group_tests(tests, fixture_sodium_setup, NULL);
+	/* The store's cases again, on PostgreSQL. */
+	const struct CMUnitTest pg_tests[] = {
+		FIXTURE_PG_MEDIA_TEST(test_quarantine_as_covers_copies_not_protected),
+		FIXTURE_PG_MEDIA_TEST(test_media_query_filters_orders_pages),
+		FIXTURE_PG_MEDIA_TEST(test_user_media_usage),
+		FIXTURE_PG_MEDIA_TEST(test_query_nulls_bytes_and_search_case),
+		FIXTURE_PG_MEDIA_TEST(test_purge_expired),
+	};
+	int failed = cmocka_run_group_tests_name("sqlite", tests,
+	    fixture_sodium_setup, NULL);
+
+	return failed + cmocka_run_group_tests_name("postgresql", pg_tests,
+	    pg_group_setup, fixture_pg_group_teardown);
 }

@@ -19,7 +19,7 @@
 #include <cmocka.h>
 
 #include "fixture_store.h"
-#include <libpq-fe.h>
+#include "fixture_pg.h"
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -152,6 +152,22 @@ test_media_insert_get(void **state)
 	assert_int_equal(got.expires_ts, 0);
 	assert_int_equal(got.quarantined, 0);
 	assert_int_equal(got.authenticated, 1);
+	assert_int_equal(got.last_access_ts, 0);
+	assert_string_equal(got.quarantined_by, "");
+	assert_int_equal(got.safe_from_quarantine, 0);
+
+	/* The admin API's fields go in as given (migrate-store keeps them). */
+	media_fill(&m, "example.org", "def");
+	m.quarantined = 1;
+	m.last_access_ts = INT64_C(1700000005000);
+	snprintf(m.quarantined_by, sizeof(m.quarantined_by), "@mod:example.org");
+	m.safe_from_quarantine = 1;
+	assert_int_equal(mr_store_media_insert(fx->st, &m, &err), 0);
+	assert_int_equal(mr_store_media_get(fx->st, &m.mxc, &got, &err), 0);
+	assert_int_equal(got.quarantined, 1);
+	assert_int_equal(got.last_access_ts, INT64_C(1700000005000));
+	assert_string_equal(got.quarantined_by, "@mod:example.org");
+	assert_int_equal(got.safe_from_quarantine, 1);
 }
 
 /* Empty strings stay empty; odd bytes are data, never SQL. */
@@ -1027,123 +1043,188 @@ test_lease_new_kind(void **state)
 	    &done, &err), MR_STORE_OK);
 }
 
-/* --- PostgreSQL --- */
+/* --- walking big tables --- */
 
-/* The group's server: its directory, and the URL of its postgres db. */
-static char pg_dir[FIXTURE_DIR_MAX];
-static char pg_url[FIXTURE_DIR_MAX + 64];
-static int pg_count;
+/* More rows than a page of store_pg (1000), ties on the first key. */
+#define WALK_MEDIA 2345
+#define WALK_TOKENS 1500
+#define WALK_HASHES 1200
 
-static int
-pg_group_setup(void **state)
-{
-	char cmd[FIXTURE_DIR_MAX + 64];
-	FILE *p;
-
-	(void)state;
-	if (fixture_dir_make(pg_dir, "pg") < 0)
-		return -1;
-	snprintf(cmd, sizeof(cmd), "tests/pg-server start %s", pg_dir);
-	if ((p = popen(cmd, "r")) == NULL)
-		return -1;
-	if (fgets(pg_url, sizeof(pg_url), p) == NULL)
-		pg_url[0] = '\0';
-	if (pclose(p) != 0 || strncmp(pg_url, "postgresql://", 13) != 0) {
-		fprintf(stderr, "test_store: cannot start PostgreSQL with "
-		    "'%s' (run from the top of the tree; make deps)\n", cmd);
-		return -1;
-	}
-	pg_url[strcspn(pg_url, "\n")] = '\0';
-	return 0;
-}
-
-static int
-pg_group_teardown(void **state)
-{
-	char cmd[FIXTURE_DIR_MAX + 64];
-
-	(void)state;
-	snprintf(cmd, sizeof(cmd), "tests/pg-server stop %s", pg_dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "test_store: '%s' failed\n", cmd);
-	fixture_dir_remove(pg_dir);
-	return 0;
-}
-
-/* Runs one statement on the server's postgres database. */
-static int
-pg_admin(const char *sql)
-{
-	PGconn *c = PQconnectdb(pg_url);
-	PGresult *r = c ? PQexec(c, sql) : NULL;
-	int ok = r != NULL && PQresultStatus(r) == PGRES_COMMAND_OK;
-
-	if (!ok)
-		fprintf(stderr, "test_store: %s: %s\n", sql,
-		    c ? PQerrorMessage(c) : "no connection");
-	PQclear(r);
-	PQfinish(c);
-	return ok ? 0 : -1;
-}
-
-/* The URL of database name on the group's server. */
+/* The hash of row i: i in hex, zero-padded to 64 digits. */
 static void
-pg_db_url(char *out, size_t outsz, const char *name)
+walk_hash(char out[65], unsigned i)
 {
-	const char *q = strchr(pg_url, '?');
+	snprintf(out, 65, "%064x", i);
+}
 
-	snprintf(out, outsz, "postgresql://postgres@/%s%s", name, q ? q : "");
+/* Row number of a walk_hash, and whether it was seen before. */
+static unsigned
+walk_index(const char *sha256)
+{
+	unsigned long long i = strtoull(sha256 + 48, NULL, 16);
+
+	assert_true(i < WALK_MEDIA + 20);
+	return (unsigned)i;
+}
+
+struct walk {
+	unsigned char seen[WALK_MEDIA + 20];
+	int n;
+	int64_t last_ts;
+	char last_key[80];
+};
+
+/* Each row once, oldest first. */
+static void
+walk_media(const struct mr_media *m, void *arg)
+{
+	struct walk *w = arg;
+	unsigned i = walk_index(m->sha256);
+
+	assert_false(w->seen[i]);
+	w->seen[i] = 1;
+	assert_true(m->created_ts >= w->last_ts);
+	w->last_ts = m->created_ts;
+	w->n++;
+}
+
+static void
+walk_blob(const char *sha256, void *arg)
+{
+	struct walk *w = arg;
+	unsigned i = walk_index(sha256);
+
+	assert_false(w->seen[i]);
+	w->seen[i] = 1;
+	w->n++;
+}
+
+static void
+walk_token(const struct mr_token_info *t, void *arg)
+{
+	struct walk *w = arg;
+
+	assert_true(t->created_ts >= w->last_ts);
+	if (t->created_ts == w->last_ts)
+		assert_true(strcmp(t->token_hash, w->last_key) > 0);
+	w->last_ts = t->created_ts;
+	snprintf(w->last_key, sizeof(w->last_key), "%s", t->token_hash);
+	w->n++;
+}
+
+static void
+walk_qhash(const char *sha256, int64_t created_ts, void *arg)
+{
+	struct walk *w = arg;
+
+	assert_true(strcmp(sha256, w->last_key) > 0);
+	assert_int_equal(created_ts, 77);
+	snprintf(w->last_key, sizeof(w->last_key), "%s", sha256);
+	w->n++;
 }
 
 /*
- * cmocka setup: a struct fixture_store on database "t" of the group's
- * server, emptied (the schema stays: making a database and migrating it
- * per test would cost more than all the tests), db its URL.
+ * The calls that walk a whole table give every row once, in order, past
+ * the pages store_pg reads them in.
  */
-static int
-pg_store_setup(void **state)
-{
-	struct fixture_store *fx = calloc(1, sizeof(*fx));
-	char url[sizeof(fx->db)];
-	struct mr_err err;
-
-	if (fx == NULL || fixture_dir_make(fx->dir, "pgstore") < 0 ||
-	    (pg_count++ == 0 && pg_admin("CREATE DATABASE t") < 0)) {
-		free(fx);
-		return -1;
-	}
-	pg_db_url(fx->db, sizeof(fx->db), "t");
-	if (mr_store_open(&fx->st, fx->db, &err) < 0) {
-		fprintf(stderr, "store open '%s': %s\n", fx->db, err.msg);
-		fixture_dir_remove(fx->dir);
-		free(fx);
-		return -1;
-	}
-	snprintf(url, sizeof(url), "%s", pg_url);
-	snprintf(pg_url, sizeof(pg_url), "%s", fx->db);
-	if (pg_admin("DO $$ DECLARE r record; BEGIN FOR r IN SELECT tablename "
-	    "FROM pg_tables WHERE schemaname = 'public' AND tablename != "
-	    "'mediarepo_schema' LOOP EXECUTE 'TRUNCATE ' || "
-	    "quote_ident(r.tablename); END LOOP; END $$") < 0)
-		fx->dir[0] = '\0';
-	snprintf(pg_url, sizeof(pg_url), "%s", url);
-	*state = fx;
-	return fx->dir[0] != '\0' ? 0 : -1;
-}
-
-static int
-pg_store_teardown(void **state)
+static void
+test_lists_walk_every_row(void **state)
 {
 	struct fixture_store *fx = *state;
+	struct mr_token_info t = { .user_id = "@bulk:example.org" };
+	struct mr_thumb_row th;
+	struct mr_media m;
+	struct mr_err err;
+	struct walk w;
+	char id[16];
 
-	mr_store_free(fx->st);
-	fixture_dir_remove(fx->dir);
-	free(fx);
-	return 0;
+	for (unsigned i = 0; i < WALK_MEDIA; i++) {
+		snprintf(id, sizeof(id), "w%u", i);
+		media_fill(&m, i % 2 ? "example.org" : "far.test", id);
+		walk_hash(m.sha256, i);
+		snprintf(m.user_id, sizeof(m.user_id), "@bulk:example.org");
+		m.created_ts = 1000 + i / 7;
+		assert_int_equal(mr_store_media_insert(fx->st, &m, &err), 0);
+	}
+	/* Thumbnails: 10 of their media's bytes, 10 of bytes of their own. */
+	for (unsigned i = 0; i < 20; i++) {
+		memset(&th, 0, sizeof(th));
+		snprintf(id, sizeof(id), "w%u", i);
+		assert_int_equal(mr_mxc_from_parts("far.test", id, &th.mxc,
+		    &err), 0);
+		th.width = th.height = 32;
+		walk_hash(th.sha256, i < 10 ? i : WALK_MEDIA + i);
+		th.size = 1;
+		snprintf(th.content_type, sizeof(th.content_type), "image/png");
+		assert_int_equal(mr_store_thumb_put(fx->st, &th, &err), 0);
+	}
+	for (unsigned i = 0; i < WALK_TOKENS; i++) {
+		walk_hash(t.token_hash, WALK_TOKENS - i);
+		t.created_ts = i / 3;
+		assert_int_equal(mr_store_token_import(fx->st, &t, &err), 0);
+	}
+	for (unsigned i = 0; i < WALK_HASHES; i++) {
+		char h[65];
+
+		walk_hash(h, i * 7919 % 100003);
+		assert_int_equal(mr_store_quarantined_hash_add(fx->st, h, 77,
+		    &err), 0);
+	}
+
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(mr_store_media_list_user(fx->st, "@bulk:example.org",
+	    walk_media, &w, &err), 0);
+	assert_int_equal(w.n, WALK_MEDIA);
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(mr_store_media_list_remote(fx->st, "example.org",
+	    1000 + WALK_MEDIA, walk_media, &w, &err), 0);
+	assert_int_equal(w.n, (WALK_MEDIA + 1) / 2);
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(mr_store_blob_refs(fx->st, walk_blob, &w, &err), 0);
+	assert_int_equal(w.n, WALK_MEDIA + 10);
+	memset(&w, 0, sizeof(w));
+	w.last_ts = -1;
+	assert_int_equal(mr_store_token_list(fx->st, walk_token, &w, &err), 0);
+	assert_int_equal(w.n, WALK_TOKENS);
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(mr_store_quarantined_hash_each(fx->st, walk_qhash, &w,
+	    &err), 0);
+	assert_int_equal(w.n, WALK_HASHES);
 }
 
-#define PG_STORE_TEST(f) \
-	cmocka_unit_test_setup_teardown(f, pg_store_setup, pg_store_teardown)
+/*
+ * Every backend fills every slot of the ops table: an op appended to
+ * struct mr_store_ops but left out of one backend would crash there at
+ * its first call. The table is a name and then function pointers only.
+ */
+static void
+test_ops_tables_complete(void **state)
+{
+	const struct mr_store_ops *const tables[] = {
+		&mr_store_sqlite_ops, &mr_store_pg_ops,
+	};
+	typedef enum mr_store_rc (*slot_fn)(void);
+
+	(void)state;
+	for (size_t t = 0; t < NELEM(tables); t++) {
+		const unsigned char *p = (const unsigned char *)tables[t] +
+		    sizeof(const char *);
+		size_t n = (sizeof(struct mr_store_ops) - sizeof(const char *)) /
+		    sizeof(slot_fn);
+
+		assert_non_null(tables[t]->name);
+		for (size_t i = 0; i < n; i++) {
+			slot_fn f;
+
+			memcpy(&f, p + i * sizeof(f), sizeof(f));
+			if (f == NULL)
+				fail_msg("%s: slot %zu of the ops table is NULL",
+				    tables[t]->name, i);
+		}
+	}
+}
+
+/* --- PostgreSQL --- */
 
 static void
 test_pg_open_newer_schema_refused(void **state)
@@ -1218,6 +1299,7 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_ops_tables_complete),
 		FIXTURE_STORE_TEST(test_open_twice),
 		FIXTURE_STORE_TEST(test_bucket_burst_and_drain),
 		FIXTURE_STORE_TEST(test_user_upload_bytes),
@@ -1241,36 +1323,39 @@ main(void)
 		FIXTURE_STORE_TEST(test_media_delete_and_references),
 		FIXTURE_STORE_TEST(test_stats_and_lists),
 		FIXTURE_STORE_TEST(test_each_and_import),
+		FIXTURE_STORE_TEST(test_lists_walk_every_row),
 	};
 	/* The same cases, but those about SQLite's file, on PostgreSQL. */
 	const struct CMUnitTest pg_tests[] = {
-		PG_STORE_TEST(test_open_twice),
-		PG_STORE_TEST(test_bucket_burst_and_drain),
-		PG_STORE_TEST(test_user_upload_bytes),
-		PG_STORE_TEST(test_origin_breaker),
-		PG_STORE_TEST(test_lease_remote_media),
-		PG_STORE_TEST(test_lease_preview),
-		PG_STORE_TEST(test_lease_new_kind),
-		PG_STORE_TEST(test_pg_open_newer_schema_refused),
-		PG_STORE_TEST(test_pg_bad_url),
-		PG_STORE_TEST(test_pg_unreachable_is_503),
-		PG_STORE_TEST(test_media_insert_get),
-		PG_STORE_TEST(test_media_strings),
-		PG_STORE_TEST(test_media_not_found),
-		PG_STORE_TEST(test_media_duplicate),
-		PG_STORE_TEST(test_create_pending_cap),
-		PG_STORE_TEST(test_create_pending_expired_do_not_count),
-		PG_STORE_TEST(test_create_pending_completed_do_not_count),
-		PG_STORE_TEST(test_complete_once),
-		PG_STORE_TEST(test_tokens),
-		PG_STORE_TEST(test_token_unknown),
-		PG_STORE_TEST(test_quarantine_forms),
-		PG_STORE_TEST(test_media_delete_and_references),
-		PG_STORE_TEST(test_stats_and_lists),
-		PG_STORE_TEST(test_each_and_import),
+		FIXTURE_PG_STORE_TEST(test_open_twice),
+		FIXTURE_PG_STORE_TEST(test_bucket_burst_and_drain),
+		FIXTURE_PG_STORE_TEST(test_user_upload_bytes),
+		FIXTURE_PG_STORE_TEST(test_origin_breaker),
+		FIXTURE_PG_STORE_TEST(test_lease_remote_media),
+		FIXTURE_PG_STORE_TEST(test_lease_preview),
+		FIXTURE_PG_STORE_TEST(test_lease_thumbnail),
+		FIXTURE_PG_STORE_TEST(test_lease_new_kind),
+		FIXTURE_PG_STORE_TEST(test_pg_open_newer_schema_refused),
+		FIXTURE_PG_STORE_TEST(test_pg_bad_url),
+		FIXTURE_PG_STORE_TEST(test_pg_unreachable_is_503),
+		FIXTURE_PG_STORE_TEST(test_media_insert_get),
+		FIXTURE_PG_STORE_TEST(test_media_strings),
+		FIXTURE_PG_STORE_TEST(test_media_not_found),
+		FIXTURE_PG_STORE_TEST(test_media_duplicate),
+		FIXTURE_PG_STORE_TEST(test_create_pending_cap),
+		FIXTURE_PG_STORE_TEST(test_create_pending_expired_do_not_count),
+		FIXTURE_PG_STORE_TEST(test_create_pending_completed_do_not_count),
+		FIXTURE_PG_STORE_TEST(test_complete_once),
+		FIXTURE_PG_STORE_TEST(test_tokens),
+		FIXTURE_PG_STORE_TEST(test_token_unknown),
+		FIXTURE_PG_STORE_TEST(test_quarantine_forms),
+		FIXTURE_PG_STORE_TEST(test_media_delete_and_references),
+		FIXTURE_PG_STORE_TEST(test_stats_and_lists),
+		FIXTURE_PG_STORE_TEST(test_each_and_import),
+		FIXTURE_PG_STORE_TEST(test_lists_walk_every_row),
 	};
 	int failed = cmocka_run_group_tests_name("sqlite", tests, NULL, NULL);
 
 	return failed + cmocka_run_group_tests_name("postgresql", pg_tests,
-	    pg_group_setup, pg_group_teardown);
+	    fixture_pg_group_setup, fixture_pg_group_teardown);
 }
