@@ -86,7 +86,8 @@ mr_admin_room_media(struct mr_hc **hc, const struct mr_config *cfg,
 		    "listed by the homeserver, and homeserver_url is not set");
 	if (*hc == NULL && mr_hc_new(hc, err) < 0)
 		return -1;
-	mr_auth_path_escape(room_id, esc, sizeof(esc));
+	if (mr_auth_path_escape(room_id, esc, sizeof(esc)) < 0)
+		return mr_err_set(err, 400, "M_INVALID_PARAM", "room id too long");
 	snprintf(path, sizeof(path), "/_synapse/admin/v1/room/%s/media", esc);
 	/* A big room's list takes the homeserver a while: federation_timeout
 	 * rather than the whoami limit. */

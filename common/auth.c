@@ -77,7 +77,7 @@ mr_auth_create_token(struct mr_store *st, const char *user_id, int is_guest,
 {
 	char hash[65];
 
-	if (!mr_auth_valid_user_id(user_id))
+	if (!mr_mxc_valid_user_id(user_id))
 		return mr_err_set(err, 400, "M_INVALID_PARAM",
 		    "invalid user id '%s' (expected @name:server)", user_id);
 	/* "mr_" makes leaked tokens easy to spot; 43 chars carry 258 bits. */
@@ -87,19 +87,3 @@ mr_auth_create_token(struct mr_store *st, const char *user_id, int is_guest,
 	return mr_store_token_add(st, hash, user_id, is_guest, err);
 }
 
-int
-mr_auth_valid_user_id(const char *s)
-{
-	const char *colon;
-	size_t n;
-
-	if (s == NULL || s[0] != '@' || (n = strlen(s)) > MR_USER_ID_MAX)
-		return 0;
-	if ((colon = strchr(s, ':')) == NULL || colon == s + 1)
-		return 0;
-	/* Historical user ids allow any printable ASCII in the localpart. */
-	for (const char *p = s + 1; p < colon; p++)
-		if (*p < 0x21 || *p > 0x7E)
-			return 0;
-	return mr_mxc_valid_server_name(colon + 1);
-}

@@ -37,7 +37,5 @@ int mr_auth_check_token(struct mr_store *st, const char *token,
 /* A new random token for user_id, stored hashed; printable once. */
 int mr_auth_create_token(struct mr_store *st, const char *user_id,
     int is_guest, char token[MR_TOKEN_MAX + 1], struct mr_err *err);
-/* 1 when s looks like a Matrix user id: "@localpart:server_name". */
-int mr_auth_valid_user_id(const char *s);
 
 #endif

@@ -24,7 +24,7 @@ mr_auth_whoami_parse(long status, const char *body, size_t len,
 	memset(a, 0, sizeof(*a));
 	if (status == 200) {
 		v = cJSON_GetObjectItemCaseSensitive(o, "user_id");
-		if (!cJSON_IsString(v) || !mr_auth_valid_user_id(v->valuestring))
+		if (!cJSON_IsString(v) || !mr_mxc_valid_user_id(v->valuestring))
 			rc = mr_err_set(err, 502, "M_UNKNOWN",
 			    "homeserver whoami answer has no valid user_id");
 		else
@@ -109,32 +109,6 @@ mr_auth_whoami_cache_key(const char *token, const char *as_user,
 	mr_hex_encode(digest, sizeof(digest), out);
 }
 
-/* s percent-encoded but for RFC 3986's unreserved bytes; -1 if too long. */
-static int
-auth_query_encode(const char *s, char *out, size_t outsz)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	size_t o = 0;
-
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (o + 4 > outsz)
-			return -1;
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-		    c == '~') {
-			out[o++] = (char)c;
-		} else {
-			out[o++] = '%';
-			out[o++] = hex[c >> 4];
-			out[o++] = hex[c & 15];
-		}
-	}
-	out[o] = '\0';
-	return 0;
-}
-
 int
 mr_auth_homeserver_get(struct mr_hc *hc, const struct mr_config *cfg,
     const char *path, const char *token, int64_t timeout_ms,
@@ -194,7 +168,7 @@ auth_whoami(struct mr_hc *hc, const struct mr_config *cfg,
 	int rc;
 
 	if (as_user != NULL &&
-	    auth_query_encode(as_user, user_q, sizeof(user_q)) < 0)
+	    mr_auth_path_escape(as_user, user_q, sizeof(user_q)) < 0)
 		return mr_err_set(err, 400, "M_INVALID_PARAM",
 		    "'user_id' is too long");
 	snprintf(path, sizeof(path), "/_matrix/client/v3/account/whoami%s%s",
@@ -231,7 +205,7 @@ mr_auth_check_homeserver_as(struct mr_hc **hc, struct mr_store *st,
 	if (!auth_header_safe(token))
 		return mr_err_set(err, 401, "M_UNKNOWN_TOKEN",
 		    "malformed access token");
-	if (as_user != NULL && !mr_auth_valid_user_id(as_user))
+	if (as_user != NULL && !mr_mxc_valid_user_id(as_user))
 		return mr_err_set(err, 400, "M_INVALID_PARAM",
 		    "'user_id' is not a user id");
 	mr_auth_whoami_cache_key(token, as_user, hash);
@@ -294,15 +268,17 @@ mr_auth_admin_parse(long status, const char *body, size_t len, int *is_admin,
 	return 0;
 }
 
-void
+int
 mr_auth_path_escape(const char *s, char *out, size_t outsz)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t o = 0;
 
-	for (; *s != '\0' && o + 4 < outsz; s++) {
+	for (; *s != '\0'; s++) {
 		unsigned char c = (unsigned char)*s;
 
+		if (o + 4 > outsz)
+			return -1;
 		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 		    (c >= '0' && c <= '9') || strchr("-._~", c) != NULL) {
 			out[o++] = (char)c;
@@ -313,6 +289,7 @@ mr_auth_path_escape(const char *s, char *out, size_t outsz)
 		}
 	}
 	out[o] = '\0';
+	return 0;
 }
 
 /* The homeserver's word; 0 with *is_admin, or -1. */
@@ -325,7 +302,9 @@ auth_ask_admin(struct mr_hc *hc, const struct mr_config *cfg,
 	char esc[3 * MR_USER_ID_MAX + 1], path[sizeof(esc) + 64];
 	int rc;
 
-	mr_auth_path_escape(user_id, esc, sizeof(esc));
+	if (mr_auth_path_escape(user_id, esc, sizeof(esc)) < 0)
+		return mr_err_set(err, 400, "M_INVALID_PARAM",
+		    "user id too long");
 	snprintf(path, sizeof(path), "/_synapse/admin/v1/users/%s/admin", esc);
 	if (mr_auth_homeserver_get(hc, cfg, path, token,
 	    cfg->homeserver_auth_timeout, &body, &rs, err) < 0)

@@ -75,8 +75,11 @@ void mr_auth_whoami_cache_key(const char *token, const char *as_user,
 int mr_auth_homeserver_get(struct mr_hc *hc, const struct mr_config *cfg,
     const char *path, const char *token, int64_t timeout_ms,
     struct mr_hc_buffer *body, struct mr_hc_response *rs, struct mr_err *err);
-/* s percent-encoded for one path segment (RFC 3986 unreserved kept). */
-void mr_auth_path_escape(const char *s, char *out, size_t outsz);
+/*
+ * s percent-encoded for one path segment or query value (RFC 3986's
+ * unreserved bytes kept); -1 when it does not fit in outsz.
+ */
+int mr_auth_path_escape(const char *s, char *out, size_t outsz);
 
 /* --- who may use Synapse's admin API (admin.fcgi, quarantine bypass) --- */
 

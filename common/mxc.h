@@ -57,7 +57,7 @@ int mr_mxc_format(const struct mr_mxc *m, char *buf, size_t bufsz);
 /*
  * 1 when s is a Matrix user id, "@localpart:server_name" of at most 255
  * bytes (historical localparts: any printable ASCII). Pure, for parsers
- * and the config; auth has the same rule beside the token table.
+ * the config and auth.
  */
 int mr_mxc_valid_user_id(const char *s);
 

@@ -504,7 +504,7 @@ admin_parse_mxc(const char *arg, struct mr_mxc *out)
 static int
 admin_check_user(const char *arg)
 {
-	if (mr_auth_valid_user_id(arg))
+	if (mr_mxc_valid_user_id(arg))
 		return 0;
 	fprintf(stderr, "mediarepo-admin: invalid user id '%s' (expected "
 	    "@name:server)\n", arg);

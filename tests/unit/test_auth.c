@@ -279,7 +279,7 @@ test_create_refuses_bad_user(void **state)
 	assert_int_equal(c.n, 0);
 }
 
-/* --- mr_auth_valid_user_id --- */
+/* --- mr_mxc_valid_user_id --- */
 
 static void
 test_valid_user_id(void **state)
@@ -322,12 +322,12 @@ test_valid_user_id(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < NELEM(valids); i++)
-		if (mr_auth_valid_user_id(valids[i]) != 1)
+		if (mr_mxc_valid_user_id(valids[i]) != 1)
 			fail_msg("refused user id '%s'", valids[i]);
 	for (size_t i = 0; i < NELEM(invalids); i++)
-		if (mr_auth_valid_user_id(invalids[i]) != 0)
+		if (mr_mxc_valid_user_id(invalids[i]) != 0)
 			fail_msg("accepted user id '%s'", invalids[i]);
-	assert_int_equal(mr_auth_valid_user_id(NULL), 0);
+	assert_int_equal(mr_mxc_valid_user_id(NULL), 0);
 
 	/* At most MR_USER_ID_MAX bytes in all. */
 	s = malloc(MR_USER_ID_MAX + 2);
@@ -336,13 +336,13 @@ test_valid_user_id(void **state)
 	s[0] = '@';
 	memcpy(s + MR_USER_ID_MAX - 4, ":x.y", 4);
 	s[MR_USER_ID_MAX] = '\0';
-	assert_int_equal(mr_auth_valid_user_id(s), 1);
+	assert_int_equal(mr_mxc_valid_user_id(s), 1);
 	memset(s, 'a', MR_USER_ID_MAX + 1);
 	s[0] = '@';
 	memcpy(s + MR_USER_ID_MAX - 3, ":x.y", 4);
 	s[MR_USER_ID_MAX + 1] = '\0';
 	assert_int_equal(strlen(s), MR_USER_ID_MAX + 1);
-	assert_int_equal(mr_auth_valid_user_id(s), 0);
+	assert_int_equal(mr_mxc_valid_user_id(s), 0);
 	free(s);
 }
 

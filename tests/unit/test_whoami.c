@@ -374,6 +374,26 @@ load(const char *text, struct mr_config *cfg, struct mr_err *err)
 	return rc;
 }
 
+/* One escape for path segments and query values: unreserved bytes kept,
+ * the rest %XX, and a refusal rather than a cut when it does not fit. */
+static void
+test_path_escape(void **state)
+{
+	char out[32];
+
+	(void)state;
+	assert_int_equal(mr_auth_path_escape("@bot:example.org", out,
+	    sizeof(out)), 0);
+	assert_string_equal(out, "%40bot%3Aexample.org");
+	assert_int_equal(mr_auth_path_escape("!r/../x y~", out, sizeof(out)), 0);
+	assert_string_equal(out, "%21r%2F..%2Fx%20y~");
+	assert_int_equal(mr_auth_path_escape("\xff", out, sizeof(out)), 0);
+	assert_string_equal(out, "%FF");
+	/* 8 escaped bytes need 25 bytes with the NUL; 9 do not fit in 27. */
+	assert_int_equal(mr_auth_path_escape("@@@@@@@@", out, 25), 0);
+	assert_int_equal(mr_auth_path_escape("@@@@@@@@@", out, 27), -1);
+}
+
 static void
 test_config_keys(void **state)
 {
@@ -428,6 +448,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_masquerade_cache_keys, setup,
 		    teardown),
 		cmocka_unit_test(test_config_keys),
+		cmocka_unit_test(test_path_escape),
 	};
 
 	return cmocka_run_group_tests(tests, fixture_sodium_setup, NULL);
