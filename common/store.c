@@ -422,3 +422,23 @@ mr_store_user_media_usage(struct mr_store *st,
 {
 	return st->ops->user_media_usage(st->impl, q, fn, arg, total, err);
 }
+
+/* LIKE's own characters escaped by backslash, for both dialects. */
+char *
+mr_store_like_pattern(const char *term)
+{
+	size_t n = strlen(term);
+	char *p = malloc(2 * n + 3), *o = p;
+
+	if (p == NULL)
+		return NULL;
+	*o++ = '%';
+	for (size_t i = 0; i < n; i++) {
+		if (term[i] == '%' || term[i] == '_' || term[i] == '\\')
+			*o++ = '\\';
+		*o++ = term[i];
+	}
+	*o++ = '%';
+	*o = '\0';
+	return p;
+}

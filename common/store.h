@@ -574,6 +574,8 @@ double mr_store_bucket_level(double level, int64_t updated_ms,
     int64_t now_ms, int64_t rate_milli);
 /* An errcode read back from a stored failure, as one of our constants. */
 const char *mr_store_errcode(const char *code);
+/* "%term%" for LIKE ... ESCAPE '\\', malloc'ed; NULL when out of memory. */
+char *mr_store_like_pattern(const char *term);
 
 extern const struct mr_store_ops mr_store_sqlite_ops;
 extern const struct mr_store_ops mr_store_pg_ops;

@@ -2067,26 +2067,6 @@ pg_media_query(void *impl, const struct mr_store_media_query *q,
 	return MR_STORE_OK;
 }
 
-/* "%term%" for LIKE, with LIKE's own characters escaped by backslash. */
-static char *
-pg_like_pattern(const char *term)
-{
-	size_t n = strlen(term);
-	char *p = malloc(2 * n + 3), *o = p;
-
-	if (p == NULL)
-		return NULL;
-	*o++ = '%';
-	for (size_t i = 0; i < n; i++) {
-		if (term[i] == '%' || term[i] == '_' || term[i] == '\\')
-			*o++ = '\\';
-		*o++ = term[i];
-	}
-	*o++ = '%';
-	*o = '\0';
-	return p;
-}
-
 static enum mr_store_rc
 pg_user_media_usage(void *impl, const struct mr_store_usage_query *q,
     void (*fn)(const char *user_id, const struct mr_store_count *, void *),
@@ -2107,7 +2087,7 @@ pg_user_media_usage(void *impl, const struct mr_store_usage_query *q,
 
 	if ((unsigned)q->order > MR_STORE_USAGE_MEDIA_COUNT)
 		return mr_err_set(err, 500, "M_UNKNOWN", "unknown usage order");
-	if (q->search != NULL && (like = pg_like_pattern(q->search)) == NULL)
+	if (q->search != NULL && (like = mr_store_like_pattern(q->search)) == NULL)
 		return mr_err_set(err, 500, "M_UNKNOWN", "out of memory");
 	pg_cond(where, sizeof(where), "server_name = $%d", &a);
 	arg_s(&a, q->local_server ? q->local_server : "");

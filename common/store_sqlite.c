@@ -1818,26 +1818,6 @@ sqlite_media_query(void *impl, const struct mr_store_media_query *q,
 	return store_each_media(st, s, fn, arg, err);
 }
 
-/* "%term%" for LIKE, with LIKE's own characters escaped by backslash. */
-static char *
-store_like_pattern(const char *term)
-{
-	size_t n = strlen(term);
-	char *p = malloc(2 * n + 3), *o = p;
-
-	if (p == NULL)
-		return NULL;
-	*o++ = '%';
-	for (size_t i = 0; i < n; i++) {
-		if (term[i] == '%' || term[i] == '_' || term[i] == '\\')
-			*o++ = '\\';
-		*o++ = term[i];
-	}
-	*o++ = '%';
-	*o = '\0';
-	return p;
-}
-
 static void
 store_bind_usage(sqlite3_stmt *s, const struct mr_store_usage_query *q,
     const char *like)
@@ -1869,7 +1849,7 @@ sqlite_user_media_usage(void *impl, const struct mr_store_usage_query *q,
 
 	if ((unsigned)q->order > MR_STORE_USAGE_MEDIA_COUNT)
 		return mr_err_set(err, 500, "M_UNKNOWN", "unknown usage order");
-	if (q->search != NULL && (like = store_like_pattern(q->search)) == NULL)
+	if (q->search != NULL && (like = mr_store_like_pattern(q->search)) == NULL)
 		return mr_err_set(err, 500, "M_UNKNOWN", "out of memory");
 	/* The localpart: between the sigil and the first colon. */
 	snprintf(where, sizeof(where), "sha256 IS NOT NULL AND "
