@@ -552,16 +552,22 @@ test_sweep_zombie_writer(void **state)
 	assert_true(pid >= 0);
 	if (pid == 0)
 		_exit(0);
-	/* Not reaped yet: wait until it is a zombie, then sweep. */
-	for (int i = 0; i < 1000; i++) {
+	/* Not reaped yet: wait until it is a zombie, then sweep. A loaded
+	 * machine may take a while to run the child at all: wait up to 30 s
+	 * and say so if it never exits, rather than sweep a live writer. */
+	int zombie = 0;
+
+	for (int i = 0; i < 30000 && !zombie; i++) {
 		siginfo_t si;
 
 		memset(&si, 0, sizeof(si));
 		if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
 		    si.si_pid == pid)
-			break;
-		usleep(1000);
+			zombie = 1;
+		else
+			usleep(1000);
 	}
+	assert_true(zombie);
 	assert_int_equal(kill(pid, 0), 0);
 	snprintf(name, sizeof(name), "%ld-zombie", (long)pid);
 	make_temp(fx, name, 0);
