@@ -787,6 +787,19 @@ config_parse_formats(const char *list, unsigned *out)
 	return 0;
 }
 
+/* What a refused list should look like, so the fix is in the message. */
+static const char *
+config_check_why(int (*check)(const char *))
+{
+	if (check == config_check_net_list || check == config_check_cidrs)
+		return "expected a CIDR list such as '10.0.0.0/8, ::1/128' "
+		    "(at most 64 ranges)";
+	if (check == config_check_upload_limits)
+		return "expected periods and sizes such as '1h:100M, 1w:500M' "
+		    "(periods of 1s or more, at most 8)";
+	return "not a valid value for this key";
+}
+
 /* Applies one value; returns 0 or -1 with a reason in why. */
 static int
 config_apply(struct mr_config *cfg, const struct config_key *k,
@@ -801,7 +814,7 @@ config_apply(struct mr_config *cfg, const struct config_key *k,
 		if (strlen(value) >= k->size)
 			return (*why = "value too long"), -1;
 		if (k->check != NULL && k->check(value) < 0)
-			return (*why = "not a valid value for this key"), -1;
+			return (*why = config_check_why(k->check)), -1;
 		memcpy(field, value, strlen(value) + 1);
 		return 0;
 	case CFG_SERVER_NAME:
@@ -873,6 +886,12 @@ config_parse_lists(struct mr_config *cfg)
 	if (mr_net_parse_list(cfg->metrics_allowed_ips,
 	    &cfg->metrics_allowed) < 0)
 		cfg->metrics_allowed.n = 0;
+	if (mr_net_parse_list(cfg->trusted_proxies, &cfg->trusted) < 0)
+		cfg->trusted.n = 0;
+	cfg->n_upload_limits = mr_config_upload_limits(cfg->media_upload_limits,
+	    cfg->upload_limits);
+	if (cfg->n_upload_limits < 0)
+		cfg->n_upload_limits = 0;
 }
 
 /* Defaults; relative default paths are taken from base_dir too. */

@@ -27,6 +27,13 @@ struct mr_thumb_spec {
 	enum mr_thumb_method method;
 };
 
+#define MR_UPLOAD_LIMITS_MAX 8
+
+/* One period of media_upload_limits: at most bytes per period_ms. */
+struct mr_upload_limit {
+	int64_t period_ms, bytes;
+};
+
 enum mr_auth_mode {
 	MR_AUTH_LOCAL,		/* the token table of mediarepo-admin */
 	MR_AUTH_HOMESERVER,	/* ask homeserver_url's /account/whoami */
@@ -106,9 +113,12 @@ struct mr_config {
 	int64_t rc_media_create_per_second;	/* thousandths */
 	int64_t rc_media_create_burst_count;
 	char media_upload_limits[512];		/* "1h:100M, 1w:500M" */
+	struct mr_upload_limit upload_limits[MR_UPLOAD_LIMITS_MAX];
+	int n_upload_limits;			/* parsed at load */
 	int64_t remote_media_download_burst_count;	/* bytes */
 	int64_t remote_media_download_per_second;	/* bytes */
 	char trusted_proxies[4096];
+	struct mr_net_list trusted;		/* parsed at load */
 	int64_t request_deadline;		/* ms */
 	char user[64];				/* for mediarepo-run */
 	char database_url[1024];	/* postgresql://...; empty: SQLite */
@@ -131,16 +141,9 @@ struct mr_config {
 	int64_t s3_timeout;		/* ms without progress */
 };
 
-#define MR_UPLOAD_LIMITS_MAX 8
-
-/* One period of media_upload_limits: at most bytes per period_ms. */
-struct mr_upload_limit {
-	int64_t period_ms, bytes;
-};
-
 /*
- * media_upload_limits as pairs; the count, or -1 when malformed (the
- * config load has checked it, so -1 means a caller's own text).
+ * media_upload_limits as pairs; the count, or -1 when malformed. The
+ * load keeps the result in upload_limits, so requests never call this.
  */
 int mr_config_upload_limits(const char *text,
     struct mr_upload_limit out[MR_UPLOAD_LIMITS_MAX]);

@@ -385,14 +385,13 @@ mr_req_client_addr(const struct mr_req *req, const struct mr_config *cfg,
 {
 	const char *peer = mr_req_env(req, "REMOTE_ADDR");
 	const char *xff = mr_req_env(req, "HTTP_X_FORWARDED_FOR");
-	struct mr_net_list trusted;
+	const struct mr_net_list *trusted = &cfg->trusted;
 	uint8_t a[16];
 	size_t end;
 
 	snprintf(out, outsz, "%s", peer && peer[0] ? peer : "-");
-	if (xff == NULL || cfg->trusted_proxies[0] == '\0' ||
-	    mr_net_parse_list(cfg->trusted_proxies, &trusted) < 0 ||
-	    http_addr16(out, a) < 0 || !mr_net_in_list(a, &trusted))
+	if (xff == NULL || trusted->n == 0 ||
+	    http_addr16(out, a) < 0 || !mr_net_in_list(a, trusted))
 		return;
 	/* Right to left: each hop appended the address it saw; the first
 	 * one that is not a trusted proxy is the client. */
@@ -414,7 +413,7 @@ mr_req_client_addr(const struct mr_req *req, const struct mr_config *cfg,
 			if (http_addr16(h, a) < 0)
 				return;		/* garbage: keep the peer */
 			snprintf(out, outsz, "%s", h);
-			if (!mr_net_in_list(a, &trusted))
+			if (!mr_net_in_list(a, trusted))
 				return;
 		}
 	}

@@ -306,6 +306,8 @@ maint_import_one(struct maint_import_walk *w,
 	m.authenticated = sm->authenticated;
 	/* Quarantined in Synapse, or bytes quarantined here: kept hidden. */
 	m.quarantined = sm->quarantined;
+	snprintf(m.quarantined_by, sizeof(m.quarantined_by), "%s",
+	    sm->quarantined_by);
 	if (mr_media_create(w->cfg, w->st, w->blob, MR_MEDIA_IMPORT, &m,
 	    err) < 0)
 		return -1;

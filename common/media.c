@@ -352,8 +352,8 @@ int
 mr_media_upload_quota(struct mr_ctx *ctx, const char *user_id,
     int64_t incoming, struct mr_err *err)
 {
-	struct mr_upload_limit lim[MR_UPLOAD_LIMITS_MAX];
-	int n = mr_config_upload_limits(ctx->cfg.media_upload_limits, lim);
+	const struct mr_upload_limit *lim = ctx->cfg.upload_limits;
+	int n = ctx->cfg.n_upload_limits;
 	int64_t now = mr_now_ms(), used;
 
 	for (int i = 0; i < n; i++) {

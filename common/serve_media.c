@@ -55,6 +55,10 @@ mr_serve_media_ingest(struct mr_req *req, const struct mr_config *cfg,
 		return -1;
 	while ((n = mr_req_read(req, buf, sizeof(buf))) > 0) {
 		if (mr_blob_write(w, buf, (size_t)n, err) < 0) {
+			/* A body without Content-Length (chunked) meets
+			 * max_upload_size only here, as the writer's cap. */
+			if (err->status == 413)
+				err->limit_name = "max_upload_size";
 			mr_blob_abort(w);
 			return -1;
 		}

@@ -217,7 +217,9 @@ enum mr_store_rc mr_store_blob_refs(struct mr_store *st,
  * cannot be uploaded again; a hash given by --hash is recorded even when
  * no media has it yet. Release drops a hash once no quarantined media
  * keeps it (by hash: at once). One media item that does not exist:
- * NOT_FOUND.
+ * NOT_FOUND. A row quarantined here keeps its own quarantined_by, or
+ * takes that of another quarantined row with the same bytes (the
+ * quarantine that banned them), else none; release clears it.
  */
 enum mr_store_rc mr_store_quarantine(struct mr_store *st,
     const struct mr_store_sel *sel, int on, int64_t *count, struct mr_err *err);

@@ -1376,10 +1376,16 @@ pg_quarantine(void *impl, const struct mr_store_sel *sel, int on,
 	if (sel->mxc != NULL &&
 	    (rc = pg_media_get(st, sel->mxc, &m, err)) != MR_STORE_OK)
 		return pg_end(st, rc, err, "quarantine");
+	/* A row without a name of its own takes the name of whoever
+	 * quarantined another copy of its bytes (as store_sqlite.c). */
 	if ((n = pg_sel_exec(st, on ?
-	    "UPDATE media SET quarantined = 1 WHERE %s /* %d */" :
-	    "UPDATE media SET quarantined = 0 WHERE %s /* %d */", sel, 0,
-	    err)) < 0)
+	    "UPDATE media SET quarantined = 1, quarantined_by = "
+	    "COALESCE(media.quarantined_by, (SELECT o.quarantined_by FROM "
+	    "media o WHERE o.sha256 = media.sha256 AND o.quarantined = 1 AND "
+	    "o.quarantined_by IS NOT NULL ORDER BY o.created_ts, o.media_id "
+	    "LIMIT 1)) WHERE %s /* %d */" :
+	    "UPDATE media SET quarantined = 0, quarantined_by = NULL "
+	    "WHERE %s /* %d */", sel, 0, err)) < 0)
 		return pg_end(st, MR_STORE_UNAVAILABLE, err, "quarantine");
 	*count = n;
 	if (on && sel->sha256 != NULL)

@@ -1236,6 +1236,17 @@ store_sel_exec(struct sqlite_store *st, const char *fmt,
 	return rc;
 }
 
+/*
+ * Who quarantined a row that had no name of its own (bytes quarantined
+ * before, arriving again): whoever quarantined another copy of them.
+ * None when nobody is known (a --hash ban, an old row): NULL, which the
+ * admin API shows as the operator.
+ */
+#define STORE_QUARANTINED_BY_COPY \
+	"(SELECT o.quarantined_by FROM media AS o WHERE o.sha256 = " \
+	"media.sha256 AND o.quarantined = 1 AND o.quarantined_by IS NOT " \
+	"NULL ORDER BY o.created_ts, o.media_id LIMIT 1)"
+
 static enum mr_store_rc
 sqlite_quarantine(void *impl, const struct mr_store_sel *sel,
     int on, int64_t *count, struct mr_err *err)
@@ -1252,8 +1263,11 @@ sqlite_quarantine(void *impl, const struct mr_store_sel *sel,
 		goto rollback;
 	rc = MR_STORE_UNAVAILABLE;
 	if (store_sel_exec(st, on ?
-	    "UPDATE media SET quarantined = 1 WHERE %s" :
-	    "UPDATE media SET quarantined = 0 WHERE %s", sel, err) < 0)
+	    "UPDATE media SET quarantined = 1, quarantined_by = "
+	    "COALESCE(quarantined_by, " STORE_QUARANTINED_BY_COPY ") "
+	    "WHERE %s" :
+	    "UPDATE media SET quarantined = 0, quarantined_by = NULL "
+	    "WHERE %s", sel, err) < 0)
 		goto rollback;
 	*count = sqlite3_changes(st->db);
 	if (on && sel->sha256 != NULL) {

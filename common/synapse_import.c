@@ -37,6 +37,15 @@ synapse_read_row(sqlite3_stmt *s, int has_auth, struct mr_synapse_media *m)
 	    sqlite3_column_int64(s, 4);
 	m->created_ts = sqlite3_column_int64(s, 5);
 	m->quarantined = sqlite3_column_type(s, 6) != SQLITE_NULL;
+	/* Who did it is shown, not needed: an odd value is left out. */
+	if (m->quarantined) {
+		int odd = 0;
+
+		synapse_copy_checked(s, 6, m->quarantined_by,
+		    sizeof(m->quarantined_by), &odd);
+		if (odd)
+			m->quarantined_by[0] = '\0';
+	}
 	m->authenticated = has_auth && sqlite3_column_int(s, 7) != 0;
 }
 

@@ -20,6 +20,7 @@ struct mr_synapse_media {
 	int64_t media_length;		/* -1: NULL (never uploaded) */
 	int64_t created_ts;
 	int quarantined;		/* quarantined_by is set */
+	char quarantined_by[MR_USER_ID_MAX + 1];	/* "" when too long */
 	int authenticated;		/* Synapse 1.104+: frozen media */
 	int too_long;			/* a column did not fit: skip it */
 };

@@ -152,10 +152,13 @@ mr_thumb_check(const unsigned char *buf, size_t len,
 		return mr_err_set(err, 400, "M_UNKNOWN",
 		    "thumbnails of '%s' images are disabled",
 		    mr_image_format_name(info->format));
-	if ((int64_t)info->width * info->height > lim->max_pixels)
-		return mr_err_set(err, 413, "M_TOO_LARGE",
+	if ((int64_t)info->width * info->height > lim->max_pixels) {
+		mr_err_set(err, 413, "M_TOO_LARGE",
 		    "image of %ux%u pixels is over the limit of %lld",
 		    info->width, info->height, (long long)lim->max_pixels);
+		err->limit_name = "max_image_pixels";
+		return -1;
+	}
 	if (info->animated && (int64_t)info->frames * info->width *
 	    info->height > lim->max_animation_pixels)
 		return mr_err_set(err, 413, "M_TOO_LARGE",

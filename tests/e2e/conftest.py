@@ -19,6 +19,7 @@ MR_STORE=pg runs every stack on PostgreSQL instead of SQLite: one server
 for the session (tests/pg-server, in a temp directory, stopped when the
 session ends, also on failure), one database per stack (database_url).
 """
+import functools
 import grp
 import os
 import pwd
@@ -214,6 +215,38 @@ if len(WEBSERVERS) > 1:
         current_webserver = request.param
         yield request.param
 
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_fixture_setup(fixturedef, request):
+        """A fixture wider than a test (a module's stack) is cached by
+        pytest under its own parameters only: nothing ties it to the web
+        server. With several modules it goes when its module ends, before
+        the next server's turn; a module run alone, though, kept its
+        first server's stack for the second server's tests. Tie each to
+        the webserver fixture, as if it had asked for it: when the
+        server changes, pytest ends it and makes it again."""
+        if (fixturedef.scope != "function" and
+                fixturedef.argname != "webserver" and
+                "webserver" not in fixturedef.argnames):
+            request._get_active_fixturedef("webserver").addfinalizer(
+                functools.partial(fixturedef.finish, request=request))
+        yield
+
+
+# Stacks started and not yet stopped, to check they run on the web
+# server of the test at hand.
+LIVE_STACKS = []
+
+
+@pytest.fixture(autouse=True)
+def _stacks_on_this_webserver():
+    """Every running stack a test can reach (a module's own included) is
+    on the web server its id names, unless it chose one itself."""
+    wrong = [(s.data_dir, s.webserver) for s in LIVE_STACKS
+             if not s.own_webserver and s.webserver != current_webserver]
+    assert not wrong, "stacks of another web server than %s: %s" % (
+        current_webserver, wrong)
+    yield
+
 
 def free_port():
     with socket.socket() as s:
@@ -230,6 +263,7 @@ class Stack:
         tls: (cert, key) to serve HTTPS (server_name and port then usually
         given too, as a certificate names them)."""
         self.data_dir = str(data_dir)
+        self.own_webserver = webserver is not None
         self.webserver = webserver or current_webserver
         self.port = port or free_port()
         self.server_name = server_name or "localhost:%d" % self.port
@@ -295,6 +329,7 @@ class Stack:
         except BaseException:
             self.stop()
             raise
+        LIVE_STACKS.append(self)
 
     def _let_apache_user_in(self, path=None):
         """Apache will not run programs as root: mediarepo-run hands the
@@ -465,6 +500,8 @@ class Stack:
         return pids
 
     def stop(self):
+        if self in LIVE_STACKS:
+            LIVE_STACKS.remove(self)
         if self.proc.poll() is None:
             os.kill(self.proc.pid, signal.SIGTERM)
             try:

@@ -651,6 +651,9 @@ def test_import_synapse_then_download(make_stack, tmp_path):
     assert r.status_code == 200 and r.headers["Content-Type"] == "image/jpeg"
     assert Image.open(io.BytesIO(r.content)).size == (32, 32)
     assert_hidden(s, b)
+    # Who quarantined it in Synapse is kept.
+    assert re.search(r"^quarantined_by +@mod:hs$", s.admin(
+        "media", "info", mxc(s, b)).stdout, re.M)
     assert_error(post_upload(s, banned), 403, "M_FORBIDDEN")
     info = s.admin("media", "info", mxc(s, t)).stdout
     assert "created         2020-09-13T12:26:40Z (1600000000123)" in info
@@ -679,8 +682,10 @@ def test_import_synapse_keeps_quarantined_bytes_hidden(make_stack, tmp_path):
     assert "imported 2 media (1 quarantined); 0 already here, " \
         "0 never uploaded, 0 failed" in r.stdout, r.stdout
     assert_hidden(s, items[0]["id"])
-    assert "quarantined     yes" in s.admin(
-        "media", "info", mxc(s, items[0]["id"])).stdout
+    info = s.admin("media", "info", mxc(s, items[0]["id"])).stdout
+    assert "quarantined     yes" in info
+    # Banned by --hash from the command line: the operator did it.
+    assert re.search(r"^quarantined_by +-$", info, re.M), info
     r = get(s, V3 + "/download/%s/%s" % (s.server_name, items[1]["id"]))
     assert r.content == fine
     # Released by hash, the imported copy is served like the rest.

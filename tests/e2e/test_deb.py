@@ -18,6 +18,7 @@ import pytest
 import requests
 
 import conftest
+import unitfile
 from conftest import TOP, Stack
 
 CONF = "/etc/mediarepo/mediarepo.conf"
@@ -138,7 +139,8 @@ def test_install_serve_purge(deb, tmp_path, monkeypatch):
         # The installed tools, found from /usr, serve from a temp DATA_DIR.
         monkeypatch.setattr(conftest, "RUN", "/usr/bin/mediarepo-run")
         monkeypatch.setattr(conftest, "ADMIN", "/usr/bin/mediarepo-admin")
-        s = Stack(tmp_path / "stack")
+        s = Stack(tmp_path / "stack",
+                  ["media_retention_local_media_lifetime = 1s"])
         mid = s.upload(b"from the package", "text/plain")
         r = requests.get(s.url("/_matrix/media/v3/download/%s/%s" %
                                (s.server_name, mid)), timeout=10)
@@ -150,6 +152,11 @@ def test_install_serve_purge(deb, tmp_path, monkeypatch):
                 'method="POST",status="200"} 1\n') in r.text
         # The programs that answered are the package's.
         assert installed_programs(s.config), "no program from /usr/lib"
+
+        # Retention as the timer would run it: the installed unit's
+        # ExecStart, as its user, on this stack's config (1 s lifetime).
+        unitfile.check_retention(s, UNITS + "mediarepo-purge-expired.service",
+                                 mid)
     finally:
         if s is not None:
             s.stop()

@@ -1,11 +1,13 @@
 """make install into a temp DESTDIR: the tree an operator gets, and that the
 installed mediarepo-run serves from it (PREFIX is the DESTDIR'd one here,
-so the installed files are what runs)."""
+so the installed files are what runs), and that the installed retention
+unit's command purges its media."""
 import os
 import subprocess
 
 import requests
 
+import unitfile
 from conftest import TOP, Stack
 
 PROGRAMS = ["admin", "config", "create", "download", "federation_download",
@@ -79,7 +81,8 @@ def test_installed_run_serves(tmp_path, monkeypatch):
     make_install(dest)
     import conftest
     monkeypatch.setattr(conftest, "RUN", dest + "/usr/local/bin/mediarepo-run")
-    s = Stack(tmp_path / "stack")
+    s = Stack(tmp_path / "stack",
+              ["media_retention_local_media_lifetime = 1s"])
     try:
         mid = s.upload(b"installed", "text/plain")
         r = requests.get(s.url("/_matrix/media/v3/download/%s/%s" %
@@ -90,5 +93,9 @@ def test_installed_run_serves(tmp_path, monkeypatch):
                                 "apache": "apache2.conf",
                                 "nginx": "nginx.conf"}[s.webserver])) as f:
             assert dest + "/usr/local/" in f.read()
+        # Retention: the staged unit's command, found under DESTDIR.
+        unitfile.check_retention(
+            s, dest + "/usr/local/lib/systemd/system/"
+            "mediarepo-purge-expired.service", mid, root=dest)
     finally:
         s.stop()

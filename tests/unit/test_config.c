@@ -824,6 +824,8 @@ test_limits_keys(void **state)
 	assert_int_equal(cfg.remote_media_download_per_second, 87 << 10);
 	assert_int_equal(mr_config_upload_limits(cfg.media_upload_limits, lim),
 	    0);
+	assert_int_equal(cfg.n_upload_limits, 0);
+	assert_int_equal(cfg.trusted.n, 0);
 	unsetenv("MEDIAREPO_PROCESSES");
 	assert_int_equal(mr_config_processes(&cfg, "download"), 16);
 	assert_int_equal(mr_config_processes(&cfg, "upload"), 8);
@@ -837,6 +839,7 @@ test_limits_keys(void **state)
 	assert_int_equal(load_text(fx, "server_name = a.test\n"
 	    "rc_media_create_per_second = 0.25\n"
 	    "media_upload_limits = 1h:100M, 1w:500M\n"
+	    "trusted_proxies = 10.0.0.0/8, ::1\n"
 	    "processes = download:3, thumbnail:1\n", &cfg, &err), 0);
 	assert_int_equal(cfg.rc_media_create_per_second, 250);
 	assert_int_equal(mr_config_get_text(&cfg, "rc_media_create_per_second",
@@ -847,6 +850,23 @@ test_limits_keys(void **state)
 	assert_int_equal(lim[0].period_ms, 3600000);
 	assert_int_equal(lim[0].bytes, INT64_C(100) << 20);
 	assert_int_equal(lim[1].period_ms, INT64_C(7) * 86400000);
+	/* Parsed once at load: requests read these, never the text. */
+	assert_int_equal(cfg.n_upload_limits, 2);
+	assert_int_equal(cfg.upload_limits[0].period_ms, 3600000);
+	assert_int_equal(cfg.upload_limits[0].bytes, INT64_C(100) << 20);
+	assert_int_equal(cfg.upload_limits[1].period_ms, INT64_C(7) * 86400000);
+	assert_int_equal(cfg.upload_limits[1].bytes, INT64_C(500) << 20);
+	assert_int_equal(cfg.trusted.n, 2);
+	{
+		uint8_t a[16];
+
+		assert_int_equal(mr_net_parse_addr("10.9.8.7", a), 0);
+		assert_true(mr_net_in_list(a, &cfg.trusted));
+		assert_int_equal(mr_net_parse_addr("::1", a), 0);
+		assert_true(mr_net_in_list(a, &cfg.trusted));
+		assert_int_equal(mr_net_parse_addr("11.0.0.1", a), 0);
+		assert_false(mr_net_in_list(a, &cfg.trusted));
+	}
 	assert_int_equal(mr_config_processes(&cfg, "download"), 3);
 	assert_int_equal(mr_config_processes(&cfg, "upload"), 2);
 }
@@ -887,6 +907,35 @@ test_limits_keys_refused(void **state)
 	}
 }
 
+/* A malformed list stops the load, and the message shows the syntax. */
+static void
+test_lists_refused_clearly(void **state)
+{
+	static const struct {
+		const char *line, *hint;
+	} bad[] = {
+		{ "trusted_proxies = 10.0.0.0/33\n", "CIDR list" },
+		{ "trusted_proxies = 10.0.0.0/8 proxy.example\n", "CIDR list" },
+		{ "metrics_allowed_ips = localhost\n", "CIDR list" },
+		{ "media_upload_limits = 1h:100M, 1w\n", "'1h:100M, 1w:500M'" },
+		{ "media_upload_limits = 100M:1h\n", "'1h:100M, 1w:500M'" },
+	};
+	struct fixture *fx = *state;
+	struct mr_config cfg;
+	struct mr_err err;
+	char text[256];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "server_name = a.test\n%s",
+		    bad[i].line);
+		if (load_text(fx, text, &cfg, &err) != -1)
+			fail_msg("accepted: %s", bad[i].line);
+		if (strstr(err.msg, bad[i].hint) == NULL)
+			fail_msg("unclear: %s -> %s", bad[i].line, err.msg);
+		assert_non_null(strstr(err.msg, ":2:"));
+	}
+}
+
 int
 main(void)
 {
@@ -895,6 +944,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_minimal_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_limits_keys_refused, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_lists_refused_clearly, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_every_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_range_limits, setup, teardown),

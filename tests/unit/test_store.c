@@ -613,6 +613,68 @@ test_quarantine_forms(void **state)
 	    MR_STORE_NOT_FOUND);
 }
 
+/*
+ * Bytes quarantined before come back (an import): the new row names who
+ * banned them, as media_info shows; a row's own name stays; release
+ * clears it.
+ */
+static void
+test_quarantine_names_who(void **state)
+{
+	struct fixture_store *fx = *state;
+	struct mr_store_sel sel = { 0 };
+	struct mr_media a, b, c, got;
+	struct mr_err err;
+	int64_t n;
+
+	media_fill(&a, "example.org", "first");		/* HASH_C */
+	assert_int_equal(mr_store_media_insert(fx->st, &a, &err), 0);
+	sel.mxc = &a.mxc;
+	assert_int_equal(mr_store_quarantine_as(fx->st, &sel, 1,
+	    "@mod:example.org", 1700000001000, &n, &err), 0);
+
+	/* The same bytes again, quarantined from birth. */
+	media_fill(&b, "example.org", "again");
+	b.quarantined = 1;
+	assert_int_equal(mr_store_media_insert(fx->st, &b, &err), 0);
+	sel.mxc = &b.mxc;
+	assert_int_equal(mr_store_quarantine(fx->st, &sel, 1, &n, &err), 0);
+	assert_int_equal(mr_store_media_get(fx->st, &b.mxc, &got, &err), 0);
+	assert_int_equal(got.quarantined, 1);
+	assert_string_equal(got.quarantined_by, "@mod:example.org");
+
+	/* A name brought along (Synapse's) is kept. */
+	media_fill(&c, "example.org", "synapse");
+	c.quarantined = 1;
+	snprintf(c.quarantined_by, sizeof(c.quarantined_by),
+	    "@synmod:example.org");
+	assert_int_equal(mr_store_media_insert(fx->st, &c, &err), 0);
+	sel.mxc = &c.mxc;
+	assert_int_equal(mr_store_quarantine(fx->st, &sel, 1, &n, &err), 0);
+	assert_int_equal(mr_store_media_get(fx->st, &c.mxc, &got, &err), 0);
+	assert_string_equal(got.quarantined_by, "@synmod:example.org");
+
+	/* Released: no name left behind. */
+	sel.mxc = &b.mxc;
+	assert_int_equal(mr_store_quarantine(fx->st, &sel, 0, &n, &err), 0);
+	assert_int_equal(mr_store_media_get(fx->st, &b.mxc, &got, &err), 0);
+	assert_int_equal(got.quarantined, 0);
+	assert_string_equal(got.quarantined_by, "");
+
+	/* Bytes banned by hash alone: nobody to name. */
+	media_fill(&a, "example.org", "hashonly");
+	snprintf(a.sha256, sizeof(a.sha256), "%s", HASH_B);
+	a.quarantined = 1;
+	assert_int_equal(mr_store_quarantined_hash_add(fx->st, HASH_B, 5,
+	    &err), 0);
+	assert_int_equal(mr_store_media_insert(fx->st, &a, &err), 0);
+	sel.mxc = &a.mxc;
+	assert_int_equal(mr_store_quarantine(fx->st, &sel, 1, &n, &err), 0);
+	assert_int_equal(mr_store_media_get(fx->st, &a.mxc, &got, &err), 0);
+	assert_int_equal(got.quarantined, 1);
+	assert_string_equal(got.quarantined_by, "");
+}
+
 static void
 test_media_delete_and_references(void **state)
 {
@@ -1320,6 +1382,7 @@ main(void)
 		FIXTURE_STORE_TEST(test_tokens),
 		FIXTURE_STORE_TEST(test_token_unknown),
 		FIXTURE_STORE_TEST(test_quarantine_forms),
+		FIXTURE_STORE_TEST(test_quarantine_names_who),
 		FIXTURE_STORE_TEST(test_media_delete_and_references),
 		FIXTURE_STORE_TEST(test_stats_and_lists),
 		FIXTURE_STORE_TEST(test_each_and_import),
@@ -1349,6 +1412,7 @@ main(void)
 		FIXTURE_PG_STORE_TEST(test_tokens),
 		FIXTURE_PG_STORE_TEST(test_token_unknown),
 		FIXTURE_PG_STORE_TEST(test_quarantine_forms),
+		FIXTURE_PG_STORE_TEST(test_quarantine_names_who),
 		FIXTURE_PG_STORE_TEST(test_media_delete_and_references),
 		FIXTURE_PG_STORE_TEST(test_stats_and_lists),
 		FIXTURE_PG_STORE_TEST(test_each_and_import),
