@@ -221,3 +221,9 @@ mr_blob_redirect_url(struct mr_blob *b, const char *sha256_hex, char *url,
 		return 0;
 	return b->ops->redirect_url(b->impl, sha256_hex, url, urlsz, err);
 }
+
+int
+mr_blob_check(struct mr_blob *b, struct mr_err *err)
+{
+	return b->ops->check(b->impl, err);
+}

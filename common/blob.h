@@ -94,6 +94,8 @@ struct mr_blob_ops {
 	/* A URL clients may fetch the blob from: 1 made, 0 none (NULL: none). */
 	int (*redirect_url)(void *impl, const char *sha256_hex, char *url,
 	    size_t urlsz, struct mr_err *err);
+	/* 0 when the store can take and give blobs now (for /health). */
+	int (*check)(void *impl, struct mr_err *err);
 };
 
 /*
@@ -173,5 +175,12 @@ int mr_blob_sweep(struct mr_blob *b, int64_t grace_ms, int64_t max_age_ms,
  */
 int mr_blob_redirect_url(struct mr_blob *b, const char *sha256_hex,
     char *url, size_t urlsz, struct mr_err *err);
+
+/*
+ * 0 when the store answers now: its directory is there to write into, or
+ * its bucket answers a signed request; -1 with 503 otherwise. For load
+ * balancers (GET /health), so it costs at most one round trip.
+ */
+int mr_blob_check(struct mr_blob *b, struct mr_err *err);
 
 #endif

@@ -594,6 +594,26 @@ blob_fs_sweep_op(void *impl, int64_t grace_ms, int64_t max_age_ms,
 	return mr_blob_fs_sweep_grace(fs->root, grace_ms, max_age_ms, err);
 }
 
+int
+mr_blob_fs_dir_ok(const char *dir, struct mr_err *err)
+{
+	struct stat sb;
+
+	if (stat(dir, &sb) < 0 || !S_ISDIR(sb.st_mode) ||
+	    access(dir, R_OK | W_OK | X_OK) < 0)
+		return mr_err_set(err, 503, "M_UNKNOWN",
+		    "media store unavailable");
+	return 0;
+}
+
+static int
+blob_fs_check(void *impl, struct mr_err *err)
+{
+	struct blob_fs *fs = impl;
+
+	return mr_blob_fs_dir_ok(fs->root, err);
+}
+
 const struct mr_blob_ops mr_blob_fs_ops = {
 	.name = "fs",
 	.wanted = blob_fs_wanted,
@@ -613,4 +633,5 @@ const struct mr_blob_ops mr_blob_fs_ops = {
 	.walk = blob_fs_walk,
 	.locate = blob_fs_locate,
 	.sweep = blob_fs_sweep_op,
+	.check = blob_fs_check,
 };

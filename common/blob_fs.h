@@ -54,6 +54,8 @@ void mr_blob_fs_unmap(struct mr_blob_map *m);
  */
 int mr_blob_fs_sweep(const char *root, int64_t max_age_ms,
     struct mr_err *err);
+/* 0 when dir is a directory this process may write into; 503 if not. */
+int mr_blob_fs_dir_ok(const char *dir, struct mr_err *err);
 /* mr_blob_fs_sweep with that grace chosen (0: once the writer is gone). */
 int mr_blob_fs_sweep_grace(const char *root, int64_t grace_ms,
     int64_t max_age_ms, struct mr_err *err);

@@ -874,6 +874,26 @@ blob_s3_redirect_url(void *impl, const char *hex, char *url, size_t urlsz,
 	    -1 : 1;
 }
 
+/*
+ * The local directory takes spool files and the bucket answers a signed
+ * HEAD: "no such key" is an answer, so the name of no blob will do.
+ */
+static int
+blob_s3_check(void *impl, struct mr_err *err)
+{
+	static const char no_blob[] =
+	    "0000000000000000000000000000000000000000000000000000000000000000";
+	struct blob_s3 *s = impl;
+	int64_t size;
+
+	if (mr_blob_fs_dir_ok(s->root, err) < 0)
+		return -1;
+	if (mr_s3_head(s->s3, no_blob, &size, err) == 0 || err->status == 404)
+		return 0;
+	return mr_err_set(err, 503, "M_UNKNOWN", "media store unavailable: "
+	    "the S3 bucket does not answer");
+}
+
 const struct mr_blob_ops mr_blob_s3_ops = {
 	.name = "s3",
 	.wanted = blob_s3_wanted,
@@ -894,4 +914,5 @@ const struct mr_blob_ops mr_blob_s3_ops = {
 	.locate = blob_s3_locate,
 	.sweep = blob_s3_sweep,
 	.redirect_url = blob_s3_redirect_url,
+	.check = blob_s3_check,
 };

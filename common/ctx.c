@@ -4,6 +4,7 @@
 #include "ctx.h"
 
 #include <string.h>
+#include <unistd.h>
 
 #include "fed.h"
 #include "http_client.h"
@@ -43,4 +44,17 @@ mr_ctx_fed(struct mr_ctx *ctx, struct mr_err *err)
 	    mr_fed_open(&ctx->fed, &ctx->cfg, ctx->store, ctx->blob, err) < 0)
 		return NULL;
 	return ctx->fed;
+}
+
+int
+mr_ctx_health(struct mr_ctx *ctx, struct mr_err *err)
+{
+	static const char no_hash[] =
+	    "0000000000000000000000000000000000000000000000000000000000000000";
+
+	if ((ctx->cfg.database_url[0] == '\0' &&
+	    access(ctx->cfg.database_path, R_OK | W_OK) < 0) ||
+	    mr_store_hash_quarantined(ctx->store, no_hash, err) < 0)
+		return mr_err_set(err, 503, "M_UNKNOWN", "database unavailable");
+	return mr_blob_check(ctx->blob, err);
 }

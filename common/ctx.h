@@ -41,6 +41,14 @@ int mr_ctx_open(struct mr_ctx *ctx, const char *name, struct mr_err *err);
 /* Frees what ctx holds (not ctx itself). */
 void mr_ctx_close(struct mr_ctx *ctx);
 
+/*
+ * 0 when this process can serve: the database answers a query (and, for
+ * SQLite, its file is still there to read and write: an open handle would
+ * go on reading a removed file no new process could open) and the blob
+ * store answers (mr_blob_check). Otherwise -1 with 503 naming which.
+ */
+int mr_ctx_health(struct mr_ctx *ctx, struct mr_err *err);
+
 /* The process's federation client, made on first use. */
 struct mr_fed *mr_ctx_fed(struct mr_ctx *ctx, struct mr_err *err);
 

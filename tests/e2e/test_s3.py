@@ -166,6 +166,10 @@ def test_large_upload_goes_up_in_parts(make_stack, rgw):
     assert tmp_files(s) == []
 
 
+def health(stack):
+    return requests.get(stack.url("/health"), timeout=30)
+
+
 def test_wrong_secret_is_5xx_and_stores_nothing(make_stack, rgw):
     good = s3_stack(make_stack, rgw)
     data = unique(b"known")
@@ -177,6 +181,11 @@ def test_wrong_secret_is_5xx_and_stores_nothing(make_stack, rgw):
                       headers=bad.auth(bad.token), timeout=30)
     assert_5xx_matrix(r)
     assert "SignatureDoesNotMatch" in r.json()["error"]
+    # A load balancer takes the misconfigured host out, not the good one.
+    assert health(good).status_code == 200
+    r = health(bad)
+    assert r.status_code == 503, r.text
+    assert r.json()["errcode"] == "M_UNKNOWN"
     assert rgw.list_keys(good.s3_bucket) == [sha(data)]
     assert tmp_files(bad) == []
     # Reading with it fails the same way, not as a missing file.
@@ -302,8 +311,12 @@ def test_outage_is_5xx_in_bounded_time_then_same_processes_serve(
     assert download(s, mid).content == before
 
     # A dead one: refused at once; a new one on the same port is used.
+    assert health(s).status_code == 200
     own_rgw.kill_rgw()
     os.unlink(cache_path(s, sha(before)))
+    r = health(s)
+    assert r.status_code == 503, r.text
+    assert "S3" in r.json()["error"]
     t0 = time.monotonic()
     assert_5xx_matrix(download(s, mid))
     lost = unique(b"lost")
@@ -312,6 +325,7 @@ def test_outage_is_5xx_in_bounded_time_then_same_processes_serve(
     assert_5xx_matrix(r)
     assert time.monotonic() - t0 < 10
     own_rgw.start_rgw()
+    assert health(s).status_code == 200
     assert download(s, mid).content == before
     after = unique(b"after")
     assert download(s, s.upload(after)).content == after

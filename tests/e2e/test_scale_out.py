@@ -9,6 +9,7 @@ cluster the session's (cephrgw.py), the federation peer a loopback server
 (fedpeer.py); all are stopped by the fixtures, also on failure.
 """
 import concurrent.futures
+import hashlib
 import os
 import shutil
 import threading
@@ -207,3 +208,47 @@ def test_one_remote_fetch_for_both_hosts(hosts):
     assert all(r.content == data for r in rs)
     assert len(hosts.peer.downloads("shared")) == 1, \
         hosts.peer.downloads("shared")
+
+
+def test_migrate_one_host_into_the_shared_database_and_bucket(pg, make_stack):
+    """A one-host deployment (SQLite + files) moves into PostgreSQL + S3
+    with migrate-store; a host on the new config serves what the old one
+    held with the old tokens; a second run copies nothing; and the way
+    back works too."""
+    from test_scale_pg import migrate, write_config
+    old = make_stack()
+    token = old.new_token()
+    data = os.urandom(8192)
+    jpeg = src_jpeg(320, 240, 11)[0]
+    ids = [upload(old, data, "application/octet-stream", token),
+           upload(old, jpeg, "image/jpeg", token)]
+
+    bucket, s3_lines = cephrgw.session_bucket()
+    scale_lines = ["database_url = " + pg.new_database()] + s3_lines
+    new_conf = os.path.join(old.data_dir, "to-scale", "mediarepo.conf")
+    write_config(new_conf, old.server_name,
+                 scale_lines + ["media_store_path = scale_store"])
+    old.give_back()
+    first = migrate(old, old.config, new_conf)
+    assert first["media"] == (2, 0)
+    assert first["blobs"][0] >= 3       # two uploads and their thumbnails
+    keys = cephrgw.session_rgw().list_keys(bucket)
+    assert len(keys) == first["blobs"][0]
+    assert {hashlib.sha256(b).hexdigest() for b in (data, jpeg)} <= set(keys)
+    again = migrate(old, old.config, new_conf)
+    assert all(c[0] == 0 for c in again.values()), again
+    old.stop()
+
+    # A host of the new deployment: the same server name, the old token.
+    new = make_stack(scale_lines, server_name=old.server_name)
+    for media_id, body in zip(ids, (data, jpeg)):
+        r = get(new, download_path(old.server_name, media_id), token)
+        assert r.status_code == 200, r.text
+        assert r.content == body
+
+    back_conf = os.path.join(new.data_dir, "back", "mediarepo.conf")
+    write_config(back_conf, old.server_name, ["media_store_path = back"])
+    new.give_back()
+    back = migrate(new, new.config, back_conf)
+    assert back["media"] == (2, 0)
+    assert back["blobs"] == (first["blobs"][0], 0)
