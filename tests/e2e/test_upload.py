@@ -560,3 +560,42 @@ def test_upload_spool_dir(make_stack, tmp_path_factory):
     assert d.status_code == 200 and d.content == data
     # Nothing stays behind once the body has gone to upload.fcgi.
     assert wait_until(lambda: spooled() == [], timeout=5)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the web server changes user "
+                    "only in a root start")
+def test_upload_spool_dir_the_web_server_cannot_reach(tmp_path):
+    """A spool under a directory the web server's user cannot search is
+    refused at start, not found out by a failed large upload."""
+    import signal
+    import subprocess
+    from conftest import ADMIN, RUN, free_port
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o700)
+    data = tmp_path / "data"
+    data.mkdir()
+    for d in (tmp_path, data):
+        os.chmod(d, 0o755)
+    d = tmp_path
+    while str(d) != "/":    # the data directory itself stays reachable
+        os.chmod(d, os.stat(d).st_mode | 0o001)
+        d = d.parent
+    port = free_port()
+    conf = str(data / "mediarepo.conf")
+    subprocess.run([ADMIN, "init-config", conf, "localhost:%d" % port],
+                   check=True, capture_output=True)
+    with open(conf, "a") as f:
+        f.write("upload_spool_dir = %s/spool\n" % locked)
+    p = subprocess.Popen([RUN], env=dict(os.environ, DATA_DIR=str(data),
+                                         PORT=str(port),
+                                         MEDIAREPO_CONFIG=conf),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:    # it started after all: stop what it ran
+            os.killpg(p.pid, signal.SIGTERM)
+            p.wait()
+    assert p.returncode == 1, (out, err)
+    assert "cannot write upload_spool_dir" in err
