@@ -7,9 +7,16 @@ LANCZOS resize of the full-resolution decode.
 
     thumbnail_psnr.py make OUT.jpg WIDTH HEIGHT          (the smooth photo)
     thumbnail_psnr.py make-detailed OUT.jpg WIDTH HEIGHT (the detailed one)
-    thumbnail_psnr.py synapse IN OUT WIDTH HEIGHT crop|scale
-    thumbnail_psnr.py synapse-all IN OUTDIR      (the five default sizes)
+    thumbnail_psnr.py synapse [--repeat N] IN OUT WIDTH HEIGHT crop|scale
+    thumbnail_psnr.py synapse-all [--repeat N] IN OUTDIR  (the five default sizes)
     thumbnail_psnr.py psnr ORIGINAL W:H:METHOD:FILE[=OTHER]...
+    thumbnail_psnr.py clock COMMAND [ARG...]
+
+--repeat N: after the first thumbnail (which warms the process, as a
+serving one is warm), N more in the same process, timed inside it; prints
+"repeat N: W ms wall, C ms cpu per round" as `mediarepo-admin thumbnail
+--repeat` does. clock runs COMMAND as a whole process and prints its wall
+time and its CPU time (user + system, from wait4) as "W ms wall, C ms cpu".
 
 psnr prints one line per FILE: the PSNR over RGB in dB against the LANCZOS
 reference (or against the image file OTHER, when given), or "size WxH" when
@@ -176,6 +183,39 @@ def synapse_all(src, outdir):
         write("%s/%dx%d-%s.jpg" % (outdir, w, h, method), t.make(w, h, method))
 
 
+def repeat(n, fn, *args):
+    """fn once, then n more times timed; as mediarepo-admin --repeat."""
+    import time
+    fn(*args)
+    w0, c0 = time.perf_counter(), time.process_time()
+    for _ in range(n):
+        fn(*args)
+    w1, c1 = time.perf_counter(), time.process_time()
+    print("repeat %d: %.2f ms wall, %.2f ms cpu per round"
+          % (n, (w1 - w0) * 1000 / n, (c1 - c0) * 1000 / n))
+
+
+def clock(argv):
+    """Runs argv as a whole process: its wall and CPU time (wait4).
+    subprocess starts it with vfork or posix_spawn, so neither figure
+    carries the copy of this Python process that os.fork would make."""
+    import os
+    import subprocess
+    import time
+    w0 = time.perf_counter()
+    p = subprocess.Popen(argv, stdout=subprocess.DEVNULL, close_fds=False)
+    _, status, ru = os.wait4(p.pid, 0)
+    w1 = time.perf_counter()
+    # reaped here (wait4 for the rusage), so Popen must not wait again
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        sys.stderr.write("clock: %s failed\n" % argv[0])
+        return 1
+    print("%.2f ms wall, %.2f ms cpu"
+          % ((w1 - w0) * 1000, (ru.ru_utime + ru.ru_stime) * 1000))
+    return 0
+
+
 # --- scoring ------------------------------------------------------------
 
 def reference(full, w, h, method):
@@ -233,13 +273,23 @@ def score(orig, specs):
 
 def main(argv):
     cmd = argv[0] if argv else ""
-    if cmd == "make" and len(argv) == 4:
+    n = 0
+    if cmd == "clock" and len(argv) >= 2:
+        return clock(argv[1:])
+    if len(argv) >= 3 and argv[1] == "--repeat" and argv[2].isdigit():
+        n = int(argv[2])
+        argv = [cmd] + argv[3:]
+    if n > 0 and cmd == "synapse" and len(argv) == 6 and argv[5] in ("crop", "scale"):
+        repeat(n, synapse, argv[1], argv[2], int(argv[3]), int(argv[4]), argv[5])
+    elif n > 0 and cmd == "synapse-all" and len(argv) == 3:
+        repeat(n, synapse_all, argv[1], argv[2])
+    elif cmd == "make" and len(argv) == 4:
         make(argv[1], int(argv[2]), int(argv[3]))
     elif cmd == "make-detailed" and len(argv) == 4:
         make_detailed(argv[1], int(argv[2]), int(argv[3]))
-    elif cmd == "synapse" and len(argv) == 6 and argv[5] in ("crop", "scale"):
+    elif n == 0 and cmd == "synapse" and len(argv) == 6 and argv[5] in ("crop", "scale"):
         synapse(argv[1], argv[2], int(argv[3]), int(argv[4]), argv[5])
-    elif cmd == "synapse-all" and len(argv) == 3:
+    elif n == 0 and cmd == "synapse-all" and len(argv) == 3:
         synapse_all(argv[1], argv[2])
     elif cmd == "psnr" and len(argv) >= 2:
         score(argv[1], argv[2:])

@@ -59,6 +59,7 @@ mr_blob_fs_begin(const char *root, int64_t max_size,
 	w->sha = NULL;
 	w->size = 0;
 	w->max_size = max_size;
+	w->written_back = 0;
 	mr_random_id(rnd, 16);
 	/* The pid in the name lets the sweep tell live writers from dead. */
 	n = snprintf(w->tmp_path, sizeof(w->tmp_path), "%s/tmp/%ld-%s", root,
@@ -103,6 +104,13 @@ mr_blob_fs_write(struct mr_blob_fs_writer *w, const void *buf, size_t n,
 		left -= (size_t)k;
 	}
 	w->size += (int64_t)n;
+	/* Start writeback only; no wait and no error here: commit's fsync
+	 * waits for every byte and reports any failure. */
+	if (w->size - w->written_back >= MR_BLOB_FS_WRITEBACK) {
+		(void)sync_file_range(w->fd, w->written_back,
+		    w->size - w->written_back, SYNC_FILE_RANGE_WRITE);
+		w->written_back = w->size;
+	}
 	return 0;
 }
 

@@ -21,7 +21,16 @@ struct mr_blob_fs_writer {
 	struct evp_md_ctx_st *sha;
 	int64_t size;
 	int64_t max_size;		/* writes past this fail with 413 */
+	int64_t written_back;		/* bytes already sent to the disk */
 };
+
+/*
+ * Every this many bytes a writer asks the kernel to start writing what it
+ * has so far (sync_file_range): the disk works while the rest of the
+ * upload is read and hashed, and the fsync at commit waits only for the
+ * tail, not for a whole upload's dirty pages.
+ */
+#define MR_BLOB_FS_WRITEBACK (INT64_C(8) << 20)
 
 /* Creates ROOT and ROOT/tmp when missing. */
 int mr_blob_fs_init_root(const char *root, struct mr_err *err);

@@ -693,6 +693,10 @@ static const struct config_key config_keys[] = {
 	  60000, NULL, "connect timeout of S3 requests" },
 	{ "s3_timeout", CFG_DURATION, F(s3_timeout), "30s", 1000, 600000, NULL,
 	  "an S3 request making no progress this long fails (503)" },
+	{ "upload_spool_dir", CFG_PATH, F(upload_spool_dir), "", 0, 0, NULL,
+	  "where the web server mediarepo-run starts collects request bodies "
+	  "(empty: its run directory); a tmpfs saves a disk write per upload "
+	  "but holds every upload in flight in RAM" },
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))

@@ -139,6 +139,7 @@ struct mr_config {
 	int64_t s3_part_size;
 	int64_t s3_connect_timeout;	/* ms */
 	int64_t s3_timeout;		/* ms without progress */
+	char upload_spool_dir[PATH_MAX];	/* web server's; empty: run dir */
 };
 
 /*

@@ -7,6 +7,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <math.h>
 #include <poll.h>
 #include <sched.h>
@@ -923,6 +924,11 @@ thumb_sandbox(int fd, const struct mr_thumb_limits *lim)
 	struct rlimit none = { 0, 0 };
 	struct rlimit nofile = { THUMB_RESULT_FD + 1, THUMB_RESULT_FD + 1 };
 
+	/* The child lives for one request: big buffers (the decoded image,
+	 * the resampler's rows) come from the heap and are reused from one
+	 * size to the next, not mapped fresh and faulted in page by page. */
+	mallopt(M_MMAP_THRESHOLD, 256 << 20);
+	mallopt(M_TRIM_THRESHOLD, 512 << 20);
 	if (thumb_child_fds(fd) < 0 ||
 	    setrlimit(RLIMIT_AS, &mem) < 0 || setrlimit(RLIMIT_CPU, &cpu) < 0 ||
 	    setrlimit(RLIMIT_FSIZE, &none) < 0 ||

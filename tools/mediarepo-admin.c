@@ -13,6 +13,7 @@
 #include <grp.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <stdlib.h>
@@ -325,13 +326,39 @@ admin_write_file(const char *path, const unsigned char *data, size_t len)
 	return (fclose(f) == 0 && ok) ? 0 : -1;
 }
 
-/* Runs the server's thumbnail path on a file: same limits, same child. */
+/* Microseconds of the monotonic clock and of CPU (user + system, this
+ * process and its reaped children: the sandboxed decoders). */
+static void
+admin_clocks(int64_t *wall_us, int64_t *cpu_us)
+{
+	struct timespec ts;
+	struct rusage self, kids;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	*wall_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	getrusage(RUSAGE_SELF, &self);
+	getrusage(RUSAGE_CHILDREN, &kids);
+	*cpu_us = 0;
+	for (int k = 0; k < 2; k++) {
+		const struct rusage *r = k ? &kids : &self;
+
+		*cpu_us += (int64_t)(r->ru_utime.tv_sec + r->ru_stime.tv_sec) *
+		    1000000 + r->ru_utime.tv_usec + r->ru_stime.tv_usec;
+	}
+}
+
+/*
+ * One request's worth of the server's thumbnail path on a file: map the
+ * original (as the file blob store maps a stored one), generate in the
+ * same sandboxed child with the same limits, write every output.
+ * quiet: no line per output (the timed rounds of --repeat).
+ */
 static int
-admin_thumbnail(const char *in, const struct mr_thumb_spec *specs, size_t n,
-    const struct mr_config *cfg, const char *const *outs)
+admin_thumbnail_once(const char *in, const struct mr_thumb_spec *specs,
+    size_t n, const struct mr_thumb_limits *lim, const char *const *outs,
+    int quiet)
 {
 	struct mr_thumb_result results[MR_THUMB_MAX_SPECS];
-	struct mr_thumb_limits lim;
 	unsigned char *buf;
 	struct mr_err err;
 	size_t len;
@@ -341,8 +368,7 @@ admin_thumbnail(const char *in, const struct mr_thumb_spec *specs, size_t n,
 		fprintf(stderr, "mediarepo-admin: cannot read '%s'\n", in);
 		return 1;
 	}
-	mr_thumb_limits_from_config(cfg, &lim);
-	if (mr_thumb_generate(buf, len, specs, n, 0, &lim, results, &err) < 0) {
+	if (mr_thumb_generate(buf, len, specs, n, 0, lim, results, &err) < 0) {
 		munmap(buf, len);
 		return admin_fail(&err);
 	}
@@ -355,7 +381,7 @@ admin_thumbnail(const char *in, const struct mr_thumb_spec *specs, size_t n,
 			fprintf(stderr, "mediarepo-admin: cannot write '%s'\n",
 			    outs[i]);
 			rc = 1;
-		} else if (rc == 0) {
+		} else if (rc == 0 && !quiet) {
 			printf("%s %ux%u %s\n", outs[i], results[i].width,
 			    results[i].height, results[i].content_type);
 		}
@@ -365,23 +391,73 @@ admin_thumbnail(const char *in, const struct mr_thumb_spec *specs, size_t n,
 	return rc;
 }
 
+/*
+ * Runs the server's thumbnail path on a file: same limits, same child.
+ * With repeat > 0, the first round (printed) warms the process as a
+ * serving one is warm; then repeat more rounds are timed inside the
+ * process, so that the figure is a thumbnail's cost in a server, without
+ * this tool's start-up (its libraries load once per process).
+ */
+static int
+admin_thumbnail(const char *in, const struct mr_thumb_spec *specs, size_t n,
+    const struct mr_config *cfg, const char *const *outs, int64_t repeat)
+{
+	struct mr_thumb_limits lim;
+	int64_t w0, c0, w1, c1;
+	int rc;
+
+	mr_thumb_limits_from_config(cfg, &lim);
+	if ((rc = admin_thumbnail_once(in, specs, n, &lim, outs, 0)) != 0 ||
+	    repeat == 0)
+		return rc;
+	admin_clocks(&w0, &c0);
+	for (int64_t r = 0; r < repeat; r++)
+		if ((rc = admin_thumbnail_once(in, specs, n, &lim, outs, 1)) != 0)
+			return rc;
+	admin_clocks(&w1, &c1);
+	printf("repeat %lld: %.2f ms wall, %.2f ms cpu per round\n",
+	    (long long)repeat, (double)(w1 - w0) / 1000.0 / (double)repeat,
+	    (double)(c1 - c0) / 1000.0 / (double)repeat);
+	return 0;
+}
+
+/*
+ * Takes a leading "--repeat N" off a thumbnail command's arguments
+ * (argv[0] is the command); 0 rounds when absent, -1 when malformed.
+ */
+static int64_t
+admin_take_repeat(int *argc, char ***argv)
+{
+	int64_t n = 0;
+
+	if (*argc >= 3 && strcmp((*argv)[1], "--repeat") == 0) {
+		if (mr_parse_int64((*argv)[2], 1, 100000, &n) < 0)
+			return -1;
+		(*argv)[2] = (*argv)[0];
+		*argv += 2;
+		*argc -= 2;
+	}
+	return n;
+}
+
 static int
 cmd_thumbnail(int argc, char **argv, struct mr_config *cfg,
     struct mr_store *st)
 {
 	struct mr_thumb_spec spec;
-	int64_t w, h;
+	int64_t w, h, repeat = admin_take_repeat(&argc, &argv);
 	const char *out;
 
 	(void)st;
-	if (argc != 6 || mr_parse_int64(argv[3], 1, MR_THUMB_MAX_SIDE, &w) < 0 ||
+	if (repeat < 0 || argc != 6 ||
+	    mr_parse_int64(argv[3], 1, MR_THUMB_MAX_SIDE, &w) < 0 ||
 	    mr_parse_int64(argv[4], 1, MR_THUMB_MAX_SIDE, &h) < 0 ||
 	    mr_config_parse_method(argv[5], &spec.method) < 0)
 		return 2;
 	spec.width = (uint32_t)w;
 	spec.height = (uint32_t)h;
 	out = argv[2];
-	return admin_thumbnail(argv[1], &spec, 1, cfg, &out);
+	return admin_thumbnail(argv[1], &spec, 1, cfg, &out, repeat);
 }
 
 static int
@@ -390,9 +466,10 @@ cmd_thumbnail_all(int argc, char **argv, struct mr_config *cfg,
 {
 	char names[MR_THUMB_MAX_SPECS][PATH_MAX];
 	const char *outs[MR_THUMB_MAX_SPECS];
+	int64_t repeat = admin_take_repeat(&argc, &argv);
 
 	(void)st;
-	if (argc != 3)
+	if (repeat < 0 || argc != 3)
 		return 2;
 	for (size_t i = 0; i < cfg->n_thumbnail_sizes; i++) {
 		const struct mr_thumb_spec *s = &cfg->thumbnail_sizes[i];
@@ -402,7 +479,7 @@ cmd_thumbnail_all(int argc, char **argv, struct mr_config *cfg,
 		outs[i] = names[i];
 	}
 	return admin_thumbnail(argv[1], cfg->thumbnail_sizes,
-	    cfg->n_thumbnail_sizes, cfg, outs);
+	    cfg->n_thumbnail_sizes, cfg, outs, repeat);
 }
 
 /* --- progress of long work --- */
@@ -1206,12 +1283,14 @@ static const struct admin_cmd admin_cmds[] = {
 	  "writes it) as this server's signing key", 0, cmd_import_key },
 	{ "show-key", "show-key", "print the signing key's id and public key",
 	  0, cmd_show_key },
-	{ "thumbnail", "thumbnail IN OUT WIDTH HEIGHT METHOD",
+	{ "thumbnail", "thumbnail [--repeat N] IN OUT WIDTH HEIGHT METHOD",
 	  "make one thumbnail of image file IN (METHOD crop or scale) by the "
-	  "server's own code path", 0, cmd_thumbnail },
-	{ "thumbnail-all", "thumbnail-all IN OUTDIR",
+	  "server's own code path; --repeat: then N more, timed in the "
+	  "process (ms per thumbnail, wall and CPU)", 0, cmd_thumbnail },
+	{ "thumbnail-all", "thumbnail-all [--repeat N] IN OUTDIR",
 	  "make every configured thumbnail size of IN from one decode, as an "
-	  "upload does (OUTDIR/WxH-METHOD)", 0, cmd_thumbnail_all },
+	  "upload does (OUTDIR/WxH-METHOD); --repeat as for thumbnail", 0,
+	  cmd_thumbnail_all },
 	{ "sweep", "sweep [--min-age DURATION]",
 	  "remove temp files left by crashed or abandoned uploads: those of a "
 	  "writer that is gone once idle for --min-age (1m by default; 0 after "

@@ -834,3 +834,30 @@ def test_admin_thumbnail_refuses_non_image(stack, tmp_path):
     assert p.returncode != 0
     assert p.stderr.strip()
     assert not out.exists() or out.stat().st_size == 0
+
+
+def test_admin_thumbnail_repeat(stack, tmp_path):
+    """--repeat N: the same thumbnail N more times in one process (the
+    steady-state figure bench/thumbnail reports), timed per round."""
+    src = tmp_path / "in.jpg"
+    src.write_bytes(jpeg(1000, 500))
+    out = tmp_path / "out.img"
+    p = stack.admin("thumbnail", "--repeat", "3", str(src), str(out), "96",
+                    "96", "crop", check=False)
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    lines = p.stdout.splitlines()
+    assert lines[0].startswith(str(out) + " 96x96 "), lines
+    assert re.fullmatch(r"repeat 3: \d+\.\d\d ms wall, \d+\.\d\d ms cpu "
+                        r"per round", lines[1]), lines
+    assert len(lines) == 2
+    assert Image.open(out).size == (96, 96)
+    outdir = tmp_path / "all"
+    outdir.mkdir()
+    p = stack.admin("thumbnail-all", "--repeat", "2", str(src), str(outdir),
+                    check=False)
+    assert p.returncode == 0, (p.stdout, p.stderr)
+    assert p.stdout.splitlines()[-1].startswith("repeat 2: ")
+    for bad in ("0", "x", "-1"):
+        p = stack.admin("thumbnail", "--repeat", bad, str(src), str(out),
+                        "96", "96", "crop", check=False)
+        assert p.returncode == 2 and "usage" in p.stderr, (bad, p.stderr)

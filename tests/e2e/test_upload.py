@@ -505,3 +505,97 @@ def test_20_mib_upload(stack):
     assert n == len(data)
     assert h.hexdigest() == hashlib.sha256(data).hexdigest()
     assert blob_rel(data) in blobs(stack)
+
+
+def test_upload_spool_dir(make_stack, tmp_path_factory):
+    """upload_spool_dir: the web server collects request bodies there
+    (mediarepo-run writes it into lighttpd's, nginx's or Apache's setup),
+    and an upload still arrives whole."""
+    spool = str(tmp_path_factory.mktemp("spool"))
+    s = make_stack(["upload_spool_dir = " + spool])
+
+    def spooled():
+        """Files in the spool, and open ones already unlinked there (nginx
+        unlinks its temp files at once and keeps them open)."""
+        found = [f for _, _, files in os.walk(spool) for f in files]
+        for pid in os.listdir("/proc"):
+            try:
+                fds = os.listdir("/proc/%s/fd" % pid)
+            except (OSError, ValueError):
+                continue
+            for fd in fds:
+                try:
+                    t = os.readlink("/proc/%s/fd/%s" % (pid, fd))
+                except OSError:
+                    continue
+                if t.startswith(spool + "/"):
+                    found.append(t)
+        return found
+
+    data = os.urandom(1 << 20)
+    head = ("POST /_matrix/media/v3/upload HTTP/1.1\r\nHost: %s\r\n"
+            "Authorization: Bearer %s\r\n"
+            "Content-Type: application/octet-stream\r\n"
+            "Content-Length: %d\r\nConnection: close\r\n\r\n" % (
+                s.server_name, s.token, len(data))).encode()
+    c = socket.create_connection(("127.0.0.1", s.port), timeout=10)
+    try:
+        c.sendall(head + data[:600000])
+        # Half the body is in, past every server's in-memory buffer: it
+        # waits in the spool directory.
+        assert wait_until(lambda: spooled() != [], timeout=5)
+        c.sendall(data[600000:])
+        answer = b""
+        while True:
+            got = c.recv(65536)
+            if not got:
+                break
+            answer += got
+    finally:
+        c.close()
+    status, _, body = answer.partition(b"\r\n\r\n")
+    assert status.split(b"\r\n")[0].split()[1] == b"200", answer[:300]
+    uri = json.loads(body)["content_uri"]
+    d = download(s, uri.rsplit("/", 1)[1])
+    assert d.status_code == 200 and d.content == data
+    # Nothing stays behind once the body has gone to upload.fcgi.
+    assert wait_until(lambda: spooled() == [], timeout=5)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the web server changes user "
+                    "only in a root start")
+def test_upload_spool_dir_the_web_server_cannot_reach(tmp_path):
+    """A spool under a directory the web server's user cannot search is
+    refused at start, not found out by a failed large upload."""
+    import signal
+    import subprocess
+    from conftest import ADMIN, RUN, free_port
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o700)
+    data = tmp_path / "data"
+    data.mkdir()
+    for d in (tmp_path, data):
+        os.chmod(d, 0o755)
+    d = tmp_path
+    while str(d) != "/":    # the data directory itself stays reachable
+        os.chmod(d, os.stat(d).st_mode | 0o001)
+        d = d.parent
+    port = free_port()
+    conf = str(data / "mediarepo.conf")
+    subprocess.run([ADMIN, "init-config", conf, "localhost:%d" % port],
+                   check=True, capture_output=True)
+    with open(conf, "a") as f:
+        f.write("upload_spool_dir = %s/spool\n" % locked)
+    p = subprocess.Popen([RUN], env=dict(os.environ, DATA_DIR=str(data),
+                                         PORT=str(port),
+                                         MEDIAREPO_CONFIG=conf),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:    # it started after all: stop what it ran
+            os.killpg(p.pid, signal.SIGTERM)
+            p.wait()
+    assert p.returncode == 1, (out, err)
+    assert "cannot write upload_spool_dir" in err

@@ -242,6 +242,47 @@ test_commit_large(void **state)
 	close(fd);
 }
 
+/* Past MR_BLOB_FS_WRITEBACK bytes the writer has started writeback of
+ * what it wrote, in whole steps; the bytes and the hash are unchanged. */
+static void
+test_commit_writeback(void **state)
+{
+	struct fixture *fx = *state;
+	unsigned char digest[crypto_hash_sha256_BYTES];
+	static unsigned char chunk[65536];
+	const int64_t total = MR_BLOB_FS_WRITEBACK * 2 + 100000;
+	crypto_hash_sha256_state sha;
+	struct mr_blob_fs_writer w;
+	struct mr_err err;
+	char hex[MR_SHA256_HEX], want[MR_SHA256_HEX];
+	int64_t size, off;
+	int fd;
+
+	crypto_hash_sha256_init(&sha);
+	assert_int_equal(mr_blob_fs_begin(fx->root, total, &w, &err), 0);
+	for (off = 0; off < total; off += (int64_t)sizeof(chunk)) {
+		size_t n = total - off < (int64_t)sizeof(chunk) ?
+		    (size_t)(total - off) : sizeof(chunk);
+
+		for (size_t i = 0; i < n; i++)
+			chunk[i] = (unsigned char)((off + (int64_t)i) * 13 >> 3);
+		crypto_hash_sha256_update(&sha, chunk, n);
+		assert_int_equal(mr_blob_fs_write(&w, chunk, n, &err), 0);
+		assert_true(w.written_back <= w.size);
+		assert_true(w.size - w.written_back < MR_BLOB_FS_WRITEBACK);
+		if (w.size < MR_BLOB_FS_WRITEBACK)
+			assert_int_equal(w.written_back, 0);
+	}
+	assert_true(w.written_back >= MR_BLOB_FS_WRITEBACK * 2);
+	crypto_hash_sha256_final(&sha, digest);
+	mr_hex_encode(digest, sizeof(digest), want);
+	assert_int_equal(mr_blob_fs_commit(fx->root, &w, hex, &err), 0);
+	assert_string_equal(hex, want);
+	assert_int_equal(mr_blob_fs_open(fx->root, hex, &fd, &size, &err), 0);
+	assert_int_equal(size, total);
+	close(fd);
+}
+
 static void
 test_same_bytes_stored_once(void **state)
 {
@@ -723,6 +764,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_commit_empty, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_large, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_commit_writeback, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_same_bytes_stored_once, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
