@@ -198,6 +198,19 @@ blob_fs_hasher_publish(struct mr_blob_fs_hasher *h, int64_t written)
 	pthread_mutex_unlock(&h->mu);
 }
 
+/* The writer is done (the thread hashes the rest), or aborts (stop). */
+static void
+blob_fs_hasher_tell(struct mr_blob_fs_hasher *h, int stop)
+{
+	pthread_mutex_lock(&h->mu);
+	if (stop)
+		h->stop = 1;
+	else
+		h->done = 1;
+	pthread_cond_signal(&h->cv);
+	pthread_mutex_unlock(&h->mu);
+}
+
 /*
  * Ends the thread, if any: after the rest is hashed, or at once (stop).
  * Once it returns no thread runs and sha is the writer's again.
@@ -210,13 +223,7 @@ blob_fs_hasher_join(struct mr_blob_fs_writer *w, int stop, struct mr_err *err)
 
 	if (h == NULL)
 		return 0;
-	pthread_mutex_lock(&h->mu);
-	if (stop)
-		h->stop = 1;
-	else
-		h->done = 1;
-	pthread_cond_signal(&h->cv);
-	pthread_mutex_unlock(&h->mu);
+	blob_fs_hasher_tell(h, stop);
 	pthread_join(h->thread, NULL);
 	failed = h->failed;
 	if (!failed && !stop && h->hashed != w->size)
@@ -336,7 +343,21 @@ mr_blob_fs_commit(const char *root, struct mr_blob_fs_writer *w,
 {
 	char path[PATH_MAX];
 	struct stat sb;
+	int synced = 0;
 
+	/*
+	 * A large writer's hash may still be behind its writes: the disk
+	 * syncs while the thread catches up, though a duplicate would not
+	 * have needed it (small ones, hashed inline, still skip it).
+	 */
+	if (w->hasher != NULL) {
+		blob_fs_hasher_tell(w->hasher, 0);
+		if (fsync(w->fd) < 0) {
+			blob_io_fail(err, "sync", w->tmp_path);
+			goto fail;
+		}
+		synced = 1;
+	}
 	if (mr_blob_fs_digest(w, sha256_hex, err) < 0)
 		goto fail;
 	if (mr_blob_fs_path(root, sha256_hex, path, sizeof(path), err) < 0)
@@ -346,7 +367,7 @@ mr_blob_fs_commit(const char *root, struct mr_blob_fs_writer *w,
 		mr_blob_fs_abort(w);
 		return 0;
 	}
-	if (fsync(w->fd) < 0) {
+	if (!synced && fsync(w->fd) < 0) {
 		blob_io_fail(err, "sync", w->tmp_path);
 		goto fail;
 	}
