@@ -42,7 +42,7 @@ WARN = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 \
        -Wno-format-nonliteral -Wno-format-truncation -Wno-missing-field-initializers
 HARDEN = -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 CFLAGS ?= -O2 -g
-ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(HARDEN) $(CFLAGS) $(EXTRA_CFLAGS) \
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -pthread $(WARN) $(HARDEN) $(CFLAGS) $(EXTRA_CFLAGS) \
 	$(shell pkg-config --cflags $(PKG_LIBS) gdlib 2>/dev/null)
 # --as-needed: a program loads only the libraries its code uses (the admin
 # tool and thumbnailer skip libcurl's dozen dependencies at start-up).

@@ -22,7 +22,19 @@ struct mr_blob_fs_writer {
 	int64_t size;
 	int64_t max_size;		/* writes past this fail with 413 */
 	int64_t written_back;		/* bytes already sent to the disk */
+	/* The hashing thread of a large upload (NULL until then): it reads
+	 * back what was written and owns sha while it runs. */
+	struct mr_blob_fs_hasher *hasher;
 };
+
+/*
+ * Past this many bytes a writer hashes on a second thread, which reads
+ * the temp file back from the page cache behind the writes (blob_fs.c):
+ * on two cores the hash then overlaps reading and writing the body.
+ * Smaller blobs (thumbnails, most media) stay on one thread. The thread
+ * never outlives the writer: commit, digest and abort join it.
+ */
+#define MR_BLOB_FS_THREAD_MIN (INT64_C(1) << 20)
 
 /*
  * Every this many bytes a writer asks the kernel to start writing what it
@@ -42,7 +54,14 @@ int mr_blob_fs_write(struct mr_blob_fs_writer *w, const void *buf, size_t n,
 /* fsync, rename into place (or drop the copy if the blob exists). */
 int mr_blob_fs_commit(const char *root, struct mr_blob_fs_writer *w,
     char sha256_hex[MR_SHA256_HEX], struct mr_err *err);
-/* Removes the temp file; safe to call twice. */
+/*
+ * Ends the hash: waits for the hashing thread, if any, and gives the
+ * SHA-256 of everything written. For writers that commit elsewhere
+ * (blob_s3's spool); w must still be committed or aborted after.
+ */
+int mr_blob_fs_digest(struct mr_blob_fs_writer *w,
+    char sha256_hex[MR_SHA256_HEX], struct mr_err *err);
+/* Removes the temp file and stops any hashing thread; safe to call twice. */
 void mr_blob_fs_abort(struct mr_blob_fs_writer *w);
 /* ROOT/ab/cd/hex; sha256_hex must be 64 lowercase hex digits. */
 int mr_blob_fs_path(const char *root, const char *sha256_hex, char *out,

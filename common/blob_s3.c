@@ -551,7 +551,7 @@ blob_s3_upload(struct blob_s3 *s, struct blob_s3_writer *w, const char *hex,
 	 */
 	if (rc < 0 && err->status == 503)
 		return -1;
-	/* The spool file was opened to write only: read it anew. */
+	/* Read with a descriptor of its own, from the start. */
 	if ((fd = open(w->fw.tmp_path, O_RDONLY | O_CLOEXEC)) < 0)
 		return mr_err_set(err, 500, "M_UNKNOWN", "cannot reopen '%s': %s",
 		    w->fw.tmp_path, strerror(errno));
@@ -569,17 +569,12 @@ blob_s3_commit(void *impl, void *wp, char sha256_hex[MR_SHA256_HEX],
 {
 	struct blob_s3 *s = impl;
 	struct blob_s3_writer *w = wp;
-	unsigned char d[EVP_MAX_MD_SIZE];
-	unsigned int dlen = 0;
 	int rc = -1;
 
 	if (size != NULL)
 		*size = w->fw.size;
-	if (EVP_DigestFinal_ex(w->fw.sha, d, &dlen) != 1 || dlen != 32) {
-		mr_err_set(err, 500, "M_UNKNOWN", "SHA-256 failed");
+	if (mr_blob_fs_digest(&w->fw, sha256_hex, err) < 0)
 		goto done;
-	}
-	mr_hex_encode(d, dlen, sha256_hex);
 	if (blob_s3_upload(s, w, sha256_hex, err) < 0)
 		goto done;
 	rc = 0;

@@ -373,6 +373,29 @@ def test_chunked_body_over_limit_is_413_and_not_stored(small):
     assert wait_until(lambda: tmp_files(small) == [])
 
 
+def test_large_chunked_body_over_limit_is_413_and_not_stored(make_stack):
+    """Past 1 MiB the writer hashes on a second thread; the limit still
+    answers 413 mid-stream, nothing is stored, and the process serves the
+    next upload, which is hashed right."""
+    s = make_stack(["max_upload_size = 2M"], procs=1)
+    before = blobs(s)
+
+    def gen():
+        for _ in range(24):
+            yield os.urandom(128 * 1024)
+
+    r = requests.post(s.url("/_matrix/media/v3/upload"), data=gen(),
+                      headers=s.auth(s.token), timeout=60)
+    assert r.request.headers.get("Transfer-Encoding") == "chunked"
+    assert_matrix_error(r, 413, "M_TOO_LARGE")
+    assert blobs(s) == before
+    assert wait_until(lambda: tmp_files(s) == [])
+    data = os.urandom((3 << 19) + 7)
+    mid = media_id_of(s, post_upload(s, data))
+    assert download(s, mid).content == data
+    assert blob_rel(data) in blobs(s)
+
+
 def test_chunked_body_within_limit_is_stored(small):
     parts = [os.urandom(300), os.urandom(300), os.urandom(300)]
 

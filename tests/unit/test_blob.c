@@ -381,6 +381,203 @@ test_max_size(void **state)
 	assert_int_equal(count_entries(fx->tmp), 0);
 }
 
+/* --- the hashing thread of large writers --- */
+
+/* Bytes i of a large test body: not periodic in any chunk size used. */
+static unsigned char
+big_byte(int64_t i)
+{
+	return (unsigned char)((i * 2654435761u) >> 13 ^ i >> 17);
+}
+
+/* Threads of this process now. */
+static int
+task_count(void)
+{
+	return count_entries("/proc/self/task");
+}
+
+/* Writes [off, off + n) of the body in one write. */
+static int
+write_big(struct mr_blob_fs_writer *w, int64_t off, size_t n,
+    crypto_hash_sha256_state *sha, struct mr_err *err)
+{
+	unsigned char *buf = malloc(n ? n : 1);
+	int rc;
+
+	assert_non_null(buf);
+	for (size_t i = 0; i < n; i++)
+		buf[i] = big_byte(off + (int64_t)i);
+	if (sha != NULL)
+		crypto_hash_sha256_update(sha, buf, n);
+	rc = mr_blob_fs_write(w, buf, n, err);
+	free(buf);
+	return rc;
+}
+
+/*
+ * Past MR_BLOB_FS_THREAD_MIN the hash runs on a thread, which ends at
+ * commit; the hash is the one-shot SHA-256 of all the bytes, whatever the
+ * sizes of the writes (odd ones, tiny ones, one larger than a chunk).
+ */
+static void
+test_threaded_hash(void **state)
+{
+	struct fixture *fx = *state;
+	static const size_t sizes[] = { 65536, 4093, 1, 3 << 20, 65536, 777,
+		262144, 262145, 100000 };
+	unsigned char digest[crypto_hash_sha256_BYTES];
+	crypto_hash_sha256_state sha;
+	struct mr_blob_fs_writer w;
+	struct mr_err err;
+	char hex[MR_SHA256_HEX], want[MR_SHA256_HEX];
+	int tasks = task_count();
+	int64_t off = 0, size;
+	int fd;
+
+	crypto_hash_sha256_init(&sha);
+	assert_int_equal(mr_blob_fs_begin(fx->root, INT64_C(64) << 20, &w, &err),
+	    0);
+	/* Up to the threshold exactly: still one thread. */
+	while (off < MR_BLOB_FS_THREAD_MIN) {
+		size_t n = MR_BLOB_FS_THREAD_MIN - off < 65536 ?
+		    (size_t)(MR_BLOB_FS_THREAD_MIN - off) : 65536;
+
+		assert_int_equal(write_big(&w, off, n, &sha, &err), 0);
+		off += (int64_t)n;
+	}
+	assert_null(w.hasher);
+	assert_int_equal(task_count(), tasks);
+	for (int round = 0; round < 3; round++)
+		for (size_t i = 0; i < NELEM(sizes); i++) {
+			assert_int_equal(write_big(&w, off, sizes[i], &sha, &err),
+			    0);
+			off += (int64_t)sizes[i];
+			assert_non_null(w.hasher);
+			assert_int_equal(task_count(), tasks + 1);
+		}
+	assert_int_equal(w.size, off);
+	crypto_hash_sha256_final(&sha, digest);
+	mr_hex_encode(digest, sizeof(digest), want);
+	assert_int_equal(mr_blob_fs_commit(fx->root, &w, hex, &err), 0);
+	assert_string_equal(hex, want);
+	assert_null(w.hasher);
+	assert_int_equal(task_count(), tasks);
+	assert_int_equal(count_entries(fx->tmp), 0);
+	assert_int_equal(mr_blob_fs_open(fx->root, hex, &fd, &size, &err), 0);
+	assert_int_equal(size, off);
+	close(fd);
+
+	/* The same bytes again, in one write: same hash, stored once. */
+	{
+		unsigned char *all = malloc((size_t)off);
+
+		assert_non_null(all);
+		for (int64_t i = 0; i < off; i++)
+			all[i] = big_byte(i);
+		assert_int_equal(mr_blob_fs_begin(fx->root, off, &w, &err), 0);
+		assert_int_equal(mr_blob_fs_write(&w, all, (size_t)off, &err), 0);
+		free(all);
+		assert_int_equal(mr_blob_fs_digest(&w, hex, &err), 0);
+		assert_string_equal(hex, want);
+		assert_int_equal(task_count(), tasks);
+		mr_blob_fs_abort(&w);
+		assert_int_equal(count_entries(fx->tmp), 0);
+	}
+}
+
+/* Abort with the thread running: it ends, nothing is left or stored. */
+static void
+test_threaded_abort(void **state)
+{
+	struct fixture *fx = *state;
+	struct mr_blob_fs_writer w;
+	struct mr_err err;
+	int tasks = task_count();
+	int64_t off = 0;
+
+	assert_int_equal(mr_blob_fs_begin(fx->root, INT64_C(64) << 20, &w, &err),
+	    0);
+	for (; off < (INT64_C(3) << 20); off += 65536)
+		assert_int_equal(write_big(&w, off, 65536, NULL, &err), 0);
+	assert_non_null(w.hasher);
+	assert_int_equal(task_count(), tasks + 1);
+	mr_blob_fs_abort(&w);
+	assert_null(w.hasher);
+	assert_int_equal(w.fd, -1);
+	assert_int_equal(task_count(), tasks);
+	assert_int_equal(count_entries(fx->tmp), 0);
+	assert_int_equal(count_entries(fx->root), 1);
+	mr_blob_fs_abort(&w);
+	assert_int_equal(task_count(), tasks);
+}
+
+/* The size limit with the thread running: 413, the size unchanged, and
+ * abort leaves nothing. */
+static void
+test_threaded_max_size(void **state)
+{
+	struct fixture *fx = *state;
+	const int64_t limit = (INT64_C(2) << 20) + 10;
+	struct mr_blob_fs_writer w;
+	struct mr_err err;
+	int tasks = task_count();
+
+	assert_int_equal(mr_blob_fs_begin(fx->root, limit, &w, &err), 0);
+	assert_int_equal(write_big(&w, 0, INT64_C(2) << 20, NULL, &err), 0);
+	assert_non_null(w.hasher);
+	mr_err_clear(&err);
+	assert_int_equal(write_big(&w, INT64_C(2) << 20, 11, NULL, &err), -1);
+	assert_int_equal(err.status, 413);
+	assert_string_equal(err.errcode, "M_TOO_LARGE");
+	assert_int_equal(w.size, INT64_C(2) << 20);
+	assert_int_equal(task_count(), tasks + 1);
+	mr_blob_fs_abort(&w);
+	assert_int_equal(task_count(), tasks);
+	assert_int_equal(count_entries(fx->tmp), 0);
+	assert_int_equal(count_entries(fx->root), 1);
+
+	/* One write crossing the threshold and the limit at once: refused
+	 * before any thread starts. */
+	assert_int_equal(mr_blob_fs_begin(fx->root, limit, &w, &err), 0);
+	assert_int_equal(write_big(&w, 0, 1000, NULL, &err), 0);
+	mr_err_clear(&err);
+	assert_int_equal(write_big(&w, 1000, (size_t)limit, NULL, &err), -1);
+	assert_int_equal(err.status, 413);
+	assert_null(w.hasher);
+	mr_blob_fs_abort(&w);
+	assert_int_equal(task_count(), tasks);
+	assert_int_equal(count_entries(fx->tmp), 0);
+}
+
+/* Many large writers in turn, committed or aborted: no thread is left. */
+static void
+test_threaded_writers_leave_no_threads(void **state)
+{
+	struct fixture *fx = *state;
+	struct mr_blob_fs_writer w;
+	struct mr_err err;
+	char hex[MR_SHA256_HEX];
+	int tasks = task_count();
+
+	for (int i = 0; i < 24; i++) {
+		int64_t n = MR_BLOB_FS_THREAD_MIN + 1 + i * 4096;
+
+		assert_int_equal(mr_blob_fs_begin(fx->root, n, &w, &err), 0);
+		/* A different first byte each time: no deduplication. */
+		assert_int_equal(mr_blob_fs_write(&w, &i, 1, &err), 0);
+		assert_int_equal(write_big(&w, 1, (size_t)n - 1, NULL, &err), 0);
+		assert_non_null(w.hasher);
+		if (i % 3 == 2)
+			mr_blob_fs_abort(&w);
+		else
+			assert_int_equal(mr_blob_fs_commit(fx->root, &w, hex,
+			    &err), 0);
+		assert_int_equal(task_count(), tasks);
+	}
+	assert_int_equal(count_entries(fx->tmp), 0);
+}
+
 static void
 test_blob_path_refuses_bad_hashes(void **state)
 {
@@ -770,6 +967,14 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_max_size, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_threaded_hash, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_threaded_abort, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_threaded_max_size, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(
+		    test_threaded_writers_leave_no_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_blob_path_refuses_bad_hashes,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_missing, setup, teardown),
