@@ -60,7 +60,6 @@ mr_blob_fs_begin(const char *root, int64_t max_size,
 	w->sha = NULL;
 	w->size = 0;
 	w->max_size = max_size;
-	w->written_back = 0;
 	w->hasher = NULL;
 	mr_random_id(rnd, 16);
 	/* The pid in the name lets the sweep tell live writers from dead. */
@@ -84,30 +83,55 @@ mr_blob_fs_begin(const char *root, int64_t max_size,
 }
 
 /*
- * The hashing thread of a large upload. The writer writes the body to the
- * temp file as before and only publishes how far it got; the thread reads
- * those bytes back (pread, from the page cache: no copy in the writer, no
- * queue of buffers, one chunk of memory) and hashes them. Hashing the file
- * rather than the caller's buffers also means the hash is of exactly what
- * is stored. A chunk is small enough to stay in the core's cache between
- * the read and the hash, and adds little to upload.fcgi's peak RSS.
+ * The helper threads of a large upload. The writer writes the body to the
+ * temp file as before and only publishes how far it got.
+ *
+ * The hashing thread reads those bytes back (pread, from the page cache:
+ * no copy in the writer, no queue of buffers, one chunk of memory) and
+ * hashes them. Hashing the file rather than the caller's buffers also
+ * means the hash is of exactly what is stored. A chunk is small enough to
+ * stay in the core's cache between the read and the hash, and adds little
+ * to upload.fcgi's peak RSS.
+ *
+ * The syncing thread makes the file durable in steps (fdatasync every
+ * MR_BLOB_FS_SYNC_STEP bytes) while the rest arrives, so commit's fsync
+ * has only the last step left to flush. Starting writeback alone does not
+ * do that: disks with a volatile write cache (most SSDs, virtual disks)
+ * spend the time in the flush, and a flush takes longer the more it has
+ * to write, measured on the project's machine: 256 MiB written in 256 ms,
+ * then fsync 154 ms; synced every 16 MiB meanwhile, fsync 6 ms. It waits
+ * in the kernel, not on a core, so it needs a thread of its own: on the
+ * hashing thread it would hold up the hash.
  */
 #define BLOB_FS_HASH_CHUNK (128 * 1024)
+/*
+ * A sleeping hashing thread is woken once this much waits for it, and
+ * then hashes chunk after chunk until less than one is left: one wakeup
+ * per MiB rather than per chunk (on two busy cores each wakeup is a
+ * futex call and a context switch on both sides).
+ */
+#define BLOB_FS_HASH_WAKE (1024 * 1024)
 
 struct mr_blob_fs_hasher {
-	pthread_t thread;
+	pthread_t thread;		/* hashes */
+	pthread_t syncer;		/* syncs; once has_syncer */
 	pthread_mutex_t mu;
-	pthread_cond_t cv;
+	pthread_cond_t cv;		/* the hashing thread waits on it */
+	pthread_cond_t sync_cv;		/* the syncing thread waits on it */
 	int fd;				/* the writer's, opened read-write */
 	EVP_MD_CTX *sha;		/* the writer's, the thread's while it runs */
 	unsigned char *buf;		/* BLOB_FS_HASH_CHUNK bytes */
+	int has_syncer;			/* written by the writer only */
 	/* Under mu: */
 	int64_t written;		/* bytes the writer has in the file */
 	int64_t hashed;			/* bytes the thread has hashed */
+	int64_t synced;			/* bytes made durable by the syncer */
 	int done;			/* the writer has written everything */
 	int stop;			/* abort: quit without hashing the rest */
-	int waiting;			/* the thread sleeps on cv */
+	int waiting;			/* the hashing thread sleeps on cv */
+	int sync_waiting;		/* the syncing thread sleeps on sync_cv */
 	int failed;			/* errno of a failed read, or EIO */
+	int sync_failed;		/* errno of a failed fdatasync */
 };
 
 static void *
@@ -151,6 +175,60 @@ blob_fs_hash_main(void *arg)
 }
 
 /*
+ * Syncs a step at a time while the writer writes; quits once it is done
+ * (the final fsync is commit's) or aborts. A failure is kept for commit:
+ * the kernel reports a write error to one fsync only, so commit's own
+ * fsync could succeed after this one failed.
+ */
+static void *
+blob_fs_sync_main(void *arg)
+{
+	struct mr_blob_fs_hasher *h = arg;
+
+	pthread_mutex_lock(&h->mu);
+	for (;;) {
+		int64_t upto;
+		int rc;
+
+		while (!h->stop && !h->done &&
+		    h->written - h->synced < MR_BLOB_FS_SYNC_STEP) {
+			h->sync_waiting = 1;
+			pthread_cond_wait(&h->sync_cv, &h->mu);
+			h->sync_waiting = 0;
+		}
+		if (h->stop || h->done)
+			break;
+		upto = h->written;
+		pthread_mutex_unlock(&h->mu);
+		while ((rc = fdatasync(h->fd)) < 0 && errno == EINTR)
+			;
+		pthread_mutex_lock(&h->mu);
+		if (rc < 0) {
+			h->sync_failed = errno;
+			break;
+		}
+		h->synced = upto;
+	}
+	pthread_mutex_unlock(&h->mu);
+	return NULL;
+}
+
+/* A helper thread; signals (the request deadline's SIGALRM) stay the
+ * main thread's. */
+static int
+blob_fs_thread_start(pthread_t *t, void *(*fn)(void *), void *arg)
+{
+	sigset_t all, old;
+	int rc;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(t, NULL, fn, arg);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
+
+/*
  * Starts hashing on a thread from the writer's current size on. 0 when it
  * runs; -1 when it could not start, and the writer goes on hashing inline.
  */
@@ -158,8 +236,6 @@ static int
 blob_fs_hasher_start(struct mr_blob_fs_writer *w)
 {
 	struct mr_blob_fs_hasher *h = calloc(1, sizeof(*h));
-	sigset_t all, old;
-	int rc;
 
 	if (h == NULL)
 		return -1;
@@ -172,12 +248,9 @@ blob_fs_hasher_start(struct mr_blob_fs_writer *w)
 	h->written = h->hashed = w->size;
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_cond_init(&h->cv, NULL);
-	/* Signals (the request deadline's SIGALRM) stay the main thread's. */
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	rc = pthread_create(&h->thread, NULL, blob_fs_hash_main, h);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0) {
+	pthread_cond_init(&h->sync_cv, NULL);
+	if (blob_fs_thread_start(&h->thread, blob_fs_hash_main, h) != 0) {
+		pthread_cond_destroy(&h->sync_cv);
 		pthread_cond_destroy(&h->cv);
 		pthread_mutex_destroy(&h->mu);
 		free(h->buf);
@@ -188,14 +261,23 @@ blob_fs_hasher_start(struct mr_blob_fs_writer *w)
 	return 0;
 }
 
-/* Tells the thread what is in the file; wakes it for a whole chunk. */
+/*
+ * Tells the threads what is in the file: wakes the hashing one for a
+ * BLOB_FS_HASH_WAKE's worth, the syncing one for a whole step (starting it at the
+ * first; without it, commit's fsync does all the work as before).
+ */
 static void
 blob_fs_hasher_publish(struct mr_blob_fs_hasher *h, int64_t written)
 {
+	if (!h->has_syncer && written >= MR_BLOB_FS_SYNC_STEP &&
+	    blob_fs_thread_start(&h->syncer, blob_fs_sync_main, h) == 0)
+		h->has_syncer = 1;
 	pthread_mutex_lock(&h->mu);
 	h->written = written;
-	if (h->waiting && h->written - h->hashed >= BLOB_FS_HASH_CHUNK)
+	if (h->waiting && h->written - h->hashed >= BLOB_FS_HASH_WAKE)
 		pthread_cond_signal(&h->cv);
+	if (h->sync_waiting && h->written - h->synced >= MR_BLOB_FS_SYNC_STEP)
+		pthread_cond_signal(&h->sync_cv);
 	pthread_mutex_unlock(&h->mu);
 }
 
@@ -209,35 +291,58 @@ blob_fs_hasher_tell(struct mr_blob_fs_hasher *h, int stop)
 	else
 		h->done = 1;
 	pthread_cond_signal(&h->cv);
+	pthread_cond_signal(&h->sync_cv);
 	pthread_mutex_unlock(&h->mu);
 }
 
 /*
- * Ends the thread, if any: after the rest is hashed, or at once (stop).
- * Once it returns no thread runs and sha is the writer's again.
+ * Ends the threads, if any: after the rest is hashed, or at once (stop;
+ * a sync under way still finishes). Once it returns no thread runs and
+ * sha is the writer's again.
  */
 static int
 blob_fs_hasher_join(struct mr_blob_fs_writer *w, int stop, struct mr_err *err)
 {
 	struct mr_blob_fs_hasher *h = w->hasher;
-	int failed;
+	int failed, sync_failed;
 
 	if (h == NULL)
 		return 0;
 	blob_fs_hasher_tell(h, stop);
 	pthread_join(h->thread, NULL);
+	if (h->has_syncer)
+		pthread_join(h->syncer, NULL);
 	failed = h->failed;
+	sync_failed = h->sync_failed;
 	if (!failed && !stop && h->hashed != w->size)
 		failed = EIO;
+	pthread_cond_destroy(&h->sync_cv);
 	pthread_cond_destroy(&h->cv);
 	pthread_mutex_destroy(&h->mu);
 	free(h->buf);
 	free(h);
 	w->hasher = NULL;
-	if (failed && err != NULL)
-		return mr_err_set(err, 500, "M_UNKNOWN", "cannot hash '%s': %s",
-		    w->tmp_path, strerror(failed));
-	return failed ? -1 : 0;
+	if (err == NULL || (!failed && !sync_failed))
+		return failed || sync_failed ? -1 : 0;
+	if (sync_failed) {
+		errno = sync_failed;
+		return blob_io_fail(err, "sync", w->tmp_path);
+	}
+	return mr_err_set(err, 500, "M_UNKNOWN", "cannot hash '%s': %s",
+	    w->tmp_path, strerror(failed));
+}
+
+int64_t
+mr_blob_fs_synced(struct mr_blob_fs_writer *w)
+{
+	int64_t synced;
+
+	if (w->hasher == NULL)
+		return 0;
+	pthread_mutex_lock(&w->hasher->mu);
+	synced = w->hasher->synced;
+	pthread_mutex_unlock(&w->hasher->mu);
+	return synced;
 }
 
 int
@@ -270,13 +375,6 @@ mr_blob_fs_write(struct mr_blob_fs_writer *w, const void *buf, size_t n,
 	w->size += (int64_t)n;
 	if (w->hasher != NULL)
 		blob_fs_hasher_publish(w->hasher, w->size);
-	/* Start writeback only; no wait and no error here: commit's fsync
-	 * waits for every byte and reports any failure. */
-	if (w->size - w->written_back >= MR_BLOB_FS_WRITEBACK) {
-		(void)sync_file_range(w->fd, w->written_back,
-		    w->size - w->written_back, SYNC_FILE_RANGE_WRITE);
-		w->written_back = w->size;
-	}
 	return 0;
 }
 

@@ -21,9 +21,8 @@ struct mr_blob_fs_writer {
 	struct evp_md_ctx_st *sha;
 	int64_t size;
 	int64_t max_size;		/* writes past this fail with 413 */
-	int64_t written_back;		/* bytes already sent to the disk */
-	/* The hashing thread of a large upload (NULL until then): it reads
-	 * back what was written and owns sha while it runs. */
+	/* The helper threads of a large upload (NULL until then): one reads
+	 * back what was written and owns sha while it runs, one syncs. */
 	struct mr_blob_fs_hasher *hasher;
 };
 
@@ -37,12 +36,12 @@ struct mr_blob_fs_writer {
 #define MR_BLOB_FS_THREAD_MIN (INT64_C(1) << 20)
 
 /*
- * Every this many bytes a writer asks the kernel to start writing what it
- * has so far (sync_file_range): the disk works while the rest of the
- * upload is read and hashed, and the fsync at commit waits only for the
- * tail, not for a whole upload's dirty pages.
+ * Every this many bytes a large writer's syncing thread makes what it has
+ * so far durable (fdatasync) while the rest arrives: commit's fsync then
+ * flushes the last step only, not a whole upload (blob_fs.c says why
+ * starting writeback is not enough). The thread starts at the first step.
  */
-#define MR_BLOB_FS_WRITEBACK (INT64_C(8) << 20)
+#define MR_BLOB_FS_SYNC_STEP (INT64_C(16) << 20)
 
 /* Creates ROOT and ROOT/tmp when missing. */
 int mr_blob_fs_init_root(const char *root, struct mr_err *err);
@@ -51,6 +50,8 @@ int mr_blob_fs_begin(const char *root, int64_t max_size,
     struct mr_blob_fs_writer *w, struct mr_err *err);
 int mr_blob_fs_write(struct mr_blob_fs_writer *w, const void *buf, size_t n,
     struct mr_err *err);
+/* Bytes the syncing thread has made durable so far (0 without one). */
+int64_t mr_blob_fs_synced(struct mr_blob_fs_writer *w);
 /* fsync, rename into place (or drop the copy if the blob exists). */
 int mr_blob_fs_commit(const char *root, struct mr_blob_fs_writer *w,
     char sha256_hex[MR_SHA256_HEX], struct mr_err *err);

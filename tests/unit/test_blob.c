@@ -242,47 +242,6 @@ test_commit_large(void **state)
 	close(fd);
 }
 
-/* Past MR_BLOB_FS_WRITEBACK bytes the writer has started writeback of
- * what it wrote, in whole steps; the bytes and the hash are unchanged. */
-static void
-test_commit_writeback(void **state)
-{
-	struct fixture *fx = *state;
-	unsigned char digest[crypto_hash_sha256_BYTES];
-	static unsigned char chunk[65536];
-	const int64_t total = MR_BLOB_FS_WRITEBACK * 2 + 100000;
-	crypto_hash_sha256_state sha;
-	struct mr_blob_fs_writer w;
-	struct mr_err err;
-	char hex[MR_SHA256_HEX], want[MR_SHA256_HEX];
-	int64_t size, off;
-	int fd;
-
-	crypto_hash_sha256_init(&sha);
-	assert_int_equal(mr_blob_fs_begin(fx->root, total, &w, &err), 0);
-	for (off = 0; off < total; off += (int64_t)sizeof(chunk)) {
-		size_t n = total - off < (int64_t)sizeof(chunk) ?
-		    (size_t)(total - off) : sizeof(chunk);
-
-		for (size_t i = 0; i < n; i++)
-			chunk[i] = (unsigned char)((off + (int64_t)i) * 13 >> 3);
-		crypto_hash_sha256_update(&sha, chunk, n);
-		assert_int_equal(mr_blob_fs_write(&w, chunk, n, &err), 0);
-		assert_true(w.written_back <= w.size);
-		assert_true(w.size - w.written_back < MR_BLOB_FS_WRITEBACK);
-		if (w.size < MR_BLOB_FS_WRITEBACK)
-			assert_int_equal(w.written_back, 0);
-	}
-	assert_true(w.written_back >= MR_BLOB_FS_WRITEBACK * 2);
-	crypto_hash_sha256_final(&sha, digest);
-	mr_hex_encode(digest, sizeof(digest), want);
-	assert_int_equal(mr_blob_fs_commit(fx->root, &w, hex, &err), 0);
-	assert_string_equal(hex, want);
-	assert_int_equal(mr_blob_fs_open(fx->root, hex, &fd, &size, &err), 0);
-	assert_int_equal(size, total);
-	close(fd);
-}
-
 static void
 test_same_bytes_stored_once(void **state)
 {
@@ -548,6 +507,114 @@ test_threaded_max_size(void **state)
 	mr_blob_fs_abort(&w);
 	assert_int_equal(task_count(), tasks);
 	assert_int_equal(count_entries(fx->tmp), 0);
+}
+
+/* Writes [from, to) of the body in 64 KiB writes. */
+static void
+write_big_range(struct mr_blob_fs_writer *w, int64_t from, int64_t to,
+    crypto_hash_sha256_state *sha)
+{
+	struct mr_err err;
+
+	for (int64_t off = from; off < to; off += 65536) {
+		size_t n = to - off < 65536 ? (size_t)(to - off) : 65536;
+
+		assert_int_equal(write_big(w, off, n, sha, &err), 0);
+	}
+}
+
+/* Waits up to five seconds for the syncing thread to reach at least AT. */
+static int64_t
+wait_synced(struct mr_blob_fs_writer *w, int64_t at)
+{
+	int64_t synced = 0;
+
+	for (int i = 0; i < 500 && (synced = mr_blob_fs_synced(w)) < at; i++)
+		usleep(10000);
+	return synced;
+}
+
+/*
+ * Past MR_BLOB_FS_SYNC_STEP a second helper thread makes the file durable
+ * a step at a time while the writer goes on: not before the first step,
+ * never past what was written, and the hash and bytes are unchanged.
+ */
+static void
+test_synced_in_steps(void **state)
+{
+	struct fixture *fx = *state;
+	unsigned char digest[crypto_hash_sha256_BYTES];
+	const int64_t total = MR_BLOB_FS_SYNC_STEP * 3 + 100000;
+	crypto_hash_sha256_state sha;
+	struct mr_blob_fs_writer w;
+	struct mr_err err;
+	char hex[MR_SHA256_HEX], want[MR_SHA256_HEX];
+	int tasks = task_count();
+	int64_t size, synced;
+	int fd;
+
+	crypto_hash_sha256_init(&sha);
+	assert_int_equal(mr_blob_fs_begin(fx->root, total, &w, &err), 0);
+	write_big_range(&w, 0, MR_BLOB_FS_SYNC_STEP - 1, &sha);
+	assert_non_null(w.hasher);
+	assert_int_equal(task_count(), tasks + 1);
+	assert_int_equal(mr_blob_fs_synced(&w), 0);
+
+	write_big_range(&w, MR_BLOB_FS_SYNC_STEP - 1, MR_BLOB_FS_SYNC_STEP * 2,
+	    &sha);
+	assert_int_equal(task_count(), tasks + 2);
+	/* It catches up to less than a step behind, never past the end. */
+	synced = wait_synced(&w, w.size - MR_BLOB_FS_SYNC_STEP + 1);
+	assert_true(synced > w.size - MR_BLOB_FS_SYNC_STEP);
+	assert_true(synced <= w.size);
+
+	/* A step and a bit more: synced again, the bit left for commit. */
+	write_big_range(&w, MR_BLOB_FS_SYNC_STEP * 2, total, &sha);
+	synced = wait_synced(&w, total - MR_BLOB_FS_SYNC_STEP + 1);
+	assert_true(synced > total - MR_BLOB_FS_SYNC_STEP);
+	assert_true(synced <= total);
+
+	crypto_hash_sha256_final(&sha, digest);
+	mr_hex_encode(digest, sizeof(digest), want);
+	assert_int_equal(mr_blob_fs_commit(fx->root, &w, hex, &err), 0);
+	assert_string_equal(hex, want);
+	assert_null(w.hasher);
+	assert_int_equal(task_count(), tasks);
+	assert_int_equal(count_entries(fx->tmp), 0);
+	assert_int_equal(mr_blob_fs_open(fx->root, hex, &fd, &size, &err), 0);
+	assert_int_equal(size, total);
+	close(fd);
+}
+
+/* Abort and the size limit with both threads running: both end, nothing
+ * is left in tmp or stored. */
+static void
+test_sync_thread_abort(void **state)
+{
+	struct fixture *fx = *state;
+	const int64_t limit = MR_BLOB_FS_SYNC_STEP + 65536;
+	struct mr_blob_fs_writer w;
+	struct mr_err err;
+	int tasks = task_count();
+
+	assert_int_equal(mr_blob_fs_begin(fx->root, limit, &w, &err), 0);
+	write_big_range(&w, 0, MR_BLOB_FS_SYNC_STEP, NULL);
+	assert_int_equal(task_count(), tasks + 2);
+	mr_blob_fs_abort(&w);
+	assert_null(w.hasher);
+	assert_int_equal(task_count(), tasks);
+	assert_int_equal(count_entries(fx->tmp), 0);
+
+	assert_int_equal(mr_blob_fs_begin(fx->root, limit, &w, &err), 0);
+	write_big_range(&w, 0, limit, NULL);
+	assert_int_equal(task_count(), tasks + 2);
+	mr_err_clear(&err);
+	assert_int_equal(write_big(&w, limit, 1, NULL, &err), -1);
+	assert_int_equal(err.status, 413);
+	mr_blob_fs_abort(&w);
+	assert_int_equal(task_count(), tasks);
+	assert_int_equal(count_entries(fx->tmp), 0);
+	assert_int_equal(count_entries(fx->root), 1);
 }
 
 /* Many large writers in turn, committed or aborted: no thread is left. */
@@ -961,7 +1028,7 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_commit_empty, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_commit_large, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_commit_writeback, setup,
+		cmocka_unit_test_setup_teardown(test_synced_in_steps, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_same_bytes_stored_once, setup,
 		    teardown),
@@ -975,6 +1042,8 @@ main(void)
 		    teardown),
 		cmocka_unit_test_setup_teardown(
 		    test_threaded_writers_leave_no_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sync_thread_abort, setup,
+		    teardown),
 		cmocka_unit_test_setup_teardown(test_blob_path_refuses_bad_hashes,
 		    setup, teardown),
 		cmocka_unit_test_setup_teardown(test_open_missing, setup, teardown),
