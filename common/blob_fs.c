@@ -60,6 +60,7 @@ mr_blob_fs_begin(const char *root, int64_t max_size,
 	w->sha = NULL;
 	w->size = 0;
 	w->max_size = max_size;
+	w->sync_steps = 1;
 	w->hasher = NULL;
 	mr_random_id(rnd, 16);
 	/* The pid in the name lets the sweep tell live writers from dead. */
@@ -121,6 +122,7 @@ struct mr_blob_fs_hasher {
 	int fd;				/* the writer's, opened read-write */
 	EVP_MD_CTX *sha;		/* the writer's, the thread's while it runs */
 	unsigned char *buf;		/* BLOB_FS_HASH_CHUNK bytes */
+	int sync_steps;			/* the writer's: start a syncer */
 	int has_syncer;			/* written by the writer only */
 	/* Under mu: */
 	int64_t written;		/* bytes the writer has in the file */
@@ -246,6 +248,7 @@ blob_fs_hasher_start(struct mr_blob_fs_writer *w)
 	h->fd = w->fd;
 	h->sha = w->sha;
 	h->written = h->hashed = w->size;
+	h->sync_steps = w->sync_steps;
 	pthread_mutex_init(&h->mu, NULL);
 	pthread_cond_init(&h->cv, NULL);
 	pthread_cond_init(&h->sync_cv, NULL);
@@ -269,7 +272,8 @@ blob_fs_hasher_start(struct mr_blob_fs_writer *w)
 static void
 blob_fs_hasher_publish(struct mr_blob_fs_hasher *h, int64_t written)
 {
-	if (!h->has_syncer && written >= MR_BLOB_FS_SYNC_STEP &&
+	if (h->sync_steps && !h->has_syncer &&
+	    written >= MR_BLOB_FS_SYNC_STEP &&
 	    blob_fs_thread_start(&h->syncer, blob_fs_sync_main, h) == 0)
 		h->has_syncer = 1;
 	pthread_mutex_lock(&h->mu);

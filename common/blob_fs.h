@@ -21,6 +21,9 @@ struct mr_blob_fs_writer {
 	struct evp_md_ctx_st *sha;
 	int64_t size;
 	int64_t max_size;		/* writes past this fail with 413 */
+	/* Sync in MR_BLOB_FS_SYNC_STEP steps while writing (begin sets it):
+	 * for a file that is fsynced at the end. */
+	int sync_steps;
 	/* The helper threads of a large upload (NULL until then): one reads
 	 * back what was written and owns sha while it runs, one syncs. */
 	struct mr_blob_fs_hasher *hasher;

@@ -443,6 +443,9 @@ blob_s3_begin(void *impl, int64_t max_size, void **out, struct mr_err *err)
 		free(w);
 		return -1;
 	}
+	/* The spool is made durable locally only to become the cached copy;
+	 * without a cache S3 keeps it and local syncs would be wasted. */
+	w->fw.sync_steps = blob_s3_use_cache(s);
 	if ((w->part_sha = EVP_MD_CTX_new()) == NULL ||
 	    blob_s3_part_start(w) < 0) {
 		blob_s3_writer_free(w);

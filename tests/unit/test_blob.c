@@ -584,6 +584,19 @@ test_synced_in_steps(void **state)
 	assert_int_equal(mr_blob_fs_open(fx->root, hex, &fd, &size, &err), 0);
 	assert_int_equal(size, total);
 	close(fd);
+
+	/* A writer whose file is not fsynced at the end (S3's spool without
+	 * a cache) syncs nothing on the way: only the hashing thread runs. */
+	assert_int_equal(mr_blob_fs_begin(fx->root, total, &w, &err), 0);
+	w.sync_steps = 0;
+	write_big_range(&w, 0, MR_BLOB_FS_SYNC_STEP * 2, NULL);
+	assert_int_equal(task_count(), tasks + 1);
+	usleep(50000);
+	assert_int_equal(mr_blob_fs_synced(&w), 0);
+	assert_int_equal(mr_blob_fs_digest(&w, hex, &err), 0);
+	mr_blob_fs_abort(&w);
+	assert_int_equal(task_count(), tasks);
+	assert_int_equal(count_entries(fx->tmp), 0);
 }
 
 /* Abort and the size limit with both threads running: both end, nothing
