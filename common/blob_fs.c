@@ -190,7 +190,7 @@ blob_fs_sync_main(void *arg)
 	pthread_mutex_lock(&h->mu);
 	for (;;) {
 		int64_t upto;
-		int rc;
+		int rc, failed;
 
 		while (!h->stop && !h->done &&
 		    h->written - h->synced < MR_BLOB_FS_SYNC_STEP) {
@@ -204,9 +204,10 @@ blob_fs_sync_main(void *arg)
 		pthread_mutex_unlock(&h->mu);
 		while ((rc = fdatasync(h->fd)) < 0 && errno == EINTR)
 			;
+		failed = rc < 0 ? errno : 0;
 		pthread_mutex_lock(&h->mu);
-		if (rc < 0) {
-			h->sync_failed = errno;
+		if (failed) {
+			h->sync_failed = failed;
 			break;
 		}
 		h->synced = upto;
