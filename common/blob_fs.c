@@ -145,7 +145,7 @@ blob_fs_hash_main(void *arg)
 	for (;;) {
 		int64_t off, left;
 		ssize_t k;
-		int ok;
+		int failed;
 
 		/* Whole chunks while the writer writes, the rest at the end. */
 		while (!h->stop && !h->done &&
@@ -164,10 +164,13 @@ blob_fs_hash_main(void *arg)
 		while ((k = pread(h->fd, h->buf, (size_t)left, (off_t)off)) < 0 &&
 		    errno == EINTR)
 			;
-		ok = k > 0 && EVP_DigestUpdate(h->sha, h->buf, (size_t)k) == 1;
+		failed = k < 0 ? errno : 0;
+		if (!failed && (k == 0 ||
+		    EVP_DigestUpdate(h->sha, h->buf, (size_t)k) != 1))
+			failed = EIO;
 		pthread_mutex_lock(&h->mu);
-		if (!ok) {
-			h->failed = k < 0 ? errno : EIO;
+		if (failed) {
+			h->failed = failed;
 			break;
 		}
 		h->hashed += k;
