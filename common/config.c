@@ -699,8 +699,9 @@ static const struct config_key config_keys[] = {
 	  "(empty: its run directory); a tmpfs saves a disk write per upload "
 	  "but holds every upload in flight in RAM" },
 	{ "s3_public_endpoint", CFG_STRING, F(s3_public_endpoint), "", 0, 0,
-	  NULL, "S3 server as clients reach it, http(s)://host[:port], named "
-	  "by presigned URLs and signed for (empty: s3_endpoint)",
+	  NULL, "S3 server as clients reach it, http(s)://host[:port]: "
+	  "presigned URLs name it and are signed for its host (empty: "
+	  "s3_endpoint)",
 	  config_check_s3_endpoint },
 };
 
