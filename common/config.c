@@ -77,7 +77,8 @@ config_check_homeserver_url(const char *value)
 
 /*
  * s3_endpoint: http(s)://host[:port] and nothing after (path-style URLs
- * put the bucket there). Empty: AWS's endpoint of s3_region.
+ * put the bucket there). Empty: AWS's endpoint of s3_region. The same
+ * for s3_public_endpoint, whose empty means s3_endpoint.
  */
 static int
 config_check_s3_endpoint(const char *value)
@@ -697,6 +698,11 @@ static const struct config_key config_keys[] = {
 	  "where the web server mediarepo-run starts collects request bodies "
 	  "(empty: its run directory); a tmpfs saves a disk write per upload "
 	  "but holds every upload in flight in RAM" },
+	{ "s3_public_endpoint", CFG_STRING, F(s3_public_endpoint), "", 0, 0,
+	  NULL, "S3 server as clients reach it, http(s)://host[:port]: "
+	  "presigned URLs name it and are signed for its host (empty: "
+	  "s3_endpoint)",
+	  config_check_s3_endpoint },
 };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))

@@ -140,6 +140,7 @@ struct mr_config {
 	int64_t s3_connect_timeout;	/* ms */
 	int64_t s3_timeout;		/* ms without progress */
 	char upload_spool_dir[PATH_MAX];	/* web server's; empty: run dir */
+	char s3_public_endpoint[512];	/* of presigned URLs; empty: s3_endpoint */
 };
 
 /*

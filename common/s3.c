@@ -3,6 +3,7 @@
  */
 #include "s3.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,13 @@ struct mr_s3 {
 	CURL *curl;
 	char endpoint[512];		/* scheme://host[:port] */
 	char host[512];			/* host[:port] as curl sends it */
+	/*
+	 * What presigned URLs name, and the Host their signature covers:
+	 * clients send that Host, which the server checks the signature
+	 * against, so the internal endpoint's would not do behind a proxy.
+	 */
+	char public_endpoint[512];
+	char public_host[512];
 	char bucket[64];
 	char region[64];
 	char access_key[256];
@@ -112,6 +120,16 @@ mr_s3_new(const struct mr_config *cfg, struct mr_s3 **out,
 		snprintf(s->endpoint, sizeof(s->endpoint),
 		    "https://s3.%s.amazonaws.com", cfg->s3_region);
 	s3_host_of(s->endpoint, s->host, sizeof(s->host));
+	snprintf(s->public_endpoint, sizeof(s->public_endpoint), "%s",
+	    cfg->s3_public_endpoint[0] != '\0' ? cfg->s3_public_endpoint :
+	    s->endpoint);
+	/*
+	 * Lower case: browsers send the Host of a URL so (WHATWG URL), and
+	 * a signature over "Media.Example" would not match "media.example".
+	 */
+	for (char *c = s->public_endpoint; *c != '\0'; c++)
+		*c = (char)tolower((unsigned char)*c);
+	s3_host_of(s->public_endpoint, s->public_host, sizeof(s->public_host));
 	snprintf(s->bucket, sizeof(s->bucket), "%s", cfg->s3_bucket);
 	snprintf(s->region, sizeof(s->region), "%s", cfg->s3_region);
 	snprintf(s->access_key, sizeof(s->access_key), "%s",
@@ -633,7 +651,8 @@ mr_s3_presign_get(struct mr_s3 *s, const char *key, int64_t expires_s,
 	char path[MR_S3_KEY_MAX * 3 + 80], ekey[MR_S3_KEY_MAX * 3 + 1];
 	char date[MR_S3_AMZ_DATE_LEN + 1];
 	struct mr_s3_presign p = {
-		.scheme_host = s->endpoint, .host = s->host, .path = path,
+		.scheme_host = s->public_endpoint, .host = s->public_host,
+		.path = path,
 		.region = s->region, .access_key = s->access_key,
 		.secret_key = s->secret, .amz_date = date,
 		.expires_s = expires_s,

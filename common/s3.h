@@ -76,7 +76,10 @@ int mr_s3_multipart_complete(struct mr_s3 *s, const char *key,
 void mr_s3_multipart_abort(struct mr_s3 *s, const char *key,
     const char *upload_id);
 
-/* A GET URL for key that anyone may use for expires_s seconds from now. */
+/*
+ * A GET URL for key that anyone may use for expires_s seconds from now,
+ * on s3_public_endpoint (signed for its host) when that is set.
+ */
 int mr_s3_presign_get(struct mr_s3 *s, const char *key, int64_t expires_s,
     char *url, size_t urlsz, struct mr_err *err);
 

@@ -235,6 +235,36 @@ def test_presigned_redirects(make_stack, rgw):
     assert requests.get(url, timeout=10).status_code == 403
 
 
+def test_presigned_url_on_public_endpoint(make_stack, rgw):
+    """s3_public_endpoint: the Location names it, and RGW accepts the
+    signature from a client sending its Host (localhost:PORT, while the
+    programs reach RGW at 127.0.0.1:PORT)."""
+    port = int(rgw.endpoint.rsplit(":", 1)[1])
+    public = "http://localhost:%d" % port
+    s = s3_stack(make_stack, rgw, ["s3_presigned_redirect = true",
+                                   "s3_public_endpoint = " + public])
+    data = unique(b"public")
+    mid = s.upload(data, "text/plain")
+    auth = s.auth(s.token)
+    r = download(s, mid, prefix=V1, headers=auth, allow_redirects=False)
+    assert r.status_code == 307, r.text
+    url = r.headers["Location"]
+    assert url.startswith(public + "/%s/%s?" % (s.s3_bucket, sha(data)))
+    got = requests.get(url, timeout=10)
+    assert got.status_code == 200 and got.content == data
+    # The Host is signed: the same URL sent to the internal name (which
+    # reaches the same gateway) is refused, as is another signature.
+    internal = rgw.endpoint + url[len(public):]
+    assert requests.get(internal, timeout=10).status_code == 403
+    sig = url[-64:]
+    other = "0" if sig[-1] != "0" else "1"
+    assert requests.get(url[:-1] + other, timeout=10).status_code == 403
+    assert requests.get(url.replace(sha(data), sha(b"x")),
+                        timeout=10).status_code == 403
+    # Uploads and the cache still go through s3_endpoint.
+    assert download(s, mid).content == data
+
+
 def test_admin_gc_verify_delete_on_the_bucket(make_stack, rgw):
     s = s3_stack(make_stack, rgw)
     shared = unique(b"shared")

@@ -434,6 +434,14 @@ test_bad_values(void **state)
 		"prevent_media_downloads_from = peer.test:08448",
 		"federation_resolve = 127.1:80=127.0.0.1:80",
 		"federation_resolve = [::FFFF:7F00:1]=127.0.0.1:80",
+		/* presigned URLs put /bucket/key after it: nothing else there */
+		"s3_public_endpoint = http://media.example/s3",
+		"s3_public_endpoint = http://media.example/",
+		"s3_public_endpoint = http://media.example?x=1",
+		"s3_public_endpoint = ftp://media.example",
+		"s3_public_endpoint = media.example:7480",
+		"s3_public_endpoint = https://",
+		"s3_public_endpoint = http://user@media.example",
 	};
 	struct fixture *fx = *state;
 	struct mr_config cfg;
@@ -907,6 +915,30 @@ test_limits_keys_refused(void **state)
 	}
 }
 
+/* s3_public_endpoint: kept as written; empty (unset) by default. */
+static void
+test_s3_public_endpoint(void **state)
+{
+	struct fixture *fx = *state;
+	struct mr_config cfg;
+	struct mr_err err;
+
+	if (load_text(fx, "server_name = a.test\n", &cfg, &err) != 0)
+		fail_msg("load failed: %s", err.msg);
+	assert_string_equal(cfg.s3_public_endpoint, "");
+	if (load_text(fx, "server_name = a.test\n"
+	    "s3_endpoint = http://10.0.0.5:7480\n"
+	    "s3_public_endpoint = https://s3.Example.org:8443\n", &cfg,
+	    &err) != 0)
+		fail_msg("load failed: %s", err.msg);
+	assert_string_equal(cfg.s3_endpoint, "http://10.0.0.5:7480");
+	assert_string_equal(cfg.s3_public_endpoint, "https://s3.Example.org:8443");
+	if (load_text(fx, "server_name = a.test\n"
+	    "s3_public_endpoint = http://[::1]:7480\n", &cfg, &err) != 0)
+		fail_msg("load failed: %s", err.msg);
+	assert_string_equal(cfg.s3_public_endpoint, "http://[::1]:7480");
+}
+
 /* A malformed list stops the load, and the message shows the syntax. */
 static void
 test_lists_refused_clearly(void **state)
@@ -946,6 +978,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_limits_keys_refused, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_lists_refused_clearly, setup,
+		    teardown),
+		cmocka_unit_test_setup_teardown(test_s3_public_endpoint, setup,
 		    teardown),
 		cmocka_unit_test_setup_teardown(test_every_key, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_range_limits, setup, teardown),

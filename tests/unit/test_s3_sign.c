@@ -1,19 +1,23 @@
 /*
  * test_s3_sign: SigV4 pieces against AWS's documented examples (the
  * signing key of "Deriving the signing key" and the presigned GET of
- * "Authenticating requests: using query parameters"), and the encodings
- * RGW refuses when they are off by a byte.
+ * "Authenticating requests: using query parameters"), the encodings
+ * RGW refuses when they are off by a byte, and presigned URLs on
+ * s3_public_endpoint (named by the URL and signed for its host).
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include <sodium.h>
 
+#include "../../common/config.h"
+#include "../../common/s3.h"
 #include "../../common/s3_sign.h"
 #include "../../common/util.h"
 
@@ -184,6 +188,117 @@ test_presign_depends_on_all(void **state)
 	    strstr(b, "Signature="));
 }
 
+/*
+ * The Host is signed, port and all: a URL signed for the internal
+ * endpoint fails when clients reach the server under another name.
+ * Signatures computed apart from this code (Python's hmac and hashlib,
+ * following AWS's SigV4 description).
+ */
+static void
+test_presign_host_vectors(void **state)
+{
+	struct mr_s3_presign p = aws_example;
+	char url[1024];
+
+	(void)state;
+	p.path = "/mediarepo/0a1b";
+	p.amz_date = "20240102T030405Z";
+	p.expires_s = 900;
+	p.scheme_host = "https://media.example.org";
+	p.host = "media.example.org";
+	assert_int_equal(mr_s3_presign_url(&p, url, sizeof(url)), 0);
+	assert_string_equal(url, "https://media.example.org/mediarepo/0a1b"
+	    "?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+	    "&X-Amz-Credential=AKIAIOSFODNN7EXAMPLE%2F20240102%2Fus-east-1%2Fs3"
+	    "%2Faws4_request&X-Amz-Date=20240102T030405Z&X-Amz-Expires=900"
+	    "&X-Amz-SignedHeaders=host&X-Amz-Signature="
+	    "625b3d426f9269d6b3e1355bb4acb0d5416b514db7ed9f5feebf0ac5b01e0f66");
+	p.scheme_host = "http://10.0.0.5:7480";
+	p.host = "10.0.0.5:7480";
+	assert_int_equal(mr_s3_presign_url(&p, url, sizeof(url)), 0);
+	assert_non_null(strstr(url, "&X-Amz-Signature="
+	    "792021b1ce3083fb3117577b54bdcbc9a96a0b688e6430306901ba39d3bff5f7"));
+}
+
+/* A client of endpoint (and public, may be "") for mediarepo. */
+static struct mr_s3 *
+presign_client(const char *endpoint, const char *public)
+{
+	struct mr_config cfg;
+	struct mr_s3 *s = NULL;
+	struct mr_err err;
+
+	mr_config_defaults(&cfg);
+	snprintf(cfg.s3_endpoint, sizeof(cfg.s3_endpoint), "%s", endpoint);
+	snprintf(cfg.s3_public_endpoint, sizeof(cfg.s3_public_endpoint), "%s",
+	    public);
+	snprintf(cfg.s3_bucket, sizeof(cfg.s3_bucket), "mediarepo");
+	snprintf(cfg.s3_access_key_id, sizeof(cfg.s3_access_key_id), "%s",
+	    aws_example.access_key);
+	snprintf(cfg.s3_secret_access_key, sizeof(cfg.s3_secret_access_key),
+	    "%s", aws_example.secret_key);
+	if (mr_s3_new(&cfg, &s, &err) < 0)
+		fail_msg("mr_s3_new: %s", err.msg);
+	return s;
+}
+
+/*
+ * mr_s3_presign_get's URL, checked against the signer given the host it
+ * should have signed for (and the X-Amz-Date the URL carries).
+ */
+static void
+assert_presigned_for(struct mr_s3 *s, const char *scheme_host,
+    const char *host, const char *other_host)
+{
+	char url[2048], want[2048], date[MR_S3_AMZ_DATE_LEN + 1];
+	struct mr_s3_presign p = aws_example;
+	struct mr_err err;
+	const char *d;
+
+	assert_int_equal(mr_s3_presign_get(s, "0a1b", 900, url, sizeof(url),
+	    &err), 0);
+	assert_non_null(d = strstr(url, "X-Amz-Date="));
+	snprintf(date, sizeof(date), "%s", d + strlen("X-Amz-Date="));
+	p.scheme_host = scheme_host;
+	p.host = host;
+	p.path = "/mediarepo/0a1b";
+	p.amz_date = date;
+	p.expires_s = 900;
+	assert_int_equal(mr_s3_presign_url(&p, want, sizeof(want)), 0);
+	assert_string_equal(url, want);
+	/* Signed for the other host, only the signature would differ. */
+	p.host = other_host;
+	assert_int_equal(mr_s3_presign_url(&p, want, sizeof(want)), 0);
+	assert_string_not_equal(strstr(url, "Signature="),
+	    strstr(want, "Signature="));
+}
+
+static void
+test_presign_get_public_endpoint(void **state)
+{
+	struct mr_s3 *s;
+
+	(void)state;
+	/*
+	 * Signed for what a browser sends as Host: the name in lower case,
+	 * without the scheme's default port.
+	 */
+	s = presign_client("http://10.0.0.5:7480",
+	    "https://Media.Example.org:443");
+	assert_presigned_for(s, "https://media.example.org:443",
+	    "media.example.org", "10.0.0.5:7480");
+	mr_s3_free(s);
+	s = presign_client("http://127.0.0.1:7480", "http://localhost:7480");
+	assert_presigned_for(s, "http://localhost:7480", "localhost:7480",
+	    "127.0.0.1:7480");
+	mr_s3_free(s);
+	/* Unset: the URL is on s3_endpoint, as before the key existed. */
+	s = presign_client("http://10.0.0.5:7480", "");
+	assert_presigned_for(s, "http://10.0.0.5:7480", "10.0.0.5:7480",
+	    "media.example.org");
+	mr_s3_free(s);
+}
+
 int
 main(void)
 {
@@ -195,6 +310,8 @@ main(void)
 		cmocka_unit_test(test_presign_aws_example),
 		cmocka_unit_test(test_presign_refusals),
 		cmocka_unit_test(test_presign_depends_on_all),
+		cmocka_unit_test(test_presign_host_vectors),
+		cmocka_unit_test(test_presign_get_public_endpoint),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);
