@@ -1,6 +1,6 @@
 """auth = homeserver: access tokens checked by the homeserver's whoami.
 
-A small fake homeserver runs on loopback (http.server in a thread). It
+A small fake homeserver runs on loopback (webfixture.JsonServer). It
 answers GET /_matrix/client/v3/account/whoami for the tokens it knows,
 401 M_UNKNOWN_TOKEN (with or without soft_logout) for the others, and can
 be switched to answering 5xx, hanging past the timeout, or being down (its
@@ -16,18 +16,17 @@ allowed to masquerade get that user back, the others 403 M_FORBIDDEN, as
 Synapse answers; whoami requests are counted per (token, user_id) too.
 """
 import hashlib
-import json
 import os
 import sqlite3
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
 
-from conftest import Stack, free_port
+from conftest import Stack
+from webfixture import JsonServer
 
 WHOAMI = "/_matrix/client/v3/account/whoami"
 CACHE_TTL = 3.0         # homeserver_auth_cache_ttl
@@ -40,8 +39,6 @@ class FakeHomeserver:
     """whoami for known tokens; mode is 'ok', '5xx', 'hang' or down."""
 
     def __init__(self):
-        self.port = free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
         self.users = {}         # token -> (user_id, is_guest)
         self.soft = set()       # refused with soft_logout: true
         self.mode = "ok"
@@ -50,85 +47,62 @@ class FakeHomeserver:
         self.as_counts = {}     # (token, user_id) -> whoami requests
         self.bad_requests = []  # anything not a well-formed whoami
         self.lock = threading.Lock()
-        self.server = None
-        self.start()
+        self.web = JsonServer(self._answer)
+        self.url = self.web.url
 
     def count(self, token):
         with self.lock:
             return self.counts.get(token, 0)
 
+    def _answer(self, req):
+        auth = req.headers.get("Authorization", "")
+        path, _, query = req.path.partition("?")
+        as_user = urllib.parse.parse_qs(query).get("user_id")
+        if path != WHOAMI or not auth.startswith("Bearer ") or \
+                (query and as_user is None):
+            with self.lock:
+                self.bad_requests.append((req.path, auth))
+            return 400, {"errcode": "M_UNRECOGNIZED"}
+        token = auth[len("Bearer "):]
+        with self.lock:
+            self.counts[token] = self.counts.get(token, 0) + 1
+            mode = self.mode
+            user = self.users.get(token)
+            soft = token in self.soft
+            masquerade = self.appservices.get(token)
+            if as_user is not None:
+                key = (token, as_user[0])
+                self.as_counts[key] = self.as_counts.get(key, 0) + 1
+        if masquerade is not None and as_user is not None:
+            if not masquerade:
+                return 403, {"errcode": "M_FORBIDDEN",
+                             "error": "Application service cannot "
+                                      "masquerade as this user"}
+            return 200, {"user_id": as_user[0]}
+        if mode == "5xx":
+            return 500, {"errcode": "M_UNKNOWN", "error": "internal error"}
+        if mode == "hang":
+            time.sleep(TIMEOUT + 2)
+            return 200, {"user_id": "@late:" + HS_NAME}
+        if user is None and token.startswith("mr_"):
+            user = ("@admin:" + HS_NAME, False)
+        if user is not None:
+            body = {"user_id": user[0], "device_id": "DEV"}
+            if user[1]:
+                body["is_guest"] = True
+            return 200, body
+        body = {"errcode": "M_UNKNOWN_TOKEN",
+                "error": "Unknown access token"}
+        if soft:
+            body["soft_logout"] = True
+        return 401, body
+
     def start(self):
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def reply(self, status, body):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self):
-                auth = self.headers.get("Authorization", "")
-                path, _, query = self.path.partition("?")
-                as_user = urllib.parse.parse_qs(query).get("user_id")
-                if path != WHOAMI or not auth.startswith("Bearer ") or \
-                        (query and as_user is None):
-                    with fake.lock:
-                        fake.bad_requests.append((self.path, auth))
-                    return self.reply(400, {"errcode": "M_UNRECOGNIZED"})
-                token = auth[len("Bearer "):]
-                with fake.lock:
-                    fake.counts[token] = fake.counts.get(token, 0) + 1
-                    mode = fake.mode
-                    user = fake.users.get(token)
-                    soft = token in fake.soft
-                    masquerade = fake.appservices.get(token)
-                    if as_user is not None:
-                        key = (token, as_user[0])
-                        fake.as_counts[key] = fake.as_counts.get(key, 0) + 1
-                if masquerade is not None and as_user is not None:
-                    if not masquerade:
-                        return self.reply(403, {
-                            "errcode": "M_FORBIDDEN",
-                            "error": "Application service cannot "
-                                     "masquerade as this user"})
-                    return self.reply(200, {"user_id": as_user[0]})
-                if mode == "5xx":
-                    return self.reply(500, {"errcode": "M_UNKNOWN",
-                                            "error": "internal error"})
-                if mode == "hang":
-                    time.sleep(TIMEOUT + 2)
-                    return self.reply(200, {"user_id": "@late:" + HS_NAME})
-                if user is None and token.startswith("mr_"):
-                    user = ("@admin:" + HS_NAME, False)
-                if user is not None:
-                    body = {"user_id": user[0], "device_id": "DEV"}
-                    if user[1]:
-                        body["is_guest"] = True
-                    return self.reply(200, body)
-                body = {"errcode": "M_UNKNOWN_TOKEN",
-                        "error": "Unknown access token"}
-                if soft:
-                    body["soft_logout"] = True
-                return self.reply(401, body)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       daemon=True)
-        self.thread.start()
+        self.web.start()
 
     def stop(self):
         """Closes the port: connections are refused until start()."""
-        if self.server is not None:
-            self.server.shutdown()
-            self.server.server_close()
-            self.server = None
+        self.web.stop()
 
 
 @pytest.fixture(scope="module")
@@ -154,12 +128,10 @@ def hstack(hs, tmp_path_factory):
 @pytest.fixture(autouse=True)
 def hs_ok(hs):
     """Each test starts with the homeserver up and answering."""
-    if hs.server is None:
-        hs.start()
+    hs.start()
     hs.mode = "ok"
     yield
-    if hs.server is None:
-        hs.start()
+    hs.start()
     hs.mode = "ok"
     assert hs.bad_requests == []
 

@@ -7,10 +7,16 @@ nothing the other needs; a remote media item is fetched once for both.
 The PostgreSQL server is this module's own (tests/pg-server), the Ceph
 cluster the session's (cephrgw.py), the federation peer a loopback server
 (fedpeer.py); all are stopped by the fixtures, also on failure.
+
+With auth = homeserver the hosts ask a loopback fake homeserver
+(webfixture.JsonServer) that counts its whoami calls per token: the
+answers are cached in the database (homeserver_auth_cache), so one call
+serves both hosts.
 """
 import concurrent.futures
 import hashlib
 import os
+import re
 import shutil
 import threading
 import time
@@ -22,6 +28,7 @@ import cephrgw
 from conftest import PgServer, Stack, free_port
 from fedpeer import CertAuthority, FedPeer, Media
 from imgfixtures import src_jpeg
+from webfixture import JsonServer
 
 
 @pytest.fixture(scope="module")
@@ -43,16 +50,16 @@ def ca(tmp_path_factory):
 class Deployment:
     """Hosts a and b, the peer they fetch remote media from."""
 
-    def __init__(self, pg, ca, tmp):
+    def __init__(self, pg, ca, tmp, extra=()):
         self.stacks = []
         self.peer = FedPeer(ca, free_port())
         try:
-            self._start(pg, ca, tmp)
+            self._start(pg, ca, tmp, list(extra))
         except BaseException:
             self.stop()
             raise
 
-    def _start(self, pg, ca, tmp):
+    def _start(self, pg, ca, tmp, extra):
         port_a, port_b = free_port(), free_port()
         self.server_name = "hs.test:%d" % port_a
         self.peer.resolve = {self.server_name: ("127.0.0.1", port_a)}
@@ -61,7 +68,8 @@ class Deployment:
         shared = ["database_url = " + pg.new_database(),
                   "federation_ca_file = " + ca.pem,
                   "federation_resolve = %s=127.0.0.1:%d"
-                  % (self.peer.server_name, self.peer.port)] + s3_lines
+                  % (self.peer.server_name, self.peer.port)] + s3_lines + \
+            extra
         tls = ca.issue("hs%d" % port_a, dns=["hs.test"])
         self.a = self._host(tmp / "a", shared, tls, port_a)
         # One deployment, one signing key: b starts with a's.
@@ -252,3 +260,146 @@ def test_migrate_one_host_into_the_shared_database_and_bucket(pg, make_stack):
     back = migrate(new, new.config, back_conf)
     assert back["media"] == (2, 0)
     assert back["blobs"] == (first["blobs"][0], 0)
+
+
+# --- auth = homeserver: one whoami cache for both hosts ---
+
+WHOAMI = "/_matrix/client/v3/account/whoami"
+HS_NAME = "hs.test"
+NEGATIVE_TTL = 5.0      # homeserver_auth_negative_ttl
+
+
+class CountingHomeserver:
+    """whoami for the tokens it knows, 401 M_UNKNOWN_TOKEN for the others
+    (500 for all while failing), counting the calls per token. The tokens
+    mediarepo-run prints (mr_...) are a user too, so that the hosts'
+    start-up check passes."""
+
+    def __init__(self):
+        self.users = {}         # token -> user id
+        self.counts = {}        # token -> whoami calls
+        self.bad_requests = []  # anything but a well-formed whoami
+        self.failing = False
+        self.lock = threading.Lock()
+        self.web = JsonServer(self._answer)
+
+    def _answer(self, req):
+        auth = req.headers.get("Authorization", "")
+        if req.path != WHOAMI or not auth.startswith("Bearer "):
+            with self.lock:
+                self.bad_requests.append((req.path, auth))
+            return 400, {"errcode": "M_UNRECOGNIZED"}
+        token = auth[len("Bearer "):]
+        with self.lock:
+            self.counts[token] = self.counts.get(token, 0) + 1
+            user = self.users.get(token)
+            failing = self.failing
+        if failing:
+            return 500, {"errcode": "M_UNKNOWN", "error": "internal error"}
+        if user is None and token.startswith("mr_"):
+            user = "@starter:" + HS_NAME
+        if user is None:
+            return 401, {"errcode": "M_UNKNOWN_TOKEN",
+                         "error": "Unknown access token"}
+        return 200, {"user_id": user, "device_id": "DEV"}
+
+    def token(self, user=None):
+        """A new token, of user's (a localpart) or refused when None."""
+        token = "tok_%s" % os.urandom(8).hex()
+        if user is not None:
+            with self.lock:
+                self.users[token] = "@%s:%s" % (user, HS_NAME)
+        return token
+
+    def count(self, token):
+        with self.lock:
+            return self.counts.get(token, 0)
+
+
+@pytest.fixture(scope="module")
+def hs_hosts(pg, ca, tmp_path_factory):
+    """Hosts a and b with auth = homeserver, the homeserver they ask."""
+    hs = CountingHomeserver()
+    try:
+        d = Deployment(pg, ca, tmp_path_factory.mktemp("hsauth"), [
+            "auth = homeserver",
+            "homeserver_url = " + hs.web.url,
+            "homeserver_auth_cache_ttl = 60s",
+            "homeserver_auth_negative_ttl = %dms" % (NEGATIVE_TTL * 1000)])
+        try:
+            yield hs, d
+        finally:
+            d.stop()
+    finally:
+        hs.web.stop()
+    assert hs.bad_requests == []
+
+
+def config_status(stack, token):
+    r = get(stack, "/_matrix/client/v1/media/config", token)
+    return r.status_code, r.json().get("errcode")
+
+
+def test_a_token_a_checked_is_taken_on_b_without_asking(hs_hosts):
+    hs, d = hs_hosts
+    a, b = d.a, d.b
+    alice, bob = hs.token("alice"), hs.token("bob")
+    r = requests.post(a.url("/_matrix/media/v1/create"),
+                      headers=a.auth(alice), verify=False, timeout=30)
+    assert r.status_code == 200, r.text
+    media_id = r.json()["content_uri"].rsplit("/", 1)[1]
+    assert hs.count(alice) == 1
+
+    # B knows alice's token from A's row: no whoami, and the same user,
+    # as only the creator may fill a pending upload (bob may not).
+    put = "/_matrix/media/v3/upload/%s/%s" % (d.server_name, media_id)
+    r = requests.put(b.url(put), data=b"x", headers=b.auth(bob),
+                     verify=False, timeout=30)
+    assert r.status_code == 403, r.text
+    r = requests.put(b.url(put), data=b"put on B", headers=b.auth(alice),
+                     verify=False, timeout=30)
+    assert r.status_code == 200, r.text
+    line, = [ln for ln in b.read_log().splitlines()
+             if r.headers["X-Request-Id"] in ln]
+    assert re.search(r" user=@alice:%s( |$)" % re.escape(HS_NAME), line), \
+        line
+    r = get(b, download_path(d.server_name, media_id), alice)
+    assert r.status_code == 200, r.text
+    assert r.content == b"put on B"
+    assert hs.count(alice) == 1
+
+
+def test_a_refusal_is_shared_for_the_negative_ttl(hs_hosts):
+    """A refused token (401/403 from the homeserver) is cached like an
+    accepted one, in the same table, for homeserver_auth_negative_ttl:
+    B refuses it without asking until the refusal expires."""
+    hs, d = hs_hosts
+    bad = hs.token()
+    t0 = time.monotonic()
+    assert config_status(d.a, bad) == (401, "M_UNKNOWN_TOKEN")
+    assert hs.count(bad) == 1
+    assert config_status(d.b, bad) == (401, "M_UNKNOWN_TOKEN")
+    assert time.monotonic() - t0 < NEGATIVE_TTL - 1, "too slow to tell"
+    assert hs.count(bad) == 1
+    time.sleep(max(0.0, t0 + NEGATIVE_TTL + 0.5 - time.monotonic()))
+    assert config_status(d.b, bad) == (401, "M_UNKNOWN_TOKEN")
+    assert hs.count(bad) == 2
+    assert config_status(d.a, bad) == (401, "M_UNKNOWN_TOKEN")
+    assert hs.count(bad) == 2
+
+
+def test_a_failing_homeserver_is_not_cached_for_the_other_host(hs_hosts):
+    """A 5xx is never the token's fault and never cached: each host asks
+    again, and once the homeserver answers, both take the token."""
+    hs, d = hs_hosts
+    carol = hs.token("carol")
+    hs.failing = True
+    try:
+        assert config_status(d.a, carol)[0] == 503
+        assert config_status(d.b, carol)[0] == 503
+        assert hs.count(carol) == 2
+    finally:
+        hs.failing = False
+    assert config_status(d.b, carol) == (200, None)
+    assert config_status(d.a, carol) == (200, None)
+    assert hs.count(carol) == 3

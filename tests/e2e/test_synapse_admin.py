@@ -11,13 +11,12 @@ before_ts=&size_gt=&keep_profiles=, purge_media_cache?before_ts=,
 statistics/users/media reading users and total, DELETE users/{id}/media),
 plus the room quarantine Synapse documents.
 
-A loopback homeserver (http.server on 127.0.0.1, started and stopped by the
-module) answers whoami, the is-admin question and a room's media list. The
+A loopback homeserver (webfixture.JsonServer on 127.0.0.1, started and
+stopped by the module) answers whoami, the is-admin question and a room's media list. The
 stack runs with auth = homeserver, so its admins are the homeserver's
 (@hsadmin) and the config's admin_users (@cfgadmin).
 """
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -26,12 +25,12 @@ import subprocess
 import threading
 import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
 
-from conftest import ADMIN, STORE, Stack, free_port
+from conftest import ADMIN, STORE, Stack
+from webfixture import JsonServer
 
 HS = "hs.test"
 A = "/_synapse/admin/v1"
@@ -43,62 +42,41 @@ class FakeHomeserver:
     """whoami, GET users/{id}/admin and GET room/{id}/media."""
 
     def __init__(self):
-        self.port = free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
         self.tokens = {}        # token -> user id
         self.admins = set()     # user ids the homeserver says are admins
         self.rooms = {}         # room id -> {"local": [...], "remote": [...]}
         self.asked = []         # (path, user) of every request
         self.lock = threading.Lock()
-        fake = self
+        self.web = JsonServer(self._answer)
+        self.url = self.web.url
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def reply(self, status, body):
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def do_GET(self):
-                auth = self.headers.get("Authorization", "")
-                token = auth[len("Bearer "):]
-                with fake.lock:
-                    user = fake.tokens.get(token)
-                    if user is None and token.startswith("mr_"):
-                        user = "@starter:" + HS      # mediarepo-run's token
-                    fake.asked.append((self.path, user))
-                    is_admin = user in fake.admins
-                if user is None:
-                    return self.reply(401, {"errcode": "M_UNKNOWN_TOKEN",
-                                            "error": "Unknown token"})
-                path = urllib.parse.unquote(self.path)
-                if path == "/_matrix/client/v3/account/whoami":
-                    return self.reply(200, {"user_id": user})
-                # Synapse asks the requester to be an admin for both.
-                if not is_admin:
-                    return self.reply(403, {"errcode": "M_FORBIDDEN",
-                                            "error": "You are not a server "
-                                                     "admin"})
-                m = re.fullmatch(A + r"/users/([^/]+)/admin", path)
-                if m:
-                    return self.reply(200, {"admin": m.group(1) in
-                                            fake.admins})
-                m = re.fullmatch(A + r"/room/([^/]+)/media", path)
-                if m:
-                    return self.reply(200, fake.rooms.get(
-                        m.group(1), {"local": [], "remote": []}))
-                return self.reply(404, {"errcode": "M_UNRECOGNIZED"})
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever,
-                                       daemon=True)
-        self.thread.start()
+    def _answer(self, req):
+        auth = req.headers.get("Authorization", "")
+        token = auth[len("Bearer "):]
+        with self.lock:
+            user = self.tokens.get(token)
+            if user is None and token.startswith("mr_"):
+                user = "@starter:" + HS      # mediarepo-run's token
+            self.asked.append((req.path, user))
+            is_admin = user in self.admins
+        if user is None:
+            return 401, {"errcode": "M_UNKNOWN_TOKEN",
+                         "error": "Unknown token"}
+        path = urllib.parse.unquote(req.path)
+        if path == "/_matrix/client/v3/account/whoami":
+            return 200, {"user_id": user}
+        # Synapse asks the requester to be an admin for both.
+        if not is_admin:
+            return 403, {"errcode": "M_FORBIDDEN",
+                         "error": "You are not a server admin"}
+        m = re.fullmatch(A + r"/users/([^/]+)/admin", path)
+        if m:
+            return 200, {"admin": m.group(1) in self.admins}
+        m = re.fullmatch(A + r"/room/([^/]+)/media", path)
+        if m:
+            return 200, self.rooms.get(m.group(1),
+                                       {"local": [], "remote": []})
+        return 404, {"errcode": "M_UNRECOGNIZED"}
 
     def user(self, name, admin=False, fixed=False):
         """A token and its user; the name gets a unique tail unless fixed
@@ -113,8 +91,7 @@ class FakeHomeserver:
         return token, uid
 
     def stop(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.web.stop()
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,12 @@ reach).
 
 Pages can be slow (delay before answering) or hang (send part of the body
 and then nothing until the server stops); stop() releases them.
+
+JsonServer is the plumbing of the loopback fake homeservers
+(test_homeserver_auth.py, test_synapse_admin.py, test_scale_out.py): every
+GET goes to a function of the test's that returns the JSON reply, and the
+port stays the same across stop() and start(), so a test can take the
+homeserver down and bring it back.
 """
 import http.server
 import json
@@ -202,3 +208,68 @@ class WebServer:
 
 def oembed_json(**fields):
     return Page(json.dumps(fields).encode(), "application/json")
+
+
+class _JsonHandler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+    def do_GET(self):
+        answer = self.server.json_answer(self)
+        status, body = answer[0], answer[1]
+        headers = answer[2] if len(answer) > 2 else ()
+        data = json.dumps(body).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for k, v in headers:
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass    # the client gave up (a timeout it was told to keep)
+
+
+class JsonServer:
+    """A threaded http.server on 127.0.0.1 whose GETs are answered by
+    answer(request) -> (status, body) or (status, body, headers): request
+    is the http.server handler (path, headers), body is JSON-encoded,
+    headers a list of (name, value) sent after Content-Type and
+    Content-Length."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.port = 0           # a free one, chosen by the first start()
+        self.httpd = None
+        self.thread = None
+        self.start()
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    @property
+    def running(self):
+        return self.httpd is not None
+
+    def start(self):
+        """Listens (again) on the port; a no-op while it listens."""
+        if self.httpd is not None:
+            return
+        self.httpd = _Server(("127.0.0.1", self.port), _JsonHandler)
+        self.httpd.json_answer = self.answer
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever,
+                                       kwargs={"poll_interval": 0.1},
+                                       daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        """Closes the port: connections are refused until start()."""
+        if self.httpd is None:
+            return
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join(timeout=10)
+        self.httpd = None
