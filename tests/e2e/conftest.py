@@ -83,6 +83,7 @@ SQLITE_FILE_TESTS = [
     "test_gc_removes_orphans_and_crash_leftovers_keeps_referenced",
     "test_stats_numbers_match",
     "test_cache_is_keyed_by_hash_not_token",
+    "test_appservice_uploads_belong_to_the_user_it_acts_for",
 ]
 
 
