@@ -29,25 +29,20 @@ upload_answer_uri(struct mr_req *req, const struct mr_mxc *mxc)
 }
 
 /*
- * The body into the store, between the quota checks: once before reading
- * (from Content-Length) and once with the real size; bytes refused
- * afterwards are released again. Quarantine is mr_media_create's.
+ * The body into the blob store, after a first quota check from
+ * Content-Length that spares reading a body bound to be refused. The
+ * check that counts, with the real size, is mr_media_create's, in one
+ * step with the row, so that concurrent uploads cannot pass it together;
+ * it releases refused bytes, and quarantine is its too.
  */
 static int
 upload_ingest(struct mr_req *req, struct mr_ctx *ctx, struct mr_media *m,
     struct mr_err *err)
 {
-	struct mr_err ignored;
-
 	if (mr_media_upload_quota(ctx, m->user_id,
 	    req->content_length > 0 ? req->content_length : 0, err) < 0 ||
 	    mr_serve_media_ingest(req, &ctx->cfg, ctx->blob, m, err) < 0)
 		return -1;
-	if (mr_media_upload_quota(ctx, m->user_id, m->size, err) < 0) {
-		(void)mr_media_blob_release(ctx->store, ctx->blob, m->sha256,
-		    &ignored);
-		return -1;
-	}
 	return 0;
 }
 

@@ -348,6 +348,16 @@ mr_media_create_ratelimit(struct mr_ctx *ctx, const char *user_id,
 	return -1;
 }
 
+static int
+media_quota_refused(struct mr_err *err, const struct mr_upload_limit *lim)
+{
+	mr_err_set(err, 400, "M_RESOURCE_LIMIT_EXCEEDED",
+	    "upload exceeds the limit of %lld bytes per %lld s",
+	    (long long)lim->bytes, (long long)(lim->period_ms / 1000));
+	err->limit_name = "media_upload_limits";
+	return -1;
+}
+
 int
 mr_media_upload_quota(struct mr_ctx *ctx, const char *user_id,
     int64_t incoming, struct mr_err *err)
@@ -360,14 +370,8 @@ mr_media_upload_quota(struct mr_ctx *ctx, const char *user_id,
 		if (mr_store_user_upload_bytes(ctx->store, user_id,
 		    now - lim[i].period_ms, &used, err) < 0)
 			return -1;
-		if (used + incoming > lim[i].bytes) {
-			mr_err_set(err, 400, "M_RESOURCE_LIMIT_EXCEEDED",
-			    "upload exceeds the limit of %lld bytes per %lld s",
-			    (long long)lim[i].bytes,
-			    (long long)(lim[i].period_ms / 1000));
-			err->limit_name = "media_upload_limits";
-			return -1;
-		}
+		if (used + incoming > lim[i].bytes)
+			return media_quota_refused(err, &lim[i]);
 	}
 	return 0;
 }
@@ -388,14 +392,15 @@ static const struct {
 	int reserved;		/* completes a row create made (MSC2246) */
 	int keep_quarantined;	/* quarantined bytes: a quarantined row */
 	int thumbnails;		/* makes the configured sizes now */
+	int quota;		/* refused past media_upload_limits */
 } media_sources[MR_MEDIA__SOURCES] = {
-	[MR_MEDIA_UPLOAD] = { 0, 0, 1 },
-	[MR_MEDIA_UPLOAD_RESERVED] = { 1, 0, 1 },
-	[MR_MEDIA_PREVIEW] = { 0, 0, 1 },
+	[MR_MEDIA_UPLOAD] = { 0, 0, 1, 1 },
+	[MR_MEDIA_UPLOAD_RESERVED] = { 1, 0, 1, 1 },
+	[MR_MEDIA_PREVIEW] = { 0, 0, 1, 0 },
 	/* Remote media is thumbnailed when someone asks for a thumbnail. */
-	[MR_MEDIA_REMOTE] = { 0, 0, 0 },
+	[MR_MEDIA_REMOTE] = { 0, 0, 0, 0 },
 	/* Thousands at a time: thumbnails wait until they are wanted. */
-	[MR_MEDIA_IMPORT] = { 0, 1, 0 },
+	[MR_MEDIA_IMPORT] = { 0, 1, 0, 0 },
 };
 
 /* Refuses quarantined bytes, or marks m for a quarantined row. */
@@ -419,6 +424,50 @@ media_check_quarantine(struct mr_store *st, struct mr_blob *blob,
 	    "this content has been quarantined by the server administrator");
 }
 
+/*
+ * The row of an upload, within media_upload_limits: the final check and
+ * the insert are one step in the store (one write transaction on SQLite;
+ * one transaction under the user's advisory lock on PostgreSQL), so
+ * uploads of one user arriving together, on any process or host, are
+ * charged one after the other and exactly those that fit are kept.
+ * Chosen over a per-user lease held from check to insert (a lease row to
+ * poll for, and one left behind by a killed process blocks the user until
+ * it expires) and over a reservation charged before the body is read (it
+ * must be settled and expired, and refuses uploads that would fit once
+ * the reserved ones settle smaller): a transaction dies with its process
+ * and nobody polls. The wait is for the other uploads' few statements,
+ * bounded by the store (429 past it). Without limits the plain insert is
+ * used and nothing is locked.
+ */
+static enum mr_store_rc
+media_put_quota(const struct mr_config *cfg, struct mr_store *st,
+    struct mr_blob *blob, int reserved, struct mr_media *m,
+    struct mr_err *err)
+{
+	struct mr_store_quota q[MR_UPLOAD_LIMITS_MAX];
+	int n = cfg->n_upload_limits, over;
+	int64_t now = mr_now_ms();
+	struct mr_err ignored;
+	enum mr_store_rc rc;
+
+	for (int i = 0; i < n; i++) {
+		q[i].since_ts = now - cfg->upload_limits[i].period_ms;
+		q[i].max_bytes = cfg->upload_limits[i].bytes;
+	}
+	rc = mr_store_media_put_quota(st, m, reserved, q, n, &over, err);
+	if (rc != MR_STORE_BUSY)
+		return rc;
+	/* Refused bytes leave nothing stored, unless another row has them. */
+	if (mr_media_blob_release(st, blob, m->sha256, &ignored) < 0)
+		fprintf(stderr, "mediarepo: refused upload: %s\n", ignored.msg);
+	if (over >= 0)
+		media_quota_refused(err, &cfg->upload_limits[over]);
+	else
+		media_busy(err, "uploading for this user",
+		    "media_upload_limits");
+	return MR_STORE_UNAVAILABLE;
+}
+
 int
 mr_media_create(const struct mr_config *cfg, struct mr_store *st,
     struct mr_blob *blob, enum mr_media_source src, struct mr_media *m,
@@ -433,8 +482,13 @@ mr_media_create(const struct mr_config *cfg, struct mr_store *st,
 		return mr_err_set(err, 500, "M_UNKNOWN", "unknown media source");
 	if (media_check_quarantine(st, blob, src, m, err) < 0)
 		return -1;
-	rc = media_sources[src].reserved ? mr_store_media_complete(st, m, err) :
-	    mr_store_media_insert(st, m, err);
+	if (media_sources[src].quota && cfg->n_upload_limits > 0)
+		rc = media_put_quota(cfg, st, blob, media_sources[src].reserved,
+		    m, err);
+	else
+		rc = media_sources[src].reserved ?
+		    mr_store_media_complete(st, m, err) :
+		    mr_store_media_insert(st, m, err);
 	/* A taken id, or a pending one filled by another upload. */
 	if (rc == MR_STORE_CONFLICT)
 		return mr_err_set(err, 409, "M_CANNOT_OVERWRITE_MEDIA",

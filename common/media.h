@@ -74,7 +74,9 @@ int mr_media_create_ratelimit(struct mr_ctx *ctx, const char *user_id,
     struct mr_err *err);
 /*
  * media_upload_limits: 400 M_RESOURCE_LIMIT_EXCEEDED when incoming more
- * bytes would take user_id past any period's limit.
+ * bytes would take user_id past any period's limit. An early answer only
+ * (before a body is read): uploads running meanwhile are not counted yet,
+ * so mr_media_create checks again as it writes the row.
  */
 int mr_media_upload_quota(struct mr_ctx *ctx, const char *user_id,
     int64_t incoming, struct mr_err *err);
@@ -98,7 +100,10 @@ enum mr_media_source {
  * new id of this server; an imported row, whose id users already know,
  * is kept but quarantined (m->quarantined set). A row born quarantined
  * also bans its bytes. Then the row itself: inserted, or for a reserved
- * id completed (409 when taken or already uploaded). Uploads and preview
+ * id completed (409 when taken or already uploaded); an upload that would
+ * take its user past media_upload_limits is refused in the same step
+ * (400 M_RESOURCE_LIMIT_EXCEEDED, or 429 when the user's other uploads
+ * hold the store too long) and its blob released. Uploads and preview
  * images get their configured thumbnails at once; their failure is
  * logged and leaves the row standing.
  */

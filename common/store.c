@@ -442,3 +442,12 @@ mr_store_like_pattern(const char *term)
 	*o = '\0';
 	return p;
 }
+
+enum mr_store_rc
+mr_store_media_put_quota(struct mr_store *st, const struct mr_media *m,
+    int complete, const struct mr_store_quota *q, int nq, int *over,
+    struct mr_err *err)
+{
+	return st->ops->media_put_quota(st->impl, m, complete, q, nq, over,
+	    err);
+}

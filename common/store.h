@@ -296,6 +296,26 @@ enum mr_store_rc mr_store_bucket_take(struct mr_store *st, const char *key,
 /* Bytes of the media user_id uploaded after since_ts. */
 enum mr_store_rc mr_store_user_upload_bytes(struct mr_store *st,
     const char *user_id, int64_t since_ts, int64_t *bytes, struct mr_err *err);
+/* One period of a per-user upload quota: bytes after since_ts. */
+struct mr_store_quota {
+	int64_t since_ts;
+	int64_t max_bytes;
+};
+
+/*
+ * Inserts m (complete 0, as mr_store_media_insert) or fills its pending
+ * row (complete 1, as mr_store_media_complete) unless m->size on top of
+ * the bytes m->user_id uploaded after q[i].since_ts would pass
+ * q[i].max_bytes for some i < nq: then BUSY with *over = i and nothing
+ * written. The sums and the write are one step per user for every
+ * process (and every host, on PostgreSQL), so uploads of one user that
+ * arrive together cannot all slip under a quota. BUSY with *over = -1:
+ * another upload of the user held that step for too long (about a
+ * second); try again shortly. CONFLICT as the two calls it stands for.
+ */
+enum mr_store_rc mr_store_media_put_quota(struct mr_store *st,
+    const struct mr_media *m, int complete, const struct mr_store_quota *q,
+    int nq, int *over, struct mr_err *err);
 /* BUSY and *until_ts while origin's breaker is open, OK when closed. */
 enum mr_store_rc mr_store_origin_down(struct mr_store *st, const char *origin,
     int64_t now_ms, int64_t *until_ts, struct mr_err *err);
@@ -567,6 +587,11 @@ struct mr_store_ops {
 	    const struct mr_store_usage_query *q,
 	    void (*fn)(const char *user_id, const struct mr_store_count *, void *),
 	    void *arg, int64_t *total, struct mr_err *err);
+	/* media_upload_limits held across concurrent uploads. */
+	enum mr_store_rc (*media_put_quota)(void *impl,
+	    const struct mr_media *m, int complete,
+	    const struct mr_store_quota *q, int nq, int *over,
+	    struct mr_err *err);
 };
 
 /* For backends: the same answers whichever keeps the rows. */

@@ -39,6 +39,15 @@
 #define PG_LOCK_MIGRATE INT64_C(0x6d656469617265)	/* "mediare" */
 #define PG_LOCK_PENDING 1	/* a user's pending uploads */
 #define PG_LOCK_THUMBS 2	/* a media's on-demand thumbnails */
+#define PG_LOCK_UPLOAD_QUOTA 3	/* a user's media_upload_limits */
+/*
+ * How long an upload waits for the quota lock of its user (lock_timeout):
+ * holders keep it for a few statements, so a longer wait means something
+ * is stuck, and the upload had better be refused (429) than hold a process.
+ */
+#define PG_QUOTA_LOCK_WAIT "1000"
+/* SQLSTATE of a lock not granted within lock_timeout. */
+#define PG_LOCK_NOT_AVAILABLE "55P03"
 
 #define PG_MAX_ARGS 16
 
@@ -233,6 +242,7 @@ struct pg_store {
 	uint64_t prepared;	/* bit per enum pg_stmt prepared on conn */
 	int in_tx;
 	int migrated;		/* this process has seen the schema current */
+	char sqlstate[6];	/* of the last failed statement */
 };
 
 /* Text parameters; numbers are printed into num. NULL is SQL NULL. */
@@ -316,6 +326,8 @@ pg_fail(struct pg_store *st, const PGresult *res, struct mr_err *err,
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	char buf[200];
 
+	snprintf(st->sqlstate, sizeof(st->sqlstate), "%s",
+	    state != NULL ? state : "");
 	pg_msg(res ? PQresultErrorMessage(res) : NULL, buf, sizeof(buf));
 	if (buf[0] == '\0' && st->conn != NULL)
 		pg_msg(PQerrorMessage(st->conn), buf, sizeof(buf));
@@ -2141,6 +2153,47 @@ done:
 	return rc;
 }
 
+/*
+ * One transaction under the user's advisory lock: a row that does not
+ * exist yet cannot be locked, so the lock stands for "the user's uploads",
+ * and every host takes the same one. READ COMMITTED gives each statement
+ * a fresh snapshot, so the sums see every row committed by earlier
+ * holders. A lock not had within PG_QUOTA_LOCK_WAIT is BUSY, *over -1.
+ */
+static enum mr_store_rc
+pg_media_put_quota(void *impl, const struct mr_media *m, int complete,
+    const struct mr_store_quota *q, int nq, int *over, struct mr_err *err)
+{
+	struct pg_store *st = impl;
+	enum mr_store_rc rc = MR_STORE_UNAVAILABLE;
+	int64_t used;
+
+	*over = -1;
+	if (pg_begin(st, err, "upload quota") < 0)
+		return MR_STORE_UNAVAILABLE;
+	if (pg_cmd(st, -1, "SET LOCAL lock_timeout = " PG_QUOTA_LOCK_WAIT,
+	    NULL, err, "upload quota") < 0)
+		return pg_end(st, rc, err, "upload quota");
+	if (pg_xact_lock(st, PG_LOCK_UPLOAD_QUOTA, m->user_id, err) < 0) {
+		if (st->conn != NULL &&
+		    strcmp(st->sqlstate, PG_LOCK_NOT_AVAILABLE) == 0)
+			rc = MR_STORE_BUSY;
+		return pg_end(st, rc, err, "upload quota");
+	}
+	for (int i = 0; i < nq; i++) {
+		if ((rc = pg_user_upload_bytes(st, m->user_id, q[i].since_ts,
+		    &used, err)) != MR_STORE_OK)
+			return pg_end(st, rc, err, "upload quota");
+		if (used + m->size > q[i].max_bytes) {
+			*over = i;
+			return pg_end(st, MR_STORE_BUSY, err, "upload quota");
+		}
+	}
+	rc = complete ? pg_media_complete(st, m, err) :
+	    pg_media_insert(st, m, err);
+	return pg_end(st, rc, err, "upload quota");
+}
+
 const struct mr_store_ops mr_store_pg_ops = {
 	.name = "postgresql",
 	.wanted = pg_wanted,
@@ -2191,4 +2244,5 @@ const struct mr_store_ops mr_store_pg_ops = {
 	.media_protect = pg_media_protect,
 	.media_query = pg_media_query,
 	.user_media_usage = pg_user_media_usage,
+	.media_put_quota = pg_media_put_quota,
 };

@@ -1914,6 +1914,43 @@ sqlite_wanted(const char *path)
 	return 1;
 }
 
+/*
+ * The write lock of BEGIN IMMEDIATE spans the sums and the write, so no
+ * upload of any process lands between them. A waiter waits for at most
+ * the busy timeout, and in practice for a few short transactions.
+ */
+static enum mr_store_rc
+sqlite_media_put_quota(void *impl, const struct mr_media *m, int complete,
+    const struct mr_store_quota *q, int nq, int *over, struct mr_err *err)
+{
+	struct sqlite_store *st = impl;
+	enum mr_store_rc rc;
+	int64_t used;
+
+	*over = -1;
+	if (store_begin(st, err, "upload quota") < 0)
+		return MR_STORE_UNAVAILABLE;
+	for (int i = 0; i < nq; i++) {
+		if ((rc = sqlite_user_upload_bytes(st, m->user_id,
+		    q[i].since_ts, &used, err)) != MR_STORE_OK)
+			goto rollback;
+		if (used + m->size > q[i].max_bytes) {
+			*over = i;
+			rc = MR_STORE_BUSY;
+			goto rollback;
+		}
+	}
+	rc = complete ? sqlite_media_complete(st, m, err) :
+	    sqlite_media_insert(st, m, err);
+	if (rc != MR_STORE_OK)
+		goto rollback;
+	return store_commit(st, err, "upload quota") < 0 ?
+	    MR_STORE_UNAVAILABLE : MR_STORE_OK;
+rollback:
+	store_rollback(st);
+	return rc;
+}
+
 const struct mr_store_ops mr_store_sqlite_ops = {
 	.name = "sqlite",
 	.wanted = sqlite_wanted,
@@ -1964,4 +2001,5 @@ const struct mr_store_ops mr_store_sqlite_ops = {
 	.media_protect = sqlite_media_protect,
 	.media_query = sqlite_media_query,
 	.user_media_usage = sqlite_user_media_usage,
+	.media_put_quota = sqlite_media_put_quota,
 };

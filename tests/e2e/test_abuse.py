@@ -407,3 +407,69 @@ def test_request_that_stops_sending_is_cut_off(make_stack):
     assert p.returncode != 0
     assert b"request deadline of 2 s passed" in err
     assert 1.5 < time.monotonic() - t0 < 15
+
+
+# Concurrent uploads of one user against media_upload_limits: 8 upload
+# processes, so that all of a burst is checked at the same moment.
+RACE_LIMIT, RACE_SIZE, RACE_UPLOADS = 10000, 3000, 8
+
+
+@pytest.fixture(scope="module")
+def quota_race(tmp_path_factory):
+    s = Stack(tmp_path_factory.mktemp("quota_race"), procs=None,
+              extra_config=[
+                  "media_upload_limits = 1h:%d" % RACE_LIMIT,
+                  "max_pending_media_uploads = 50",
+                  "processes = upload:%d" % RACE_UPLOADS,
+              ])
+    yield s
+    s.stop()
+
+
+def stored_bytes(stack, user):
+    out = stack.admin("media", "list", "--user", user).stdout
+    return sum(int(line.split("\t")[1]) for line in out.splitlines() if line)
+
+
+def burst(send, n):
+    """n calls of send(i) released together; their responses."""
+    start = threading.Barrier(n)
+
+    def one(i):
+        start.wait()
+        return send(i)
+
+    with concurrent.futures.ThreadPoolExecutor(n) as pool:
+        return list(pool.map(one, range(n)))
+
+
+@pytest.mark.parametrize("how", ["post", "put"])
+def test_upload_quota_holds_for_concurrent_uploads(quota_race, how):
+    """Uploads of one user at the same instant are charged one after the
+    other: exactly those that fit are stored, the others are refused."""
+    s = quota_race
+    fits = RACE_LIMIT // RACE_SIZE
+    for round_ in range(5):
+        user = "@race%s%d_%d:%s" % (how, round_, time.monotonic_ns(),
+                                    s.server_name)
+        token = s.new_token(user)
+        if how == "put":
+            ids = [mxc_id(create(s, token)) for _ in range(RACE_UPLOADS)]
+
+        def send(i):
+            data = bytes([65 + i]) * RACE_SIZE
+            if how == "post":
+                return upload(s, data, timeout=30, token=token)
+            return requests.put(
+                s.url(V3 + "/upload/%s/%s" % (s.server_name, ids[i])),
+                data=data, timeout=30, verify=s.verify,
+                headers=dict(s.auth(token), **{
+                    "Content-Type": "application/octet-stream"}))
+
+        answers = burst(send, RACE_UPLOADS)
+        ok = [r for r in answers if r.status_code == 200]
+        for r in answers:
+            if r.status_code != 200:
+                assert_matrix_error(r, 400, "M_RESOURCE_LIMIT_EXCEEDED")
+        assert stored_bytes(s, user) == len(ok) * RACE_SIZE <= RACE_LIMIT
+        assert len(ok) == fits, [r.status_code for r in answers]

@@ -1,8 +1,9 @@
 /*
  * test_media: the store-backed decisions of media.c with a temp store and
  * blob store: mr_media_create per source (quarantined bytes refused for a
- * new id, kept hidden for an import, a taken id a conflict), and the
- * release of blobs shared by several rows.
+ * new id, kept hidden for an import, a taken id a conflict, an upload
+ * past media_upload_limits refused), and the release of blobs shared by
+ * several rows.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -160,6 +161,74 @@ test_create_conflicts(void **state)
 	assert_int_equal(err.status, 500);
 }
 
+/* A row that stands now, as an upload's does. */
+static void
+stored_row_now(struct fixture_media *fx, struct mr_media *m, const char *id,
+    const char *text)
+{
+	stored_row(fx, m, "example.org", id, text);
+	m->created_ts = mr_now_ms();
+}
+
+/*
+ * media_upload_limits is decided as the row is written: the upload past
+ * it is refused with the limit's error and leaves neither row nor blob;
+ * a reserved id stays pending; rows that are not uploads are not refused.
+ */
+static void
+test_create_upload_quota(void **state)
+{
+	struct fixture_media *fx = *state;
+	struct mr_media m, got;
+	struct mr_err err;
+	int64_t retry;
+
+	fx->cfg.n_upload_limits = 1;
+	fx->cfg.upload_limits[0].period_ms = 3600000;
+	fx->cfg.upload_limits[0].bytes = 10;
+	stored_row_now(fx, &m, "quotaAAAAAAA", "hello");
+	assert_int_equal(mr_media_create(&fx->cfg, fx->st, fx->blob,
+	    MR_MEDIA_UPLOAD, &m, &err), 0);
+	stored_row_now(fx, &m, "quotaBBBBBBB", "world!");
+	assert_int_equal(mr_media_create(&fx->cfg, fx->st, fx->blob,
+	    MR_MEDIA_UPLOAD, &m, &err), -1);
+	assert_int_equal(err.status, 400);
+	assert_string_equal(err.errcode, "M_RESOURCE_LIMIT_EXCEEDED");
+	assert_string_equal(err.limit_name, "media_upload_limits");
+	assert_int_equal(mr_store_media_get(fx->st, &m.mxc, &got, &err),
+	    MR_STORE_NOT_FOUND);
+	assert_false(fixture_blob_exists(fx, m.sha256));
+	/* PUT to a reserved id: refused, the id stays pending. */
+	stored_row_now(fx, &m, "quotaDDDDDDD", "toolong");
+	m.expires_ts = mr_now_ms() + 60000;
+	{
+		struct mr_media p = m;
+
+		p.sha256[0] = '\0';
+		p.size = 0;
+		assert_int_equal(mr_store_media_create_pending(fx->st, &p, 5,
+		    mr_now_ms(), &retry, &err), MR_STORE_OK);
+	}
+	m.expires_ts = 0;
+	assert_int_equal(mr_media_create(&fx->cfg, fx->st, fx->blob,
+	    MR_MEDIA_UPLOAD_RESERVED, &m, &err), -1);
+	assert_int_equal(err.status, 400);
+	assert_int_equal(mr_store_media_get(fx->st, &m.mxc, &got, &err), 0);
+	assert_string_equal(got.sha256, "");
+	assert_false(fixture_blob_exists(fx, m.sha256));
+	/* What still fits goes through, up to the limit exactly. */
+	stored_row_now(fx, &m, "quotaDDDDDDD", "abcde");
+	assert_int_equal(mr_media_create(&fx->cfg, fx->st, fx->blob,
+	    MR_MEDIA_UPLOAD_RESERVED, &m, &err), 0);
+	assert_int_equal(mr_store_media_get(fx->st, &m.mxc, &got, &err), 0);
+	assert_int_equal(got.size, 5);
+	/* A preview image is the server's fetch, not an upload: never
+	 * refused (though it counts, as the user's media). */
+	stored_row_now(fx, &m, "quotaCCCCCCC", "world!");
+	assert_int_equal(mr_media_create(&fx->cfg, fx->st, fx->blob,
+	    MR_MEDIA_PREVIEW, &m, &err), 0);
+}
+
 /* A blob shared by two rows goes with the last of them. */
 static void
 test_delete_shared_blob(void **state)
@@ -206,6 +275,7 @@ main(void)
 		FIXTURE_MEDIA_TEST(test_create_import_keeps_quarantined),
 		FIXTURE_MEDIA_TEST(test_create_quarantined_row_bans_bytes),
 		FIXTURE_MEDIA_TEST(test_create_conflicts),
+		FIXTURE_MEDIA_TEST(test_create_upload_quota),
 		FIXTURE_MEDIA_TEST(test_delete_shared_blob),
 	};
 

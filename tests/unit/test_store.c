@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <cmocka.h>
 
@@ -832,6 +833,148 @@ test_user_upload_bytes(void **state)
 	assert_int_equal(bytes, 0);
 }
 
+/* Sizes checked against every period, then the write; BUSY says which. */
+static void
+test_media_put_quota(void **state)
+{
+	struct fixture_store *fx = *state;
+	/* 100 bytes ever, 80 since just after the first row. */
+	const struct mr_store_quota q[2] = {
+		{ 0, 100 }, { INT64_C(1700000000000), 80 },
+	};
+	struct mr_media m, got;
+	struct mr_err err;
+	int64_t bytes, retry;
+	int over;
+
+	media_fill(&m, "example.org", "p1");
+	m.size = 60;
+	assert_int_equal(mr_store_media_put_quota(fx->st, &m, 0, q, 2, &over,
+	    &err), MR_STORE_OK);
+	/* 60 + 50 passes the first period's 100: nothing written. */
+	media_fill(&m, "example.org", "p2");
+	m.size = 50;
+	m.created_ts += 1000;
+	assert_int_equal(mr_store_media_put_quota(fx->st, &m, 0, q, 2, &over,
+	    &err), MR_STORE_BUSY);
+	assert_int_equal(over, 0);
+	assert_int_equal(mr_store_media_get(fx->st, &m.mxc, &got, &err),
+	    MR_STORE_NOT_FOUND);
+	/* Exactly at the limit fits. */
+	m.size = 40;
+	assert_int_equal(mr_store_media_put_quota(fx->st, &m, 0, q, 2, &over,
+	    &err), MR_STORE_OK);
+	/* The second period counts only p2: 40 + 50 passes its 80. */
+	media_fill(&m, "example.org", "p3");
+	m.size = 50;
+	assert_int_equal(mr_store_media_put_quota(fx->st, &m, 0, q + 1, 1,
+	    &over, &err), MR_STORE_BUSY);
+	assert_int_equal(over, 0);
+	assert_int_equal(mr_store_media_put_quota(fx->st, &m, 0,
+	    (const struct mr_store_quota[]){ { 0, 1000 }, q[1] }, 2, &over,
+	    &err), MR_STORE_BUSY);
+	assert_int_equal(over, 1);
+	/* Another user has quotas of their own; a taken id is CONFLICT. */
+	snprintf(m.user_id, sizeof(m.user_id), "@bob:example.org");
+	assert_int_equal(mr_store_media_put_quota(fx->st, &m, 0, q, 2, &over,
+	    &err), MR_STORE_OK);
+	assert_int_equal(mr_store_media_put_quota(fx->st, &m, 0, q, 0, &over,
+	    &err), MR_STORE_CONFLICT);
+	assert_int_equal(mr_store_user_upload_bytes(fx->st, "@alice:example.org",
+	    0, &bytes, &err), 0);
+	assert_int_equal(bytes, 100);
+
+	/* Completing a pending id: refused leaves it pending, then fills. */
+	pending_fill(&m, "p4", "@carol:example.org", INT64_C(1800000000000));
+	assert_int_equal(mr_store_media_create_pending(fx->st, &m, 5,
+	    INT64_C(1700000000000), &retry, &err), 0);
+	media_fill(&m, "example.org", "p4");
+	snprintf(m.user_id, sizeof(m.user_id), "@carol:example.org");
+	m.size = 101;
+	assert_int_equal(mr_store_media_put_quota(fx->st, &m, 1, q, 1, &over,
+	    &err), MR_STORE_BUSY);
+	assert_int_equal(mr_store_media_get(fx->st, &m.mxc, &got, &err), 0);
+	assert_string_equal(got.sha256, "");
+	m.size = 100;
+	assert_int_equal(mr_store_media_put_quota(fx->st, &m, 1, q, 1, &over,
+	    &err), MR_STORE_OK);
+	assert_int_equal(mr_store_media_get(fx->st, &m.mxc, &got, &err), 0);
+	assert_int_equal(got.size, 100);
+	assert_int_equal(mr_store_media_put_quota(fx->st, &m, 1, q, 0, &over,
+	    &err), MR_STORE_CONFLICT);
+}
+
+#define RACERS 8
+
+/* One racer: its own store, released with the others; exit code 0 kept,
+ * 1 refused by the quota, 2 anything else. */
+static void
+quota_racer(const char *db, int i, int go)
+{
+	const struct mr_store_quota q = { 0, 100 };
+	struct mr_store *st;
+	struct mr_media m;
+	struct mr_err err;
+	char id[16], c;
+	int over;
+
+	if (mr_store_open(&st, db, &err) != 0)
+		_exit(2);
+	media_fill(&m, "example.org", "x");
+	snprintf(id, sizeof(id), "race%d", i);
+	if (mr_mxc_from_parts("example.org", id, &m.mxc, &err) < 0)
+		_exit(2);
+	m.size = 30;
+	if (read(go, &c, 1) < 0)
+		_exit(2);
+	switch (mr_store_media_put_quota(st, &m, 0, &q, 1, &over, &err)) {
+	case MR_STORE_OK:
+		_exit(0);
+	case MR_STORE_BUSY:
+		_exit(over == 0 ? 1 : 2);
+	default:
+		_exit(2);
+	}
+}
+
+/*
+ * Processes of one user uploading at the same instant, each with its own
+ * connection: exactly the three that fit under 100 bytes are kept.
+ */
+static void
+test_media_put_quota_concurrent(void **state)
+{
+	struct fixture_store *fx = *state;
+	int go[2], kept = 0, refused = 0, status;
+	pid_t pid[RACERS];
+	struct mr_err err;
+	int64_t bytes;
+
+	assert_int_equal(pipe(go), 0);
+	for (int i = 0; i < RACERS; i++) {
+		assert_true((pid[i] = fork()) >= 0);
+		if (pid[i] == 0) {
+			close(go[1]);
+			quota_racer(fx->db, i, go[0]);
+		}
+	}
+	close(go[0]);
+	/* Closing the pipe releases every racer at once. */
+	usleep(300000);
+	close(go[1]);
+	for (int i = 0; i < RACERS; i++) {
+		assert_int_equal(waitpid(pid[i], &status, 0), pid[i]);
+		assert_true(WIFEXITED(status));
+		kept += WEXITSTATUS(status) == 0;
+		refused += WEXITSTATUS(status) == 1;
+	}
+	assert_int_equal(kept, 3);
+	assert_int_equal(refused, RACERS - 3);
+	assert_int_equal(mr_store_user_upload_bytes(fx->st, "@alice:example.org",
+	    0, &bytes, &err), 0);
+	assert_int_equal(bytes, 90);
+}
+
 /* --- leases --- */
 
 /* One holder at a time; the outcome it leaves answers those after it. */
@@ -1357,6 +1500,41 @@ test_pg_unreachable_is_503(void **state)
 	mr_store_free(st);
 }
 
+/*
+ * An upload whose user's quota lock is held elsewhere (a stuck host)
+ * waits about a second, then BUSY with no period named.
+ */
+static void
+test_pg_put_quota_wait_bounded(void **state)
+{
+	struct fixture_store *fx = *state;
+	const struct mr_store_quota q = { 0, 100 };
+	PGconn *c = PQconnectdb(fx->db);
+	struct mr_media m;
+	struct mr_err err;
+	int64_t t0, waited;
+	int over;
+
+	PQclear(PQexec(c, "BEGIN"));
+	PGresult *r = PQexec(c, "SELECT pg_advisory_xact_lock(3, "
+	    "hashtext('@alice:example.org'))");
+	assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+	PQclear(r);
+	media_fill(&m, "example.org", "stuck");
+	t0 = mr_mono_ms();
+	assert_int_equal(mr_store_media_put_quota(fx->st, &m, 0, &q, 1, &over,
+	    &err), MR_STORE_BUSY);
+	waited = mr_mono_ms() - t0;
+	assert_int_equal(over, -1);
+	assert_true(waited >= 900 && waited < 3000);
+	/* The store is usable at once, and the upload goes through once
+	 * the lock is free. */
+	PQclear(PQexec(c, "COMMIT"));
+	PQfinish(c);
+	assert_int_equal(mr_store_media_put_quota(fx->st, &m, 0, &q, 1, &over,
+	    &err), MR_STORE_OK);
+}
+
 int
 main(void)
 {
@@ -1365,6 +1543,8 @@ main(void)
 		FIXTURE_STORE_TEST(test_open_twice),
 		FIXTURE_STORE_TEST(test_bucket_burst_and_drain),
 		FIXTURE_STORE_TEST(test_user_upload_bytes),
+		FIXTURE_STORE_TEST(test_media_put_quota),
+		FIXTURE_STORE_TEST(test_media_put_quota_concurrent),
 		FIXTURE_STORE_TEST(test_origin_breaker),
 		FIXTURE_STORE_TEST(test_lease_remote_media),
 		FIXTURE_STORE_TEST(test_lease_preview),
@@ -1393,6 +1573,9 @@ main(void)
 		FIXTURE_PG_STORE_TEST(test_open_twice),
 		FIXTURE_PG_STORE_TEST(test_bucket_burst_and_drain),
 		FIXTURE_PG_STORE_TEST(test_user_upload_bytes),
+		FIXTURE_PG_STORE_TEST(test_media_put_quota),
+		FIXTURE_PG_STORE_TEST(test_media_put_quota_concurrent),
+		FIXTURE_PG_STORE_TEST(test_pg_put_quota_wait_bounded),
 		FIXTURE_PG_STORE_TEST(test_origin_breaker),
 		FIXTURE_PG_STORE_TEST(test_lease_remote_media),
 		FIXTURE_PG_STORE_TEST(test_lease_preview),
