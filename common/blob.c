@@ -227,3 +227,12 @@ mr_blob_check(struct mr_blob *b, struct mr_err *err)
 {
 	return b->ops->check(b->impl, err);
 }
+
+int
+mr_blob_sweep_uploads(struct mr_blob *b, struct mr_blob_uploads *u,
+    struct mr_err *err)
+{
+	if (b->ops->sweep_uploads == NULL)
+		return 0;
+	return b->ops->sweep_uploads(b->impl, u, err) < 0 ? -1 : 1;
+}

@@ -56,6 +56,32 @@ struct mr_blob_entry {
 
 typedef int (*mr_blob_walk_fn)(const struct mr_blob_entry *e, void *arg);
 
+/* An unfinished write the backend keeps apart (S3: a multipart upload). */
+struct mr_blob_upload {
+	const char *where;		/* for messages: "s3://bucket/key" */
+	const char *id;			/* the backend's id of it */
+	int64_t started_ms;
+};
+
+/* What mr_blob_sweep_uploads is to do, and what it did. */
+struct mr_blob_uploads {
+	/* in */
+	int64_t min_age_ms;		/* younger ones may be live */
+	int dry_run;			/* only count and report */
+	/*
+	 * Per upload aborted (or, dry_run, that would be): failed NULL; per
+	 * abort that failed: failed says why. NULL: not told.
+	 */
+	void (*fn)(const struct mr_blob_upload *u, const struct mr_err *failed,
+	    void *arg);
+	void *arg;
+	/* out */
+	int64_t aborted;		/* or would be, dry_run */
+	int64_t young;			/* younger than min_age_ms, or age unknown */
+	int64_t foreign;		/* not named like a blob: left alone */
+	int64_t errors;			/* aborts that failed */
+};
+
 /*
  * A backend. Results follow the module: 0 done, -1 with err (404
  * M_NOT_FOUND for a missing blob, 507 for a full store, 500 otherwise);
@@ -96,6 +122,9 @@ struct mr_blob_ops {
 	    size_t urlsz, struct mr_err *err);
 	/* 0 when the store can take and give blobs now (for /health). */
 	int (*check)(void *impl, struct mr_err *err);
+	/* See mr_blob_sweep_uploads; NULL: the backend keeps none. */
+	int (*sweep_uploads)(void *impl, struct mr_blob_uploads *u,
+	    struct mr_err *err);
 };
 
 /*
@@ -166,6 +195,27 @@ int mr_blob_locate(struct mr_blob *b, const char *sha256_hex,
  * anything idle past max_age_ms. Returns how many, or -1.
  */
 int mr_blob_sweep(struct mr_blob *b, int64_t grace_ms, int64_t max_age_ms,
+    struct mr_err *err);
+
+/*
+ * Unfinished uploads are left alone this long by default. An upload by a
+ * serving program ends within its request_deadline (at most 24 h, the
+ * config's own bound), one by the admin tool (import, migrate) within
+ * the minutes its bytes take; S3's start time is the server's clock, not
+ * ours. Twice the longest deadline covers both and any sane clock skew,
+ * while abandoned parts cost storage only for two days: aborting a live
+ * upload would fail it, so the bound errs long.
+ */
+#define MR_BLOB_UPLOAD_GRACE_MS (INT64_C(48) * 3600 * 1000)
+/*
+ * Aborts the unfinished uploads a killed process left in the store (their
+ * parts cost storage and are never visible), those started u->min_age_ms
+ * ago or earlier and named like a blob; others are counted and kept.
+ * 1 when done (counts in u; a failed abort counts in u->errors and the
+ * rest go on), 0 when the backend keeps no such uploads (blob_fs: its
+ * temp files are mr_blob_sweep's), -1 when they cannot be listed.
+ */
+int mr_blob_sweep_uploads(struct mr_blob *b, struct mr_blob_uploads *u,
     struct mr_err *err);
 
 /*

@@ -858,6 +858,73 @@ blob_s3_sweep(void *impl, int64_t grace_ms, int64_t max_age_ms,
 	return n + (blob_s3_use_cache(s) ? blob_s3_evict(s) : 0);
 }
 
+struct blob_s3_uploads {
+	struct blob_s3 *s;
+	struct mr_blob_uploads *u;
+	int64_t now_ms;
+};
+
+static int
+blob_s3_upload_one(const struct mr_s3_upload *up, void *arg)
+{
+	struct blob_s3_uploads *w = arg;
+	struct mr_blob_uploads *u = w->u;
+	char where[MR_S3_KEY_MAX + 80];
+	struct mr_blob_upload bu = { where, up->upload_id, up->initiated_ms };
+	struct mr_err err;
+
+	/*
+	 * Only our own layout (a key is a blob's hash): anything else in the
+	 * bucket is someone else's, whatever its age.
+	 */
+	if (strlen(up->key) != 64 || !mr_is_lower_hex(up->key, 64)) {
+		u->foreign++;
+		return 0;
+	}
+	/* Of unknown age (or from a clock ahead of ours): could be live. */
+	if (up->initiated_ms < 0 || w->now_ms - up->initiated_ms <
+	    u->min_age_ms) {
+		u->young++;
+		return 0;
+	}
+	mr_s3_where(w->s->s3, up->key, where, sizeof(where));
+	if (!u->dry_run && mr_s3_upload_abort(w->s->s3, up->key,
+	    up->upload_id, &err) < 0) {
+		u->errors++;
+		if (u->fn != NULL)
+			u->fn(&bu, &err, u->arg);
+		return 0;
+	}
+	u->aborted++;
+	if (u->fn != NULL)
+		u->fn(&bu, NULL, u->arg);
+	return 0;
+}
+
+static int
+blob_s3_sweep_uploads(void *impl, struct mr_blob_uploads *u,
+    struct mr_err *err)
+{
+	struct blob_s3 *s = impl;
+	struct blob_s3_uploads w = { s, u, (int64_t)time(NULL) * 1000 };
+	struct mr_s3_uploads_page page;
+	char key[MR_S3_KEY_MAX + 1] = "", id[MR_S3_TOKEN_MAX + 1] = "";
+
+	do {
+		if (mr_s3_list_uploads(s->s3, key, id, blob_s3_upload_one, &w,
+		    &page, err) < 0)
+			return -1;
+		/* A server that names the same page again would loop forever. */
+		if (page.truncated && strcmp(page.next_key, key) == 0 &&
+		    strcmp(page.next_id, id) == 0)
+			return mr_err_set(err, 502, "M_UNKNOWN", "S3 list of the "
+			    "multipart uploads of the bucket does not advance");
+		snprintf(key, sizeof(key), "%s", page.next_key);
+		snprintf(id, sizeof(id), "%s", page.next_id);
+	} while (page.truncated);
+	return 0;
+}
+
 static int
 blob_s3_redirect_url(void *impl, const char *hex, char *url, size_t urlsz,
     struct mr_err *err)
@@ -913,4 +980,5 @@ const struct mr_blob_ops mr_blob_s3_ops = {
 	.sweep = blob_s3_sweep,
 	.redirect_url = blob_s3_redirect_url,
 	.check = blob_s3_check,
+	.sweep_uploads = blob_s3_sweep_uploads,
 };

@@ -108,6 +108,55 @@ maint_gc_file(const struct mr_blob_entry *e, void *arg)
 	return 0;
 }
 
+struct maint_gc_uploads {
+	const struct mr_maint_report *r;
+	int dry_run;
+};
+
+/* As for orphans: a dry run names what it would remove. */
+static void
+maint_gc_upload(const struct mr_blob_upload *u, const struct mr_err *failed,
+    void *arg)
+{
+	const struct maint_gc_uploads *w = arg;
+
+	if (failed != NULL)
+		maint_event(w->r, MR_MAINT_FAILED, u->where, failed->msg);
+	else if (w->dry_run)
+		maint_event(w->r, MR_MAINT_UPLOAD, u->where, u->id);
+}
+
+/*
+ * The uploads part of gc. A bucket that will not list them (a key
+ * without that right) is reported and counted, and gc goes on: the
+ * blobs are the larger part of its work.
+ */
+static void
+maint_gc_uploads(struct mr_blob *blob, struct mr_maint_gc *g,
+    const struct mr_maint_report *r)
+{
+	struct maint_gc_uploads w = { r, g->dry_run };
+	struct mr_blob_uploads u;
+	struct mr_err err;
+	int rc;
+
+	memset(&u, 0, sizeof(u));
+	u.min_age_ms = g->upload_min_age_ms;
+	u.dry_run = g->dry_run;
+	u.fn = maint_gc_upload;
+	u.arg = &w;
+	rc = mr_blob_sweep_uploads(blob, &u, &err);
+	if (rc < 0) {
+		maint_event(r, MR_MAINT_FAILED, NULL, err.msg);
+		g->errors++;
+	}
+	g->uploads_checked = rc != 0;
+	g->uploads_aborted = u.aborted;
+	g->uploads_young = u.young;
+	g->uploads_foreign = u.foreign;
+	g->errors += u.errors;
+}
+
 int
 mr_maint_gc(const struct mr_config *cfg, struct mr_store *st,
     struct mr_blob *blob, struct mr_maint_gc *g,
@@ -119,6 +168,7 @@ mr_maint_gc(const struct mr_config *cfg, struct mr_store *st,
 	if (!g->dry_run && (g->swept = mr_blob_sweep(blob,
 	    MR_BLOB_SWEEP_GRACE_MS, cfg->temp_file_max_age, err)) < 0)
 		return -1;
+	maint_gc_uploads(blob, g, r);
 	if ((total = mr_blob_walk(blob, maint_count_file, NULL, err)) < 0)
 		return -1;
 	w.now_ms = (int64_t)time(NULL) * 1000;

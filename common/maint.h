@@ -27,6 +27,8 @@ enum mr_maint_event {
 	MR_MAINT_MISSING,	/* where: a blob a row names, not in the store */
 	MR_MAINT_SIZE_DIFFERS,	/* import, where: media id; detail: the sizes */
 	MR_MAINT_FAILED,	/* where: media id or NULL; detail: err's message */
+	MR_MAINT_UPLOAD,	/* gc dry run, where: an unfinished upload it
+				 * would abort; detail: its id */
 };
 
 /* How a job reports; every hook may be NULL. */
@@ -46,15 +48,23 @@ struct mr_maint_gc {
 	/* in */
 	int64_t min_age_ms;	/* younger blobs may be named any moment */
 	int dry_run;		/* only report orphans, remove nothing */
+	/* unfinished uploads this old are aborted (MR_BLOB_UPLOAD_GRACE_MS) */
+	int64_t upload_min_age_ms;
 	/* out */
 	int64_t removed, bytes, kept, young, stray, errors;
 	int swept;		/* temp files removed first (not in a dry run) */
+	/* The backend keeps unfinished uploads (S3): the counts below apply. */
+	int uploads_checked;
+	int64_t uploads_aborted, uploads_young, uploads_foreign;
 };
 
 /*
  * Removes (or, dry_run, reports) every blob that no row names and that is
  * older than g->min_age_ms; first, unless dry_run, sweeps the temp files of
- * dead writers (mr_blob_sweep, temp_file_max_age). Stray files are
+ * dead writers (mr_blob_sweep, temp_file_max_age) and aborts (dry run:
+ * reports) the unfinished uploads older than g->upload_min_age_ms that
+ * killed processes left (mr_blob_sweep_uploads; one that cannot be
+ * listed or aborted counts in g->errors). Stray files are
  * reported and left alone; a blob that cannot be checked or removed counts
  * in g->errors and the walk goes on. -1 only when the store cannot be
  * walked or swept.

@@ -21,7 +21,7 @@
 #define S3_EMPTY_SHA256 \
 	"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 #define S3_ERRBODY_MAX 1024
-#define S3_URL_MAX 4096
+#define S3_URL_MAX 16384
 
 struct mr_s3 {
 	CURL *curl;
@@ -157,7 +157,8 @@ static int
 s3_url(const struct mr_s3 *s, const struct s3_call *c, char *url,
     size_t urlsz)
 {
-	char key[MR_S3_KEY_MAX * 3 + 1], query[2048];
+	/* Room for two %-encoded markers (a key and an upload id). */
+	char key[MR_S3_KEY_MAX * 3 + 1], query[MR_S3_TOKEN_MAX * 6 + 256];
 	int n;
 
 	key[0] = query[0] = '\0';
@@ -629,19 +630,64 @@ mr_s3_multipart_complete(struct mr_s3 *s, const char *key,
 	return rc;
 }
 
-void
-mr_s3_multipart_abort(struct mr_s3 *s, const char *key,
-    const char *upload_id)
+int
+mr_s3_upload_abort(struct mr_s3 *s, const char *key, const char *upload_id,
+    struct mr_err *err)
 {
 	struct mr_s3_param q[1] = { { "uploadId", upload_id } };
 	struct s3_call c;
-	struct mr_err ignored;
+	int rc;
 
 	s3_call_init(&c, "DELETE", key);
 	c.query = q;
 	c.nquery = 1;
-	(void)s3_perform(s, &c, &ignored);
+	rc = s3_perform(s, &c, err);
 	free(c.xml.data);
+	/* NoSuchUpload: completed or aborted meanwhile, gone either way. */
+	if (rc < 0 && err->status == 404)
+		return 0;
+	return rc;
+}
+
+void
+mr_s3_multipart_abort(struct mr_s3 *s, const char *key,
+    const char *upload_id)
+{
+	struct mr_err ignored;
+
+	(void)mr_s3_upload_abort(s, key, upload_id, &ignored);
+}
+
+int
+mr_s3_list_uploads(struct mr_s3 *s, const char *key_marker,
+    const char *id_marker, mr_s3_upload_fn fn, void *arg,
+    struct mr_s3_uploads_page *page, struct mr_err *err)
+{
+	struct mr_s3_param q[4] = {
+		{ "uploads", NULL }, { "max-uploads", "1000" },
+		{ "key-marker", key_marker }, { "upload-id-marker", id_marker },
+	};
+	struct s3_call c;
+	int rc = -1;
+
+	s3_call_init(&c, "GET", NULL);
+	c.query = q;
+	c.nquery = 2;
+	if (key_marker != NULL && key_marker[0] != '\0') {
+		c.nquery = 3;
+		/* S3 reads the id marker only with a key marker. */
+		if (id_marker != NULL && id_marker[0] != '\0')
+			c.nquery = 4;
+	}
+	if (s3_perform(s, &c, err) == 0) {
+		if (mr_s3_xml_uploads(c.xml.data, c.xml.len, fn, arg, page) < 0)
+			mr_err_set(err, 502, "M_UNKNOWN", "S3 list of the "
+			    "multipart uploads of '%s' unreadable", s->bucket);
+		else
+			rc = 0;
+	}
+	free(c.xml.data);
+	return rc;
 }
 
 int

@@ -75,6 +75,17 @@ int mr_s3_multipart_complete(struct mr_s3 *s, const char *key,
 /* Drops the parts sent so far; failures are ignored (best effort). */
 void mr_s3_multipart_abort(struct mr_s3 *s, const char *key,
     const char *upload_id);
+/* The same, checked: 0 also when the upload is gone already. */
+int mr_s3_upload_abort(struct mr_s3 *s, const char *key,
+    const char *upload_id, struct mr_err *err);
+/*
+ * One ListMultipartUploads page (up to 1000 unfinished uploads) after the
+ * markers (NULL or "" for the first page); fn per upload. page->truncated:
+ * ask again with page->next_key and page->next_id.
+ */
+int mr_s3_list_uploads(struct mr_s3 *s, const char *key_marker,
+    const char *id_marker, mr_s3_upload_fn fn, void *arg,
+    struct mr_s3_uploads_page *page, struct mr_err *err);
 
 /*
  * A GET URL for key that anyone may use for expires_s seconds from now,

@@ -247,3 +247,79 @@ mr_s3_xml_error_code(const char *xml, size_t len, char *out, size_t outsz)
 {
 	return s3_xml_root_child(xml, len, "Error", "Code", out, outsz);
 }
+
+/* One <Upload>: key and id required, the time when readable. */
+static int
+s3_xml_upload(xmlNodePtr c, struct mr_s3_upload *u)
+{
+	char when[64];
+
+	if (s3_xml_child_text(c, "Key", u->key, sizeof(u->key)) < 0 ||
+	    u->key[0] == '\0' ||
+	    s3_xml_child_text(c, "UploadId", u->upload_id,
+	    sizeof(u->upload_id)) < 0 || u->upload_id[0] == '\0')
+		return -1;
+	/* Before 1970 is no time an upload began: unknown too. */
+	if (s3_xml_child_text(c, "Initiated", when, sizeof(when)) < 0 ||
+	    mr_s3_parse_time(when, &u->initiated_ms) < 0 ||
+	    u->initiated_ms < 0)
+		u->initiated_ms = -1;
+	return 0;
+}
+
+int
+mr_s3_xml_uploads(const char *xml, size_t len, mr_s3_upload_fn fn,
+    void *arg, struct mr_s3_uploads_page *page)
+{
+	xmlDocPtr doc = s3_xml_read(xml, len);
+	xmlNodePtr root;
+	struct mr_s3_upload u;
+	char flag[16];
+	int rc = -1;
+
+	memset(page, 0, sizeof(*page));
+	if (doc == NULL)
+		return -1;
+	root = xmlDocGetRootElement(doc);
+	if (root == NULL || !s3_xml_is(root, "ListMultipartUploadsResult"))
+		goto done;
+	if (s3_xml_child_text(root, "IsTruncated", flag, sizeof(flag)) == 0)
+		page->truncated = strcmp(flag, "true") == 0;
+	/*
+	 * The next page starts after NextKeyMarker (and, within that key,
+	 * after NextUploadIdMarker, which some servers leave out).
+	 */
+	if (page->truncated && (s3_xml_child_text(root, "NextKeyMarker",
+	    page->next_key, sizeof(page->next_key)) < 0 ||
+	    page->next_key[0] == '\0'))
+		goto done;
+	if (page->truncated && s3_xml_child(root, "NextUploadIdMarker") !=
+	    NULL && s3_xml_child_text(root, "NextUploadIdMarker",
+	    page->next_id, sizeof(page->next_id)) < 0)
+		goto done;
+	/*
+	 * The whole page is checked before fn sees any of it: what fn does
+	 * (abort uploads) is not done on the strength of a broken answer.
+	 */
+	for (int pass = 0; pass < 2; pass++) {
+		for (xmlNodePtr c = root->children; c != NULL; c = c->next) {
+			if (!s3_xml_is(c, "Upload"))
+				continue;
+			if (s3_xml_upload(c, &u) < 0)
+				goto done;
+			if (pass == 0)
+				continue;
+			page->count++;
+			if (fn != NULL && fn(&u, arg) < 0) {
+				page->stopped = 1;
+				break;
+			}
+		}
+	}
+	rc = 0;
+done:
+	if (rc < 0)
+		memset(page, 0, sizeof(*page));
+	xmlFreeDoc(doc);
+	return rc;
+}

@@ -1057,6 +1057,9 @@ admin_report_event(void *arg, enum mr_maint_event ev, const char *where,
 	case MR_MAINT_SIZE_DIFFERS:
 		fprintf(stderr, "mediarepo-admin: %s: %s\n", where, detail);
 		break;
+	case MR_MAINT_UPLOAD:
+		printf("unfinished upload %s (upload id %s)\n", where, detail);
+		break;
 	case MR_MAINT_FAILED:
 		if (where == NULL)
 			fprintf(stderr, "mediarepo-admin: %s\n", detail);
@@ -1089,11 +1092,16 @@ cmd_gc(int argc, char **argv, struct mr_config *cfg, struct mr_store *st)
 
 	memset(&g, 0, sizeof(g));
 	g.min_age_ms = 3600 * 1000;
+	g.upload_min_age_ms = MR_BLOB_UPLOAD_GRACE_MS;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--dry-run") == 0)
 			g.dry_run = 1;
 		else if (strcmp(argv[i], "--min-age") == 0 && i + 1 < argc &&
 		    mr_parse_duration_ms(argv[i + 1], &g.min_age_ms) == 0)
+			i++;
+		else if (strcmp(argv[i], "--upload-min-age") == 0 &&
+		    i + 1 < argc && mr_parse_duration_ms(argv[i + 1],
+		    &g.upload_min_age_ms) == 0)
 			i++;
 		else
 			return 2;
@@ -1110,6 +1118,13 @@ cmd_gc(int argc, char **argv, struct mr_config *cfg, struct mr_store *st)
 	if (!g.dry_run)
 		printf("; removed %d temp file%s", g.swept,
 		    g.swept == 1 ? "" : "s");
+	if (g.uploads_checked)
+		printf("; %s %lld unfinished upload%s, kept %lld younger than "
+		    "the upload minimum age, %lld of other keys",
+		    g.dry_run ? "found" : "aborted",
+		    (long long)g.uploads_aborted,
+		    g.uploads_aborted == 1 ? "" : "s",
+		    (long long)g.uploads_young, (long long)g.uploads_foreign);
 	printf("\n");
 	return g.errors > 0 ? 1 : 0;
 }
@@ -1333,10 +1348,13 @@ static const struct admin_cmd admin_cmds[] = {
 	{ "purge-previews", "purge-previews",
 	  "empty the URL preview cache (preview images are media of the user "
 	  "who asked; 'media delete' removes them)", 1, cmd_purge_previews },
-	{ "gc", "gc [--min-age DURATION] [--dry-run]",
+	{ "gc", "gc [--min-age DURATION] [--upload-min-age DURATION] "
+	  "[--dry-run]",
 	  "remove blobs no media or thumbnail names (older than --min-age, "
 	  "1h by default, since an upload stores its file before its row) "
-	  "and temp files of crashed uploads", 1, cmd_gc },
+	  "and temp files of crashed uploads; with S3, abort the unfinished "
+	  "multipart uploads of blobs begun --upload-min-age ago (2d by "
+	  "default, past the longest request_deadline)", 1, cmd_gc },
 	{ "verify", "verify",
 	  "re-hash every blob and report corrupt files (content differs from "
 	  "the name) and files the database names but that are missing; exit "

@@ -365,3 +365,72 @@ def test_outage_is_5xx_in_bounded_time_then_same_processes_serve(
         [sha(before), sha(after)])
     assert tmp_files(s) == []
     assert sorted(s.child_pids()) == pids
+
+
+def start_upload(rgw, bucket, key, part=b""):
+    """An unfinished multipart upload of key, as a killed process leaves
+    one (with a part stored when part is given): its upload id."""
+    status, body = rgw.curl("POST", "/%s/%s?uploads=" % (bucket, key),
+                            data=b"")
+    assert status == 200, body
+    upload_id = re.search(r"<UploadId>([^<]+)</UploadId>",
+                          body.decode()).group(1)
+    if part:
+        status, body = rgw.curl("PUT", "/%s/%s?partNumber=1&uploadId=%s" % (
+            bucket, key, upload_id), data=part)
+        assert status == 200, body
+    return upload_id
+
+
+def unfinished_uploads(rgw, bucket):
+    """{(key, upload id)} of the bucket's unfinished multipart uploads."""
+    status, body = rgw.curl("GET", "/%s?uploads=" % bucket)
+    assert status == 200, body
+    return set(re.findall(r"<Key>([^<]*)</Key>\s*<UploadId>([^<]*)</UploadId>",
+                          body.decode()))
+
+
+def test_gc_aborts_abandoned_multipart_uploads(make_stack, rgw):
+    """Parts of an upload whose process died stay in the bucket until
+    aborted: gc aborts those of blob keys begun --upload-min-age ago,
+    and leaves younger ones (possibly live), other keys' and the blobs."""
+    s = s3_stack(make_stack, rgw, ["s3_part_size = 5M"])
+    b = s.s3_bucket
+    small = unique(b"kept")
+    large = os.urandom(6 * 1024 * 1024)
+    mids = [s.upload(small), s.upload(large)]
+    old_key = sha(unique(b"abandoned"))
+    old = (old_key, start_upload(rgw, b, old_key, part=os.urandom(4096)))
+    foreign = ("backups/not-ours", start_upload(rgw, b, "backups/not-ours"))
+    started = time.monotonic()
+    assert {old, foreign} <= unfinished_uploads(rgw, b)
+
+    # The default grace (2 days) spares every upload there is.
+    r = s.admin("gc", "--min-age", "0")
+    assert "aborted 0 unfinished uploads, kept 1 younger than the upload " \
+        "minimum age, 1 of other keys" in r.stdout, r.stdout
+    assert {old, foreign} <= unfinished_uploads(rgw, b)
+
+    time.sleep(max(0, 7 - (time.monotonic() - started)))
+    dry = s.admin("gc", "--dry-run", "--upload-min-age", "6s")
+    assert "unfinished upload s3://%s/%s (upload id %s)" % (
+        b, old_key, old[1]) in dry.stdout, dry.stdout
+    assert "not-ours" not in dry.stdout
+    assert "found 1 unfinished upload," in dry.stdout, dry.stdout
+    assert {old, foreign} <= unfinished_uploads(rgw, b)
+
+    fresh_key = sha(unique(b"in flight"))
+    fresh = (fresh_key, start_upload(rgw, b, fresh_key))
+    r = s.admin("gc", "--upload-min-age", "6s")
+    assert "aborted 1 unfinished upload, kept 1 younger than the upload " \
+        "minimum age, 1 of other keys" in r.stdout, r.stdout
+    left = unfinished_uploads(rgw, b)
+    assert old not in left, left
+    assert fresh in left and foreign in left, left
+    # The blobs, one of them stored in parts, are all still served.
+    assert sorted(rgw.list_keys(b)) == sorted([sha(small), sha(large)])
+    for mid, data in zip(mids, (small, large)):
+        os.unlink(cache_path(s, sha(data)))
+        assert download(s, mid).content == data
+    for key, upload_id in (fresh, foreign):
+        rgw.curl("DELETE", "/%s/%s?uploadId=%s" % (b, key, upload_id))

@@ -23,7 +23,7 @@
 /* What a job reported: events by kind, the last one's where, steps. */
 struct seen {
 	int64_t total, steps, ends;
-	int events[MR_MAINT_FAILED + 1];
+	int events[MR_MAINT_UPLOAD + 1];
 	char where[PATH_MAX];
 };
 
@@ -162,6 +162,9 @@ test_gc(void **state)
 	assert_false(fixture_blob_exists(fx, orphan));
 	assert_true(fixture_blob_exists(fx, named));
 	assert_int_equal(access(stray, F_OK), 0);
+	/* Files keep no unfinished uploads apart from their temp files. */
+	assert_int_equal(g.uploads_checked, 0);
+	assert_int_equal(g.uploads_aborted + g.uploads_young, 0);
 }
 
 static void

@@ -222,6 +222,236 @@ test_parse_time(void **state)
 		assert_int_equal(mr_s3_parse_time(bad[i], &ms), -1);
 }
 
+/* --- ListMultipartUploads --- */
+
+struct ups {
+	int n;
+	struct mr_s3_upload u[3];
+	int stop_after;
+};
+
+static int
+collect_upload(const struct mr_s3_upload *u, void *arg)
+{
+	struct ups *s = arg;
+
+	if (s->n < 3)
+		s->u[s->n] = *u;
+	s->n++;
+	return s->stop_after && s->n >= s->stop_after ? -1 : 0;
+}
+
+static int
+uploads(const char *xml, struct ups *s, struct mr_s3_uploads_page *page)
+{
+	memset(s, 0, sizeof(*s));
+	return mr_s3_xml_uploads(xml, strlen(xml), collect_upload, s, page);
+}
+
+/* As RGW writes a page: owner, initiator and storage class around. */
+static void
+test_uploads_page(void **state)
+{
+	const char *xml = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+	    "<ListMultipartUploadsResult "
+	    "xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+	    "<Bucket>b</Bucket><NextKeyMarker>" HEX64 "</NextKeyMarker>"
+	    "<NextUploadIdMarker>2~B</NextUploadIdMarker>"
+	    "<MaxUploads>2</MaxUploads><IsTruncated>true</IsTruncated>"
+	    "<Upload><Key>a &amp; b</Key><UploadId>2~A</UploadId>"
+	    "<Initiator><ID>x</ID></Initiator><StorageClass>STANDARD"
+	    "</StorageClass><Initiated>2013-05-24T00:00:00.123Z</Initiated>"
+	    "</Upload>"
+	    "<Upload><Key>" HEX64 "</Key><UploadId>2~B</UploadId>"
+	    "<Initiated>1970-01-01T00:00:01Z</Initiated></Upload>"
+	    "</ListMultipartUploadsResult>";
+	struct mr_s3_uploads_page page;
+	struct ups s;
+
+	(void)state;
+	assert_int_equal(uploads(xml, &s, &page), 0);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(page.count, 2);
+	assert_true(page.truncated);
+	assert_string_equal(page.next_key, HEX64);
+	assert_string_equal(page.next_id, "2~B");
+	assert_string_equal(s.u[0].key, "a & b");
+	assert_string_equal(s.u[0].upload_id, "2~A");
+	assert_int_equal(s.u[0].initiated_ms, INT64_C(1369353600123));
+	assert_string_equal(s.u[1].key, HEX64);
+	assert_int_equal(s.u[1].initiated_ms, 1000);
+	/* The callback may stop the page. */
+	memset(&s, 0, sizeof(s));
+	s.stop_after = 1;
+	assert_int_equal(mr_s3_xml_uploads(xml, strlen(xml), collect_upload,
+	    &s, &page), 0);
+	assert_int_equal(s.n, 1);
+	assert_true(page.stopped);
+}
+
+static void
+test_uploads_last_and_empty(void **state)
+{
+	struct mr_s3_uploads_page page;
+	struct ups s;
+
+	(void)state;
+	/* An empty bucket's answer, as RGW gives it. */
+	assert_int_equal(uploads("<ListMultipartUploadsResult><Bucket>b"
+	    "</Bucket><NextKeyMarker></NextKeyMarker><NextUploadIdMarker>"
+	    "</NextUploadIdMarker><MaxUploads>1000</MaxUploads><IsTruncated>"
+	    "false</IsTruncated></ListMultipartUploadsResult>", &s, &page), 0);
+	assert_int_equal(s.n, 0);
+	assert_false(page.truncated);
+	assert_int_equal(uploads("<ListMultipartUploadsResult/>", &s, &page),
+	    0);
+	assert_false(page.truncated);
+	/* Truncated with a key but no id marker: continued by key alone. */
+	assert_int_equal(uploads("<ListMultipartUploadsResult><IsTruncated>"
+	    "true</IsTruncated><NextKeyMarker>k</NextKeyMarker>"
+	    "</ListMultipartUploadsResult>", &s, &page), 0);
+	assert_true(page.truncated);
+	assert_string_equal(page.next_key, "k");
+	assert_string_equal(page.next_id, "");
+}
+
+/* A date that cannot be read leaves the age unknown, not ancient. */
+static void
+test_uploads_bad_dates(void **state)
+{
+	static const char *const when[] = {
+		"", "<Initiated>yesterday</Initiated>",
+		"<Initiated></Initiated>",
+		"<Initiated>2013-05-24T00:00:00+01:00</Initiated>",
+		"<Initiated>2013-02-30T99:00:00Z</Initiated>",
+		"<Initiated>0000-00-00T00:00:00Z</Initiated>",
+		"<Initiated>1969-12-31T23:59:59Z</Initiated>",
+	};
+	struct mr_s3_uploads_page page;
+	struct ups s;
+	char xml[512];
+
+	(void)state;
+	for (size_t i = 0; i < NELEM(when); i++) {
+		snprintf(xml, sizeof(xml), "<ListMultipartUploadsResult><Upload>"
+		    "<Key>k</Key><UploadId>u</UploadId>%s</Upload>"
+		    "</ListMultipartUploadsResult>", when[i]);
+		assert_int_equal(uploads(xml, &s, &page), 0);
+		assert_int_equal(s.n, 1);
+		assert_int_equal(s.u[0].initiated_ms, -1);
+	}
+}
+
+static void
+test_uploads_refused(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"not xml",
+		"<Error><Code>AccessDenied</Code></Error>",
+		"<ListBucketResult/>",
+		"<ListMultipartUploadsResult><Upload><UploadId>u</UploadId>"
+		    "</Upload></ListMultipartUploadsResult>",
+		"<ListMultipartUploadsResult><Upload><Key>k</Key></Upload>"
+		    "</ListMultipartUploadsResult>",
+		"<ListMultipartUploadsResult><Upload><Key></Key><UploadId>u"
+		    "</UploadId></Upload></ListMultipartUploadsResult>",
+		"<ListMultipartUploadsResult><Upload><Key>k</Key><UploadId>"
+		    "</UploadId></Upload></ListMultipartUploadsResult>",
+		"<ListMultipartUploadsResult><IsTruncated>true</IsTruncated>"
+		    "</ListMultipartUploadsResult>",
+		"<ListMultipartUploadsResult><IsTruncated>true</IsTruncated>"
+		    "<NextKeyMarker></NextKeyMarker>"
+		    "</ListMultipartUploadsResult>",
+		"<ListMultipartUploadsResult><Upload><Key>k</Key><UploadId>u"
+		    "</UploadId></Upload>",
+	};
+	struct mr_s3_uploads_page page;
+	struct ups s;
+
+	(void)state;
+	for (size_t i = 0; i < NELEM(bad); i++)
+		assert_int_equal(uploads(bad[i], &s, &page), -1);
+}
+
+/* A bad upload anywhere in a page: fn sees none of the page. */
+static void
+test_uploads_checked_whole(void **state)
+{
+	const char *xml = "<ListMultipartUploadsResult>"
+	    "<Upload><Key>k</Key><UploadId>u1</UploadId></Upload>"
+	    "<Upload><Key>k</Key></Upload></ListMultipartUploadsResult>";
+	struct mr_s3_uploads_page page;
+	struct ups s;
+
+	(void)state;
+	assert_int_equal(uploads(xml, &s, &page), -1);
+	assert_int_equal(s.n, 0);
+	assert_int_equal(page.count, 0);
+}
+
+static void
+test_uploads_long_values(void **state)
+{
+	static char xml[MR_S3_KEY_MAX + MR_S3_TOKEN_MAX + 400];
+	static const char *const wrap[][2] = {
+		{ "<ListMultipartUploadsResult><Upload><Key>",
+		  "</Key><UploadId>u</UploadId></Upload>"
+		  "</ListMultipartUploadsResult>" },
+		{ "<ListMultipartUploadsResult><Upload><Key>k</Key><UploadId>",
+		  "</UploadId></Upload></ListMultipartUploadsResult>" },
+		{ "<ListMultipartUploadsResult><IsTruncated>true</IsTruncated>"
+		  "<NextKeyMarker>", "</NextKeyMarker>"
+		  "</ListMultipartUploadsResult>" },
+		{ "<ListMultipartUploadsResult><IsTruncated>true</IsTruncated>"
+		  "<NextKeyMarker>k</NextKeyMarker><NextUploadIdMarker>",
+		  "</NextUploadIdMarker></ListMultipartUploadsResult>" },
+	};
+	struct mr_s3_uploads_page page;
+	struct ups s;
+
+	(void)state;
+	/* MR_S3_KEY_MAX == MR_S3_TOKEN_MAX: one length tries every bound. */
+	for (size_t i = 0; i < NELEM(wrap); i++) {
+		size_t o = (size_t)snprintf(xml, sizeof(xml), "%s", wrap[i][0]);
+
+		memset(xml + o, 'v', MR_S3_KEY_MAX + 1);
+		o += MR_S3_KEY_MAX + 1;
+		snprintf(xml + o, sizeof(xml) - o, "%s", wrap[i][1]);
+		assert_int_equal(uploads(xml, &s, &page), -1);
+		/* One byte shorter fits. */
+		memmove(xml + o - 1, xml + o, strlen(xml + o) + 1);
+		assert_int_equal(uploads(xml, &s, &page), 0);
+	}
+	assert_int_equal(strlen(page.next_id), MR_S3_TOKEN_MAX);
+}
+
+static void
+test_uploads_entities(void **state)
+{
+	const char *xml = "<?xml version=\"1.0\"?><!DOCTYPE a ["
+	    "<!ENTITY a \"aaaaaaaaaa\"><!ENTITY b \"&a;&a;&a;&a;&a;&a;\">]>"
+	    "<ListMultipartUploadsResult><Upload><Key>&b;</Key><UploadId>u"
+	    "</UploadId></Upload></ListMultipartUploadsResult>";
+	const char *chars = "<ListMultipartUploadsResult><Upload><Key>"
+	    "&#x61;&lt;&gt;</Key><UploadId>&quot;u&apos;</UploadId></Upload>"
+	    "</ListMultipartUploadsResult>";
+	struct mr_s3_uploads_page page;
+	struct ups s;
+
+	(void)state;
+	assert_int_equal(uploads(xml, &s, &page), -1);
+	assert_int_equal(s.n, 0);
+	/* The predefined ones and character references are plain text. */
+	assert_int_equal(uploads(chars, &s, &page), 0);
+	assert_string_equal(s.u[0].key, "a<>");
+	assert_string_equal(s.u[0].upload_id, "\"u'");
+	/* An undeclared entity is not well-formed. */
+	assert_int_equal(uploads("<ListMultipartUploadsResult><Upload><Key>"
+	    "&x;</Key><UploadId>u</UploadId></Upload>"
+	    "</ListMultipartUploadsResult>", &s, &page), -1);
+}
+
 int
 main(void)
 {
@@ -234,6 +464,13 @@ main(void)
 		cmocka_unit_test(test_upload_id),
 		cmocka_unit_test(test_root_and_error),
 		cmocka_unit_test(test_parse_time),
+		cmocka_unit_test(test_uploads_page),
+		cmocka_unit_test(test_uploads_last_and_empty),
+		cmocka_unit_test(test_uploads_bad_dates),
+		cmocka_unit_test(test_uploads_refused),
+		cmocka_unit_test(test_uploads_checked_whole),
+		cmocka_unit_test(test_uploads_long_values),
+		cmocka_unit_test(test_uploads_entities),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
