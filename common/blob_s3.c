@@ -787,8 +787,14 @@ blob_s3_walk_one(const struct mr_s3_object *o, void *arg)
 	e.name = o->key;
 	e.valid = strlen(o->key) == 64 && mr_is_lower_hex(o->key, 64);
 	e.size = o->size;
-	/* Whole seconds, as files have: the gc compares with time(NULL). */
-	e.mtime_ms = o->mtime_ms / 1000 * 1000;
+	/*
+	 * Whole seconds, as files have: the gc compares with time(NULL). An
+	 * unreadable LastModified counts as now: the gc leaves young blobs
+	 * alone (one may be named by a row any moment), and an unknown age
+	 * must not look ancient.
+	 */
+	e.mtime_ms = o->mtime_ms > 0 ? o->mtime_ms / 1000 * 1000 :
+	    (int64_t)time(NULL) * 1000;
 	return w->fn(&e, w->arg);
 }
 

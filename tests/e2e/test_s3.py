@@ -10,10 +10,12 @@ redirects, outages answered 5xx in bounded time by processes that serve
 again afterwards, and the admin tool on the bucket.
 """
 import hashlib
+import http.server
 import io
 import os
 import re
 import signal
+import threading
 import time
 
 import pytest
@@ -434,3 +436,67 @@ def test_gc_aborts_abandoned_multipart_uploads(make_stack, rgw):
         assert download(s, mid).content == data
     for key, upload_id in (fresh, foreign):
         rgw.curl("DELETE", "/%s/%s?uploadId=%s" % (b, key, upload_id))
+
+
+class _FakeBucket(http.server.BaseHTTPRequestHandler):
+    """A bucket whose listing gives one unreferenced blob an unreadable
+    LastModified; every request is recorded (a real gateway cannot be
+    made to send such a date)."""
+    protocol_version = "HTTP/1.1"
+    blob = "ab" * 32
+
+    def _send(self, status, body=b""):
+        self.server.seen.append((self.command, self.path))
+        self.send_response(status)
+        self.send_header("Content-Type", "application/xml")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def do_GET(self):
+        if "list-type=2" in self.path:
+            self._send(200, (
+                '<?xml version="1.0" encoding="UTF-8"?><ListBucketResult>'
+                "<IsTruncated>false</IsTruncated><Contents><Key>%s</Key>"
+                "<LastModified>not a date</LastModified><Size>5</Size>"
+                "</Contents></ListBucketResult>" % self.blob).encode())
+        elif "uploads" in self.path:
+            self._send(200, b'<?xml version="1.0" encoding="UTF-8"?>'
+                       b"<ListMultipartUploadsResult><IsTruncated>false"
+                       b"</IsTruncated></ListMultipartUploadsResult>")
+        else:
+            self._send(404)
+
+    def do_HEAD(self):
+        self._send(200)
+
+    def do_DELETE(self):
+        self._send(204)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_gc_keeps_a_blob_whose_age_is_unreadable(make_stack):
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FakeBucket)
+    httpd.seen = []
+    t = threading.Thread(target=httpd.serve_forever, daemon=True)
+    t.start()
+    try:
+        s = make_stack([
+            "s3_endpoint = http://127.0.0.1:%d" % httpd.server_address[1],
+            "s3_bucket = fake", "s3_region = " + cephrgw.REGION,
+            "s3_access_key_id = " + cephrgw.ACCESS_KEY,
+            "s3_secret_access_key = " + cephrgw.SECRET_KEY,
+            "s3_connect_timeout = 1s", "s3_timeout = 5s"])
+        r = s.admin("gc", "--min-age", "1h", check=False)
+        assert any("list-type=2" in p for _, p in httpd.seen), httpd.seen
+        # An unknown age is not an old one: the blob is left alone.
+        assert not any(m == "DELETE" for m, _ in httpd.seen), httpd.seen
+        assert re.search(r"\b1 younger than the minimum age", r.stdout), \
+            r.stdout + r.stderr
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        t.join(timeout=10)
