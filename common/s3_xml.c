@@ -160,24 +160,42 @@ s3_xml_object(xmlNodePtr c, struct mr_s3_object *o)
 	return 0;
 }
 
+/*
+ * One page of a listing: the document when its root is root_name (the
+ * caller frees it), with the root and whether more pages follow.
+ */
+static xmlDocPtr
+s3_xml_page(const char *xml, size_t len, const char *root_name,
+    xmlNodePtr *root, int *truncated)
+{
+	xmlDocPtr doc = s3_xml_read(xml, len);
+	char flag[16];
+
+	if (doc == NULL)
+		return NULL;
+	*root = xmlDocGetRootElement(doc);
+	if (*root == NULL || !s3_xml_is(*root, root_name)) {
+		xmlFreeDoc(doc);
+		return NULL;
+	}
+	*truncated = s3_xml_child_text(*root, "IsTruncated", flag,
+	    sizeof(flag)) == 0 && strcmp(flag, "true") == 0;
+	return doc;
+}
+
 int
 mr_s3_xml_list(const char *xml, size_t len, mr_s3_object_fn fn, void *arg,
     struct mr_s3_list_page *page)
 {
-	xmlDocPtr doc = s3_xml_read(xml, len);
 	xmlNodePtr root;
+	xmlDocPtr doc;
 	struct mr_s3_object o;
-	char flag[16];
 	int rc = -1;
 
 	memset(page, 0, sizeof(*page));
-	if (doc == NULL)
+	if ((doc = s3_xml_page(xml, len, "ListBucketResult", &root,
+	    &page->truncated)) == NULL)
 		return -1;
-	root = xmlDocGetRootElement(doc);
-	if (root == NULL || !s3_xml_is(root, "ListBucketResult"))
-		goto done;
-	if (s3_xml_child_text(root, "IsTruncated", flag, sizeof(flag)) == 0)
-		page->truncated = strcmp(flag, "true") == 0;
 	if (page->truncated && (s3_xml_child_text(root,
 	    "NextContinuationToken", page->next_token,
 	    sizeof(page->next_token)) < 0 || page->next_token[0] == '\0'))
@@ -271,20 +289,15 @@ int
 mr_s3_xml_uploads(const char *xml, size_t len, mr_s3_upload_fn fn,
     void *arg, struct mr_s3_uploads_page *page)
 {
-	xmlDocPtr doc = s3_xml_read(xml, len);
 	xmlNodePtr root;
+	xmlDocPtr doc;
 	struct mr_s3_upload u;
-	char flag[16];
 	int rc = -1;
 
 	memset(page, 0, sizeof(*page));
-	if (doc == NULL)
+	if ((doc = s3_xml_page(xml, len, "ListMultipartUploadsResult", &root,
+	    &page->truncated)) == NULL)
 		return -1;
-	root = xmlDocGetRootElement(doc);
-	if (root == NULL || !s3_xml_is(root, "ListMultipartUploadsResult"))
-		goto done;
-	if (s3_xml_child_text(root, "IsTruncated", flag, sizeof(flag)) == 0)
-		page->truncated = strcmp(flag, "true") == 0;
 	/*
 	 * The next page starts after NextKeyMarker (and, within that key,
 	 * after NextUploadIdMarker, which some servers leave out).
