@@ -375,6 +375,36 @@ write_big(struct mr_blob_fs_writer *w, int64_t off, size_t n,
 }
 
 /*
+ * Commits w and checks what a threaded writer leaves: the hash of what
+ * sha saw (copied to want_out when not NULL), the stored size, no thread
+ * and no temp file left.
+ */
+static void
+commit_and_check(struct fixture *fx, struct mr_blob_fs_writer *w,
+    crypto_hash_sha256_state *sha, int64_t want_size, int tasks,
+    char want_out[MR_SHA256_HEX])
+{
+	unsigned char digest[crypto_hash_sha256_BYTES];
+	char hex[MR_SHA256_HEX], want[MR_SHA256_HEX];
+	struct mr_err err;
+	int64_t size;
+	int fd;
+
+	crypto_hash_sha256_final(sha, digest);
+	mr_hex_encode(digest, sizeof(digest), want);
+	assert_int_equal(mr_blob_fs_commit(fx->root, w, hex, &err), 0);
+	assert_string_equal(hex, want);
+	assert_null(w->hasher);
+	assert_int_equal(task_count(), tasks);
+	assert_int_equal(count_entries(fx->tmp), 0);
+	assert_int_equal(mr_blob_fs_open(fx->root, hex, &fd, &size, &err), 0);
+	assert_int_equal(size, want_size);
+	close(fd);
+	if (want_out != NULL)
+		memcpy(want_out, want, MR_SHA256_HEX);
+}
+
+/*
  * Past MR_BLOB_FS_THREAD_MIN the hash runs on a thread, which ends at
  * commit; the hash is the one-shot SHA-256 of all the bytes, whatever the
  * sizes of the writes (odd ones, tiny ones, one larger than a chunk).
@@ -385,14 +415,12 @@ test_threaded_hash(void **state)
 	struct fixture *fx = *state;
 	static const size_t sizes[] = { 65536, 4093, 1, 3 << 20, 65536, 777,
 		262144, 262145, 100000 };
-	unsigned char digest[crypto_hash_sha256_BYTES];
 	crypto_hash_sha256_state sha;
 	struct mr_blob_fs_writer w;
 	struct mr_err err;
 	char hex[MR_SHA256_HEX], want[MR_SHA256_HEX];
 	int tasks = task_count();
-	int64_t off = 0, size;
-	int fd;
+	int64_t off = 0;
 
 	crypto_hash_sha256_init(&sha);
 	assert_int_equal(mr_blob_fs_begin(fx->root, INT64_C(64) << 20, &w, &err),
@@ -416,16 +444,7 @@ test_threaded_hash(void **state)
 			assert_int_equal(task_count(), tasks + 1);
 		}
 	assert_int_equal(w.size, off);
-	crypto_hash_sha256_final(&sha, digest);
-	mr_hex_encode(digest, sizeof(digest), want);
-	assert_int_equal(mr_blob_fs_commit(fx->root, &w, hex, &err), 0);
-	assert_string_equal(hex, want);
-	assert_null(w.hasher);
-	assert_int_equal(task_count(), tasks);
-	assert_int_equal(count_entries(fx->tmp), 0);
-	assert_int_equal(mr_blob_fs_open(fx->root, hex, &fd, &size, &err), 0);
-	assert_int_equal(size, off);
-	close(fd);
+	commit_and_check(fx, &w, &sha, off, tasks, want);
 
 	/* The same bytes again, in one write: same hash, stored once. */
 	{
@@ -543,15 +562,13 @@ static void
 test_synced_in_steps(void **state)
 {
 	struct fixture *fx = *state;
-	unsigned char digest[crypto_hash_sha256_BYTES];
 	const int64_t total = MR_BLOB_FS_SYNC_STEP * 3 + 100000;
 	crypto_hash_sha256_state sha;
 	struct mr_blob_fs_writer w;
 	struct mr_err err;
-	char hex[MR_SHA256_HEX], want[MR_SHA256_HEX];
+	char hex[MR_SHA256_HEX];
 	int tasks = task_count();
-	int64_t size, synced;
-	int fd;
+	int64_t synced;
 
 	crypto_hash_sha256_init(&sha);
 	assert_int_equal(mr_blob_fs_begin(fx->root, total, &w, &err), 0);
@@ -574,16 +591,7 @@ test_synced_in_steps(void **state)
 	assert_true(synced > total - MR_BLOB_FS_SYNC_STEP);
 	assert_true(synced <= total);
 
-	crypto_hash_sha256_final(&sha, digest);
-	mr_hex_encode(digest, sizeof(digest), want);
-	assert_int_equal(mr_blob_fs_commit(fx->root, &w, hex, &err), 0);
-	assert_string_equal(hex, want);
-	assert_null(w.hasher);
-	assert_int_equal(task_count(), tasks);
-	assert_int_equal(count_entries(fx->tmp), 0);
-	assert_int_equal(mr_blob_fs_open(fx->root, hex, &fd, &size, &err), 0);
-	assert_int_equal(size, total);
-	close(fd);
+	commit_and_check(fx, &w, &sha, total, tasks, NULL);
 
 	/* A writer whose file is not fsynced at the end (S3's spool without
 	 * a cache) syncs nothing on the way: only the hashing thread runs. */
