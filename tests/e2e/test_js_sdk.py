@@ -7,7 +7,6 @@ checks bytes, types and auth. The SDK is installed from js/package-lock.json
 by `make e2e-test` (npm ci).
 """
 import hashlib
-import io
 import json
 import os
 import shutil
