@@ -344,6 +344,12 @@ install: all
 	  > $(DESTDIR)$(PREFIX)/lib/systemd/system/mediarepo-purge-expired.service
 	install -m 644 httpd-conf/systemd/mediarepo-purge-expired.timer \
 	  $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	@# Garbage collection, weekly: systemctl enable --now mediarepo-gc.timer
+	sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	  httpd-conf/systemd/mediarepo-gc.service.in \
+	  > $(DESTDIR)$(PREFIX)/lib/systemd/system/mediarepo-gc.service
+	install -m 644 httpd-conf/systemd/mediarepo-gc.timer \
+	  $(DESTDIR)$(PREFIX)/lib/systemd/system/
 	@# Never overwrite an operator's config; data paths point at STATEDIR.
 	@if [ ! -e $(DESTDIR)$(SYSCONFDIR)/mediarepo.conf ]; then \
 	  $(ADMIN) init-config $(DESTDIR)$(SYSCONFDIR)/mediarepo.conf.tmp \

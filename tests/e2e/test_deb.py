@@ -26,6 +26,8 @@ KEY = "/var/lib/mediarepo/signing.key"
 UNITS = "/usr/lib/systemd/system/"
 TIMER = "mediarepo-purge-expired.timer"
 TIMER_LINK = "/etc/systemd/system/timers.target.wants/" + TIMER
+GC_TIMER = "mediarepo-gc.timer"
+GC_TIMER_LINK = "/etc/systemd/system/timers.target.wants/" + GC_TIMER
 
 
 def run(*args, **kw):
@@ -95,6 +97,8 @@ def test_fields_and_contents(deb):
                  "./usr/lib/systemd/system/mediarepo@.service",
                  "./usr/lib/systemd/system/mediarepo-purge-expired.service",
                  "./usr/lib/systemd/system/" + TIMER,
+                 "./usr/lib/systemd/system/mediarepo-gc.service",
+                 "./usr/lib/systemd/system/" + GC_TIMER,
                  "./usr/share/doc/mediarepo/copyright"):
         assert " %s\n" % path in files, path
     assert "./var/" not in files    # made by postinst, never dpkg's
@@ -103,6 +107,7 @@ def test_fields_and_contents(deb):
 def test_install_serve_purge(deb, tmp_path, monkeypatch):
     had_var = os.path.exists("/var/lib/mediarepo")
     had_link = os.path.lexists(TIMER_LINK)
+    had_gc_link = os.path.lexists(GC_TIMER_LINK)
     s = None
     try:
         r = run("dpkg", "-i", deb, env=dict(os.environ,
@@ -135,6 +140,12 @@ def test_install_serve_purge(deb, tmp_path, monkeypatch):
         with open(UNITS + TIMER) as f:
             assert "OnCalendar=daily" in f.read()
         assert os.path.realpath(TIMER_LINK) == UNITS + TIMER
+        # And the weekly garbage collection.
+        with open(UNITS + "mediarepo-gc.service") as f:
+            assert "ExecStart=/usr/bin/mediarepo-admin gc\n" in f.read()
+        with open(UNITS + GC_TIMER) as f:
+            assert "OnCalendar=weekly" in f.read()
+        assert os.path.realpath(GC_TIMER_LINK) == UNITS + GC_TIMER
 
         # The installed tools, found from /usr, serve from a temp DATA_DIR.
         monkeypatch.setattr(conftest, "RUN", "/usr/bin/mediarepo-run")
@@ -157,6 +168,7 @@ def test_install_serve_purge(deb, tmp_path, monkeypatch):
         # ExecStart, as its user, on this stack's config (1 s lifetime).
         unitfile.check_retention(s, UNITS + "mediarepo-purge-expired.service",
                                  mid)
+        unitfile.check_gc(s, UNITS + "mediarepo-gc.service")
     finally:
         if s is not None:
             s.stop()
@@ -171,3 +183,4 @@ def test_install_serve_purge(deb, tmp_path, monkeypatch):
     # Nothing of ours is left: the key postinst made, the timer's link.
     assert not os.path.exists(KEY)
     assert os.path.lexists(TIMER_LINK) == had_link
+    assert os.path.lexists(GC_TIMER_LINK) == had_gc_link

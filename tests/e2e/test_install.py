@@ -49,6 +49,15 @@ def test_install_tree(tmp_path):
     with open(p + "/lib/systemd/system/mediarepo-purge-expired.timer") as f:
         timer = f.read()
     assert "OnCalendar=daily" in timer and "WantedBy=timers.target" in timer
+    # Garbage collection, weekly, likewise.
+    with open(p + "/lib/systemd/system/mediarepo-gc.service") as f:
+        unit = f.read()
+    assert "ExecStart=/usr/local/bin/mediarepo-admin gc\n" in unit
+    assert "MEDIAREPO_CONFIG=/etc/mediarepo/mediarepo.conf" in unit
+    assert "@" not in unit
+    with open(p + "/lib/systemd/system/mediarepo-gc.timer") as f:
+        timer = f.read()
+    assert "OnCalendar=weekly" in timer and "WantedBy=timers.target" in timer
     conf = dest + "/etc/mediarepo/mediarepo.conf"
     with open(conf) as f:
         text = f.read()
@@ -97,5 +106,9 @@ def test_installed_run_serves(tmp_path, monkeypatch):
         unitfile.check_retention(
             s, dest + "/usr/local/lib/systemd/system/"
             "mediarepo-purge-expired.service", mid, root=dest)
+        # Garbage collection: the same, with the gc unit.
+        unitfile.check_gc(
+            s, dest + "/usr/local/lib/systemd/system/mediarepo-gc.service",
+            root=dest)
     finally:
         s.stop()

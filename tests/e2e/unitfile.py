@@ -102,3 +102,41 @@ def check_retention(s, unit, expiring, root=""):
     assert download(expiring).status_code == 404
     r = download(kept)
     assert r.status_code == 200 and r.content == b"protected from retention"
+
+
+def check_gc(s, unit, root=""):
+    """Runs the garbage collection unit's command on stack s: a blob file
+    no row names, older than gc's minimum age, goes; a fresh one and
+    the stored media stay. root: the DESTDIR of a staged install."""
+    import hashlib
+    kept = s.upload(b"named by a row", "text/plain")
+    store = s.admin("config-get", "media_store_path").stdout.strip()
+
+    owner = os.stat(store)
+
+    def plant(data, age_s):
+        """A blob file as the programs would write it (their user's)."""
+        h = hashlib.sha256(data).hexdigest()
+        path = store
+        for part in (h[:2], h[2:4], h):
+            path = os.path.join(path, part)
+            if part != h:
+                os.makedirs(path, exist_ok=True)
+            else:
+                with open(path, "wb") as f:
+                    f.write(data)
+            os.chown(path, owner.st_uid, owner.st_gid)
+        old = time.time() - age_s
+        os.utime(path, (old, old))
+        return path
+
+    orphan = plant(b"left by a process killed before its row", 3 * 3600)
+    fresh = plant(b"an upload about to write its row", 0)
+    r = run_exec_start(unit, {"MEDIAREPO_CONFIG": s.config}, root=root)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "removed 1 orphaned blob" in r.stdout, r.stdout + r.stderr
+    assert not os.path.exists(orphan)
+    assert os.path.exists(fresh)
+    r = requests.get(s.url("/_matrix/media/v3/download/%s/%s" %
+                           (s.server_name, kept)), timeout=10)
+    assert r.status_code == 200 and r.content == b"named by a row"
