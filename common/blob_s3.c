@@ -151,7 +151,7 @@ blob_s3_scan_leaf(const char *dir, struct blob_s3_cached **list, size_t *n,
 		char path[PATH_MAX * 2];
 		struct stat sb;
 
-		if (!mr_is_lower_hex(de->d_name, 64) || de->d_name[64] != '\0')
+		if (!mr_is_lower_hex(de->d_name, 64))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
 		if (lstat(path, &sb) < 0 || !S_ISREG(sb.st_mode))
@@ -531,8 +531,13 @@ blob_s3_put_multipart(struct blob_s3 *s, struct blob_s3_writer *w, int fd,
 	if (rc == 0)
 		rc = mr_s3_multipart_complete(s->s3, hex, id, etags, w->nparts,
 		    err);
-	if (rc < 0)
-		mr_s3_multipart_abort(s->s3, hex, id);
+	if (rc < 0) {
+		/* Best effort: what this leaves, gc aborts later
+		 * (mr_blob_sweep_uploads). */
+		struct mr_err ignored;
+
+		(void)mr_s3_upload_abort(s->s3, hex, id, &ignored);
+	}
 	free(etags);
 	return rc;
 }
@@ -785,7 +790,7 @@ blob_s3_walk_one(const struct mr_s3_object *o, void *arg)
 	mr_s3_where(w->s->s3, o->key, where, sizeof(where));
 	e.where = where;
 	e.name = o->key;
-	e.valid = strlen(o->key) == 64 && mr_is_lower_hex(o->key, 64);
+	e.valid = mr_is_lower_hex(o->key, 64);
 	e.size = o->size;
 	/*
 	 * Whole seconds, as files have: the gc compares with time(NULL). An
@@ -883,7 +888,7 @@ blob_s3_upload_one(const struct mr_s3_upload *up, void *arg)
 	 * Only our own layout (a key is a blob's hash): anything else in the
 	 * bucket is someone else's, whatever its age.
 	 */
-	if (strlen(up->key) != 64 || !mr_is_lower_hex(up->key, 64)) {
+	if (!mr_is_lower_hex(up->key, 64)) {
 		u->foreign++;
 		return 0;
 	}

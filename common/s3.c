@@ -649,15 +649,6 @@ mr_s3_upload_abort(struct mr_s3 *s, const char *key, const char *upload_id,
 	return rc;
 }
 
-void
-mr_s3_multipart_abort(struct mr_s3 *s, const char *key,
-    const char *upload_id)
-{
-	struct mr_err ignored;
-
-	(void)mr_s3_upload_abort(s, key, upload_id, &ignored);
-}
-
 int
 mr_s3_list_uploads(struct mr_s3 *s, const char *key_marker,
     const char *id_marker, mr_s3_upload_fn fn, void *arg,

@@ -72,10 +72,8 @@ int mr_s3_multipart_part(struct mr_s3 *s, const char *key,
 int mr_s3_multipart_complete(struct mr_s3 *s, const char *key,
     const char *upload_id, char (*etags)[128], int nparts,
     struct mr_err *err);
-/* Drops the parts sent so far; failures are ignored (best effort). */
-void mr_s3_multipart_abort(struct mr_s3 *s, const char *key,
-    const char *upload_id);
-/* The same, checked: 0 also when the upload is gone already. */
+/* Drops a multipart upload and the parts sent so far: 0 also when it is
+ * gone already. */
 int mr_s3_upload_abort(struct mr_s3 *s, const char *key,
     const char *upload_id, struct mr_err *err);
 /*
